@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs weefsel on a fresh machine, builds the monitor for a region and serves it.
+# Usage: bash scripts/run.sh [region] [extra 'weefsel serve' args]   (default region: flevoland)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+REGION=${1:-flevoland}
+shift || true
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e .
+.venv/bin/weefsel build --region "$REGION"
+.venv/bin/weefsel info
+exec .venv/bin/weefsel serve "$@"

@@ -1,0 +1,3 @@
+from weefsel.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""participation stage of weefsel."""
