@@ -28,7 +28,8 @@ COMMAND_MODULES = [
     "weefsel.cli.index_cmd",        # index                          (indicators, analysis)
     "weefsel.cli.access_cmd",       # access                         (accessibility)
     "weefsel.cli.web_cmd",          # serve, profile                 (web)
-    "weefsel.cli.participation_cmd",  # beraad, begroting            (participation)
+    "weefsel.cli.beraad_cmd",       # beraad                         (participation: sortition)
+    "weefsel.cli.begroting_cmd",    # begroting                      (participation: budgeting)
 ]
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,1 @@
+"""Burgerbegroting: participatory budgeting (Pabulib format, voting rules)."""

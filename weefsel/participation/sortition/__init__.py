@@ -1,0 +1,1 @@
+"""Burgerberaad: selection by lot with quotas (sortition)."""
