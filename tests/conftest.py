@@ -17,3 +17,13 @@ def data_dir() -> Path:
     if DATA is None or not DATA.is_dir():
         pytest.skip("../shared/data not present")
     return DATA
+
+
+@pytest.fixture(scope="session")
+def flevoland_warehouse(data_dir, tmp_path_factory) -> Path:
+    """A warehouse built once per test session: region Flevoland from the real data (H3 build)."""
+    from weefsel.warehouse.build import build
+
+    out = tmp_path_factory.mktemp("warehouse") / "flevoland.duckdb"
+    build("flevoland", data_dir, out, progress=False)
+    return out
