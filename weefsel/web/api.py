@@ -1,0 +1,292 @@
+"""The REST API and the dashboard in one FastAPI app: ``create_app(warehouse_path)``.
+
+All answers come from a read-only warehouse; unknown codes, indicators, levels and
+periods are 404s with a Dutch message (``{"detail": "Onbekende gebiedscode: XX"}``), bad
+parameters are 422s, and tabular endpoints also answer ``?format=csv``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import FastAPI, Path as PathParam, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from weefsel.web.data import LEVEL_LABELS, NotFound, WebData, clean_records
+from weefsel.web.profile import build_profile, render_document, render_fragment
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+Format = Literal["json", "csv"]
+MAX_CACHE = 4000
+
+
+def _json(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                      default=str).encode("utf-8")
+
+
+def _csv(df: pd.DataFrame, name: str) -> Response:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    return Response(buf.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
+               catalogue: list[dict] | None = None) -> FastAPI:
+    """Build the app for one warehouse file (opened read-only, cached in memory).
+
+    ``catalogue`` overrides weefsel/indicators/catalogue.yaml (tests, demos).
+    """
+    data = WebData(warehouse_path, catalogue=catalogue)
+    app = FastAPI(
+        title="weefsel API",
+        description="Het sociaal weefsel van Nederlandse buurten: gebieden, indicatoren, "
+                    "kaarten, tabellen en wijkprofielen uit het weefsel-warehouse.",
+        version="0.1.0")
+    app.state.data = data
+    cache = data.response_cache
+
+    def cached(key: tuple, make) -> Response:
+        body = cache.get(key)
+        if body is None:
+            body = make()
+            if len(cache) > MAX_CACHE:
+                cache.clear()
+            cache[key] = body
+        return Response(body, media_type="application/json")
+
+    # -- errors in Dutch ----------------------------------------------------------------------
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = jsonable_encoder(exc.errors())
+        parts = [f"{'.'.join(str(x) for x in er.get('loc', [])[1:]) or 'invoer'}: {er.get('msg')}"
+                 for er in errs]
+        return JSONResponse({"detail": "Ongeldige invoer: " + "; ".join(parts), "fouten": errs},
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        msg = {404: "Niet gevonden", 405: "Methode niet toegestaan"}.get(exc.status_code,
+                                                                          exc.detail)
+        return JSONResponse({"detail": msg}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:  # last line of defence
+        log.exception("unexpected error")
+        return JSONResponse({"detail": "Interne fout; zie het serverlog."}, status_code=500)
+
+    # -- API ------------------------------------------------------------------------------------
+    @app.get("/api/info", summary="Over dit warehouse: niveaus, perioden, bouwgegevens")
+    def info() -> dict:
+        return {"levels": [{"id": lv, "label": LEVEL_LABELS[lv],
+                            "n": int((data.areas["level"] == lv).sum()),
+                            "n_geometry": int(((data.areas["level"] == lv) &
+                                               data.areas["has_geom"]).sum())}
+                           for lv in data.levels],
+                "tables": sorted(data.tables), "build": data.build,
+                "bounds": data.bounds(), "basemap_url": basemap_url,
+                "default_indicator": (data.default_layer_ids(1) or [None])[0]}
+
+    @app.get("/api/areas", summary="Gebieden zoeken op naam of code")
+    def areas(level: Annotated[str | None, Query(description="provincie, gemeente, wijk, buurt")] = None,
+              q: Annotated[str | None, Query(max_length=100, description="naam of code")] = None,
+              limit: Annotated[int, Query(ge=1, le=20000)] = 50,
+              format: Format = "json"):
+        df = data.search(q, level, limit)[["code", "name", "level", "gemeente_code",
+                                           "wijk_code", "provincie_code", "has_geom"]]
+        if format == "csv":
+            return _csv(df, "gebieden")
+        return {"areas": clean_records(df), "n": len(df)}
+
+    @app.get("/api/areas/{code}", summary="Eén gebied met de gebieden waarin het ligt")
+    def area(code: Annotated[str, PathParam(max_length=64)]) -> dict:
+        a = data.area(code)
+        children = data.areas[(data.areas["level"] != a["level"]) & (
+            (data.areas["gemeente_code"] == code) | (data.areas["wijk_code"] == code) |
+            (data.areas["provincie_code"] == code))]
+        return {"area": a, "parents": data.parents(code),
+                "children": clean_records(children[["code", "name", "level"]].head(500))}
+
+    @app.get("/api/areas/{code}/profile",
+             summary="Wijkprofiel: indicatoren naast gemeente, provincie en Nederland")
+    def profile(code: Annotated[str, PathParam(max_length=64)],
+                format: Literal["json", "html", "csv"] = "json"):
+        data.area(code)
+        if format == "html":
+            body = cache.get(("profile-html", code))
+            if body is None:
+                body = render_fragment(build_profile(data, code)).encode("utf-8")
+                cache[("profile-html", code)] = body
+            return HTMLResponse(body)
+        if format == "csv":
+            p = build_profile(data, code)
+            rows = [{"indicator": i["id"], "titel": i["title"], "eenheid": i["unit"],
+                     "periode": i["period"], "waarde": i["value"], "onderdrukt": i["suppressed"],
+                     **{f"waarde_{c}": v for c, v in i["comparators"].items()},
+                     "bron": i["source"]} for i in p["indicators"]]
+            return _csv(pd.DataFrame(rows), f"profiel_{code}")
+        return cached(("profile", code), lambda: _json(build_profile(data, code)))
+
+    @app.get("/api/indicators", summary="Catalogus: indicatoren, index, vlaggen en variabelen")
+    def indicators(kind: str | None = None, format: Format = "json"):
+        rows = [lay.public() for lay in data.layers.values() if not kind or lay.kind == kind]
+        if format == "csv":
+            return _csv(pd.DataFrame(rows), "indicatoren")
+        return {"indicators": rows, "n": len(rows)}
+
+    @app.get("/api/indicators/{indicator}", summary="Eén indicator met zijn perioden")
+    def indicator(indicator: Annotated[str, PathParam(max_length=200)]) -> dict:
+        lay = data.layer(indicator)
+        return {**lay.public(), "periods": data.periods(lay),
+                "levels": [lv for lv in data.levels if data.periods(lay, lv)]}
+
+    @app.get("/api/map/{level}", summary="GeoJSON (EPSG:4326) met waarden voor een kaart")
+    def map_layer(level: Annotated[str, PathParam(max_length=32)],
+                  indicator: Annotated[str | None, Query(max_length=200)] = None,
+                  period: Annotated[str | None, Query(max_length=16)] = None,
+                  zoom: Annotated[int, Query(ge=0, le=22)] = 8):
+        data.check_level(level)
+        lid = indicator or (data.default_layer_ids(1) or [None])[0]
+        lay = data.layer(lid) if lid else None
+        per = data.resolve_period(lay, level, period) if lay else None
+        z = max(5, min(zoom, 13))
+        return cached(("map", level, lid, per, z),
+                      lambda: _json(_geojson(data, level, lay, per, z)))
+
+    @app.get("/api/table", summary="Tabel: gebieden van één niveau, één of meer indicatoren")
+    def table(level: Annotated[str, Query(max_length=32)],
+              indicator: Annotated[list[str] | None, Query(max_length=200)] = None,
+              period: Annotated[str | None, Query(max_length=16)] = None,
+              q: Annotated[str | None, Query(max_length=100)] = None,
+              format: Format = "json"):
+        data.check_level(level)
+        ids = indicator or data.default_layer_ids(6)
+        lays = [data.layer(i) for i in ids]
+        df = _table(data, level, lays, period, q)
+        if format == "csv":
+            return _csv(df, f"tabel_{level}")
+        return {"level": level, "columns": [l.public() for l in lays],
+                "rows": clean_records(df), "n": len(df)}
+
+    @app.get("/api/compare", summary="Twee tot vijf gebieden naast elkaar")
+    def compare(codes: Annotated[str, Query(max_length=400, description="codes, komma-gescheiden")],
+                format: Format = "json"):
+        code_list = [c.strip() for c in codes.split(",") if c.strip()]
+        if not 2 <= len(code_list) <= 5:
+            return JSONResponse({"detail": "Kies twee tot vijf gebieden om te vergelijken."},
+                                status_code=422)
+        areas_ = [data.area(c) for c in dict.fromkeys(code_list)]
+        df = _compare(data, [a["code"] for a in areas_])
+        if format == "csv":
+            return _csv(df, "vergelijking")
+        return {"areas": [{"code": a["code"], "name": a["name"], "level": a["level"]}
+                          for a in areas_], "rows": clean_records(df)}
+
+    # -- pages ------------------------------------------------------------------------------------
+    @app.get("/profiel/{code}", response_class=HTMLResponse, include_in_schema=False)
+    def print_profile(code: str) -> HTMLResponse:
+        return HTMLResponse(render_document(build_profile(data, code)))
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _include_participation(app)
+    return app
+
+
+def _include_participation(app: FastAPI) -> None:
+    """Mount the burgerbegroting router (weefsel.participation.web) when it exists."""
+    try:
+        from weefsel.participation.web import router  # type: ignore[attr-defined]
+    except Exception as exc:  # absent or broken: the dashboard still works
+        log.info("participation router not mounted: %s", exc)
+        return
+    app.include_router(router)
+
+
+def _geojson(data: WebData, level: str, lay, period: str | None, zoom: int) -> dict:
+    geoms = data.geometries(level, zoom)
+    areas = data.areas[data.areas["level"] == level].set_index("code")
+    vals = (data.values(lay, level=level, period=period).drop_duplicates("area_code")
+            .set_index("area_code") if lay else pd.DataFrame())
+    feats, counts = [], {"ok": 0, "onderdrukt": 0, "ontbreekt": 0}
+    for code, geom in geoms.items():
+        value, status = None, "ontbreekt"
+        if code in vals.index:
+            r = vals.loc[code]
+            if bool(r["suppressed"]):
+                status = "onderdrukt"
+            elif pd.notna(r["value"]):
+                value, status = float(r["value"]), "ok"
+        counts[status] += 1
+        name = areas.at[code, "name"] if code in areas.index else code
+        feats.append({"type": "Feature", "id": len(feats), "geometry": geom,
+                      "properties": {"code": code, "name": name, "value": value,
+                                     "status": status}})
+    meta = {"level": level, "period": period, "zoom": zoom, "counts": counts,
+            "n_without_geometry": int((~areas["has_geom"]).sum()),
+            "indicator": lay.public() if lay else None}
+    return {"type": "FeatureCollection", "meta": meta, "features": feats}
+
+
+def _table(data: WebData, level: str, lays, period: str | None, q: str | None) -> pd.DataFrame:
+    df = data.areas[data.areas["level"] == level][["code", "name", "gemeente_code"]].copy()
+    gm = data.areas.set_index("code")["name"]
+    df["gemeente"] = df["gemeente_code"].map(gm)
+    df = df.drop(columns=["gemeente_code"])
+    if q:
+        ql = q.lower()
+        df = df[df["code"].str.lower().str.contains(ql, regex=False) |
+                df["name"].str.lower().str.contains(ql, regex=False)]
+    for lay in lays:
+        per = data.resolve_period(lay, level, period if period else None) \
+            if (period is None or period in data.periods(lay, level)) else \
+            data.resolve_period(lay, level, None)
+        v = data.values(lay, level=level, period=per).drop_duplicates("area_code")
+        v = v.set_index("area_code")
+        col = v["value"].where(~v["suppressed"].astype(bool), None)
+        df[lay.id] = df["code"].map(col)
+        df[lay.id + "|onderdrukt"] = df["code"].map(v["suppressed"]).fillna(False).astype(bool)
+        df.attrs.setdefault("periods", {})[lay.id] = per
+    return df.reset_index(drop=True)
+
+
+def _compare(data: WebData, codes: list[str]) -> pd.DataFrame:
+    p = data.default_layer_ids(10_000)
+    vals = data.values_many(codes, p)
+    if vals.empty:
+        return pd.DataFrame(columns=["indicator", "titel", "eenheid", "periode", *codes])
+    vals = vals.sort_values("period")
+    last = vals.groupby("layer")["period"].max()
+    vals = vals[vals["period"] == vals["layer"].map(last)]
+    vals = vals.assign(value=vals["value"].where(~vals["suppressed"].astype(bool)))
+    wide = vals.pivot_table(index="layer", columns="area_code", values="value",
+                            aggfunc="first", dropna=False)
+    wide = wide.reindex(columns=codes)
+    order = [lid for lid in p if lid in wide.index]
+    wide = wide.loc[order]
+    out = pd.DataFrame({"indicator": order,
+                        "titel": [data.layers[l].title for l in order],
+                        "eenheid": [data.layers[l].unit for l in order],
+                        "richting": [data.layers[l].direction for l in order],
+                        "periode": [last[l] for l in order]})
+    for c in codes:
+        out[c] = wide[c].to_numpy()
+    return out

@@ -1,0 +1,483 @@
+"""What the dashboard and the API read from a warehouse, feature-detected per table.
+
+The warehouse is opened read-only and treated as immutable while the server runs, so
+area lists, geometry conversions and whole responses are cached in memory. Every
+measure the web shows is a *layer*: an id, a title, a unit, a direction and a query
+that yields ``(area_code, period, value, suppressed)``. Layers come from whatever tables
+exist: the indicator catalogue (``indicator_values``), the composite index
+(``index_results``), stacked-vulnerability flags (``svi_results``), accessibility
+(``access_results``) and, always, the raw variables in ``observations``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from weefsel.errors import WeefselError
+
+LEVEL_ORDER = ["land", "provincie", "gemeente", "wijk", "buurt"]
+LEVEL_LABELS = {"land": "Nederland", "provincie": "Provincies", "gemeente": "Gemeenten",
+                "wijk": "Wijken", "buurt": "Buurten"}
+KEY_COLUMNS = {"area_code", "period", "code", "level", "breakdown"}
+
+
+class NotFound(LookupError):
+    """An unknown code, indicator, level or period; the message is Dutch and user-facing."""
+
+
+@dataclass
+class Layer:
+    """One measure that can be mapped, tabled and profiled."""
+
+    id: str
+    title: str
+    unit: str = ""
+    direction: str = ""          # 'hoger is beter' / 'hoger is slechter' / ''
+    source: str = ""
+    theme: str = ""
+    kind: str = "variabele"      # indicator | index | flag | toegankelijkheid | variabele
+    title_en: str = ""
+    table: str = field(default="", repr=False)
+    column: str = field(default="value", repr=False)
+    where: str = field(default="", repr=False)
+    params: tuple = field(default=(), repr=False)
+    suppressed_col: str | None = field(default=None, repr=False)
+    lower_col: str | None = field(default=None, repr=False)
+    upper_col: str | None = field(default=None, repr=False)
+
+    def public(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("table", "column", "where", "params", "suppressed_col", "lower_col", "upper_col"):
+            d.pop(k)
+        return d
+
+
+def _direction_nl(raw: Any) -> str:
+    text = str(raw or "").strip().lower()
+    if text in {"higher_is_better", "positive", "+", "up", "hoger is beter", "higher is better", "1"}:
+        return "hoger is beter"
+    if text in {"higher_is_worse", "negative", "-", "down", "hoger is slechter",
+                "higher is worse", "lower_is_better", "-1"}:
+        return "hoger is slechter"
+    return text
+
+
+def load_catalogue() -> list[dict]:
+    """The indicator catalogue (weefsel/indicators/catalogue.yaml) or [] when absent."""
+    path = Path(__file__).resolve().parents[1] / "indicators" / "catalogue.yaml"
+    if not path.exists():
+        return []
+    try:
+        import yaml
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except Exception:  # a broken catalogue must not take the dashboard down
+        return []
+    if isinstance(raw, dict):
+        raw = raw.get("indicators", raw)
+        if isinstance(raw, dict):
+            raw = [dict(v, id=k) if isinstance(v, dict) else {"id": k} for k, v in raw.items()]
+    return [r for r in (raw or []) if isinstance(r, dict) and r.get("id")]
+
+
+def _sources_text(raw: Any) -> str:
+    if raw is None:
+        return ""
+    if isinstance(raw, (list, tuple)):
+        return ", ".join(_sources_text(r) for r in raw)
+    if isinstance(raw, dict):
+        return str(raw.get("table") or raw.get("source") or raw.get("name") or
+                   ", ".join(f"{k}" for k in raw))
+    return str(raw)
+
+
+class WebData:
+    """Read-only, cached access to one warehouse for the web layer."""
+
+    def __init__(self, path: str | Path, catalogue: list[dict] | None = None):
+        self.path = Path(path)
+        self._catalogue = catalogue
+        if not self.path.exists():
+            raise WeefselError(
+                f"Geen warehouse op {self.path}. Draai eerst 'weefsel build --region <naam>'.")
+        self._con = duckdb.connect(str(self.path), read_only=True)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.tables = {r[0] for r in self._con.execute(
+            "SELECT table_name FROM information_schema.tables").fetchall()}
+        self.columns = {t: [r[0] for r in self._con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position", [t]).fetchall()] for t in self.tables}
+        self.areas = self.sql("SELECT * EXCLUDE (geom_rd), geom_rd IS NOT NULL AS has_geom "
+                              "FROM areas ORDER BY code")
+        self.areas["name"] = self.areas["name"].fillna(self.areas["code"])
+        self._area_index = self.areas.set_index("code", drop=False)
+        self.levels = [lv for lv in LEVEL_ORDER if (self.areas["level"] == lv).any()]
+        self.land_code = next(iter(self.areas.loc[self.areas["level"] == "land", "code"]), None)
+        self.build = self._build_info()
+        self.layers = self._discover_layers()
+        self._geom_cache: dict[tuple[str, int], dict[str, Any]] = {}
+        self.response_cache: dict[Any, bytes] = {}
+        self._cache_lock = threading.Lock()
+
+    # -- low level -------------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A per-thread cursor: DuckDB connections must not be shared across threads."""
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            with self._lock:
+                cur = self._con.cursor()
+            self._local.cur = cur
+        return cur
+
+    def sql(self, query: str, params: list | tuple | None = None) -> pd.DataFrame:
+        return self.cursor().execute(query, list(params or [])).df()
+
+    def _build_info(self) -> dict[str, str]:
+        if "build_info" not in self.tables:
+            return {}
+        return dict(self._con.execute("SELECT key, value FROM build_info").fetchall())
+
+    # -- layers ----------------------------------------------------------------------------
+    def _discover_layers(self) -> dict[str, Layer]:
+        layers: dict[str, Layer] = {}
+        if "indicator_values" in self.tables:
+            present = set(self.sql("SELECT DISTINCT indicator FROM indicator_values")["indicator"])
+            cat = {str(c["id"]): c for c in (self._catalogue or load_catalogue())}
+            for ind in sorted(present, key=lambda i: (list(cat).index(i) if i in cat else 1e9, i)):
+                c = cat.get(ind, {})
+                cols = self.columns["indicator_values"]
+                layers[ind] = Layer(
+                    id=ind, title=str(c.get("title_nl") or c.get("title") or ind),
+                    title_en=str(c.get("title_en") or ""), unit=str(c.get("unit") or ""),
+                    direction=_direction_nl(c.get("direction")),
+                    source=_sources_text(c.get("sources")), theme=str(c.get("theme") or ""),
+                    kind="indicator", table="indicator_values", column="value",
+                    where="indicator = ?", params=(ind,),
+                    suppressed_col="suppressed" if "suppressed" in cols else None)
+        if "index_results" in self.tables:
+            cols = self.columns["index_results"]
+            if "composite" in cols:
+                layers["index:composite"] = Layer(
+                    id="index:composite", title="Samengestelde index sociaal weefsel",
+                    unit="score", direction="hoger is beter", source="weefsel index",
+                    theme="index", kind="index", table="index_results", column="composite")
+            if "rank" in cols:
+                layers["index:rank"] = Layer(
+                    id="index:rank", title="Rang op de samengestelde index",
+                    unit="rang (1 = hoogste score)", direction="hoger is slechter",
+                    source="weefsel index", theme="index", kind="index",
+                    table="index_results", column="rank",
+                    lower_col="rank_p05" if "rank_p05" in cols else None,
+                    upper_col="rank_p95" if "rank_p95" in cols else None)
+        for table, kind, label in (("svi_results", "flag", "Kwetsbaarheid"),
+                                   ("access_results", "toegankelijkheid", "Bereikbaarheid")):
+            if table not in self.tables:
+                continue
+            layers.update(self._generic_layers(table, kind, label))
+        layers.update(self._variable_layers())
+        return layers
+
+    def _generic_layers(self, table: str, kind: str, label: str) -> dict[str, Layer]:
+        """Wide tables (one numeric/boolean column per measure) or long ones (indicator/value)."""
+        out: dict[str, Layer] = {}
+        cols = self.columns[table]
+        types = dict(self._con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
+            [table]).fetchall())
+        prefix = "svi" if kind == "flag" else "access"
+        name_col = next((c for c in ("indicator", "flag", "measure", "variable", "facility_type",
+                                     "type") if c in cols), None)
+        if "area_code" not in cols:
+            return out
+        if name_col and "value" in cols:
+            for (name,) in self._con.execute(
+                    f"SELECT DISTINCT {name_col} FROM {table} ORDER BY 1").fetchall():
+                lid = f"{prefix}:{name}"
+                out[lid] = Layer(id=lid, title=f"{label}: {name}", kind=kind, table=table,
+                                 column="value", where=f"{name_col} = ?", params=(name,),
+                                 unit="vlag (1 = ja)" if kind == "flag" else "",
+                                 source="weefsel", theme=kind,
+                                 suppressed_col="suppressed" if "suppressed" in cols else None)
+            return out
+        for col in cols:
+            t = str(types.get(col, "")).upper()
+            if col in KEY_COLUMNS or col == name_col or col == "suppressed":
+                continue
+            if not any(k in t for k in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "BOOL", "REAL")):
+                continue
+            lid = f"{prefix}:{col}"
+            is_flag = "BOOL" in t or kind == "flag"
+            out[lid] = Layer(id=lid, title=f"{label}: {col.replace('_', ' ')}", kind=kind,
+                             table=table, column=f"CAST({col} AS DOUBLE)",
+                             unit="vlag (1 = ja)" if is_flag else "", source="weefsel",
+                             theme=kind)
+        return out
+
+    def _variable_layers(self) -> dict[str, Layer]:
+        if "observations" not in self.tables:
+            return {}
+        meta = (self.sql("SELECT * FROM variables") if "variables" in self.tables
+                else pd.DataFrame(columns=["variable"]))
+        meta = meta.set_index("variable") if len(meta) else meta
+        combos = self.sql("SELECT variable, breakdown, min(source) AS source, count(*) AS n "
+                          "FROM observations GROUP BY 1, 2 ORDER BY 1, 2")
+        out: dict[str, Layer] = {}
+        for row in combos.itertuples(index=False):
+            bd = row.breakdown or ""
+            lid = f"var:{row.variable}" + (f"@{bd}" if bd else "")
+            m = meta.loc[row.variable] if len(meta) and row.variable in meta.index else None
+            title = str(m["title"]) if m is not None and pd.notna(m.get("title")) else row.variable
+            if bd:
+                title += f" ({bd.replace('leeftijd=', '')})"
+            unit = str(m["unit"]) if m is not None and pd.notna(m.get("unit")) else ""
+            topic = str(m["topic"]) if m is not None and pd.notna(m.get("topic")) else ""
+            out[lid] = Layer(id=lid, title=title, unit=unit, source=str(row.source or ""),
+                             theme=topic, kind="variabele", table="observations",
+                             column="value", where="variable = ? AND breakdown = ?",
+                             params=(row.variable, bd), lower_col="lower", upper_col="upper")
+        return out
+
+    def layer(self, layer_id: str) -> Layer:
+        try:
+            return self.layers[layer_id]
+        except KeyError:
+            raise NotFound(f"Onbekende indicator: {layer_id}") from None
+
+    def default_layer_ids(self, n: int = 12) -> list[str]:
+        """The measures shown when the user chose none: indicators first, else variables."""
+        preferred = [lid for lid, lay in self.layers.items() if lay.kind in ("index", "indicator")]
+        if preferred:
+            return preferred[:n]
+        return list(self.layers)[:n]
+
+    def values(self, layer: Layer, *, level: str | None = None,
+               codes: Iterable[str] | None = None, period: str | None = None) -> pd.DataFrame:
+        """``area_code, period, value, suppressed`` (+ lower, upper) for one layer."""
+        sup = f"coalesce(CAST(t.{layer.suppressed_col} AS BOOLEAN), false)" \
+            if layer.suppressed_col else "false"
+        col = layer.column if "(" in layer.column else f"t.{layer.column}"
+        lower = f"CAST(t.{layer.lower_col} AS DOUBLE)" if layer.lower_col else "NULL::DOUBLE"
+        upper = f"CAST(t.{layer.upper_col} AS DOUBLE)" if layer.upper_col else "NULL::DOUBLE"
+        period_sel = "CAST(t.period AS VARCHAR)" if "period" in self.columns[layer.table] \
+            else "''"
+        q = (f"SELECT t.area_code, {period_sel} AS period, CAST({col} AS DOUBLE) AS value, "
+             f"{sup} AS suppressed, {lower} AS lower, {upper} AS upper "
+             f"FROM {layer.table} t WHERE 1=1")
+        params: list = list(layer.params)
+        if layer.where:
+            q += " AND " + " AND ".join(f"t.{part.strip()}" for part in layer.where.split(" AND "))
+        if level:
+            q += " AND t.area_code IN (SELECT code FROM areas WHERE level = ?)"
+            params.append(level)
+        if codes is not None:
+            q += " AND t.area_code IN (SELECT unnest(?))"
+            params.append(list(codes))
+        if period:
+            q += f" AND {period_sel} = ?"
+            params.append(str(period))
+        df = self.sql(q, params)
+        # NaN values are missing, not numbers; suppressed wins over missing.
+        df["value"] = df["value"].where(np.isfinite(df["value"].astype(float)), None)
+        return df
+
+    def values_many(self, codes: list[str], layer_ids: Iterable[str] | None = None
+                    ) -> pd.DataFrame:
+        """All periods of many layers for a few areas, batched per table (profile, compare)."""
+        wanted = set(layer_ids) if layer_ids is not None else None
+        frames = []
+        by_table: dict[str, list[Layer]] = {}
+        for lay in self.layers.values():
+            if wanted is None or lay.id in wanted:
+                by_table.setdefault(lay.table, []).append(lay)
+        for table, lays in by_table.items():
+            if table == "indicator_values":
+                sup = "coalesce(CAST(suppressed AS BOOLEAN), false)" \
+                    if "suppressed" in self.columns[table] else "false"
+                df = self.sql(
+                    f"SELECT indicator AS layer, area_code, CAST(period AS VARCHAR) AS period, "
+                    f"CAST(value AS DOUBLE) AS value, {sup} AS suppressed, "
+                    f"NULL::DOUBLE AS lower, NULL::DOUBLE AS upper FROM indicator_values "
+                    f"WHERE area_code IN (SELECT unnest(?)) AND indicator IN (SELECT unnest(?))",
+                    [codes, [lay.params[0] for lay in lays]])
+            elif table == "observations":
+                df = self.sql(
+                    "SELECT 'var:' || variable || CASE WHEN breakdown = '' THEN '' "
+                    "ELSE '@' || breakdown END AS layer, area_code, period, value, "
+                    "false AS suppressed, lower, upper FROM observations "
+                    "WHERE area_code IN (SELECT unnest(?))", [codes])
+                if wanted is not None:
+                    df = df[df["layer"].isin(wanted)]
+            else:
+                parts = []
+                for lay in lays:
+                    d = self.values(lay, codes=codes)
+                    d.insert(0, "layer", lay.id)
+                    parts.append(d)
+                df = pd.concat(parts, ignore_index=True) if parts else None
+            if df is not None and len(df):
+                frames.append(df)
+        if not frames:
+            return pd.DataFrame(columns=["layer", "area_code", "period", "value", "suppressed",
+                                         "lower", "upper"])
+        out = pd.concat(frames, ignore_index=True)
+        out["value"] = out["value"].astype(float)
+        out.loc[~np.isfinite(out["value"]), "value"] = np.nan
+        return out
+
+    def periods(self, layer: Layer, level: str | None = None) -> list[str]:
+        df = self.values(layer, level=level)
+        return sorted(df["period"].dropna().astype(str).unique().tolist())
+
+    def resolve_period(self, layer: Layer, level: str | None, period: str | None) -> str | None:
+        periods = self.periods(layer, level)
+        if period is None or period == "":
+            return periods[-1] if periods else None
+        if str(period) not in periods:
+            raise NotFound(f"Onbekende periode voor {layer.id}: {period}")
+        return str(period)
+
+    # -- areas -----------------------------------------------------------------------------
+    def area(self, code: str) -> dict[str, Any]:
+        if code not in self._area_index.index:
+            raise NotFound(f"Onbekende gebiedscode: {code}")
+        return _clean(self._area_index.loc[code].to_dict())
+
+    def check_level(self, level: str) -> str:
+        if level not in self.levels:
+            known = ", ".join(self.levels) or "geen"
+            raise NotFound(f"Onbekend niveau: {level} (beschikbaar: {known})")
+        return level
+
+    def parents(self, code: str) -> list[dict[str, Any]]:
+        """The area's buurt → wijk → gemeente → provincie → land chain above it."""
+        a = self.area(code)
+        chain: list[str] = []
+        for key in ("wijk_code", "gemeente_code", "provincie_code"):
+            c = a.get(key)
+            if c and c != code and c in self._area_index.index:
+                chain.append(c)
+        if a.get("level") != "land" and self.land_code:
+            chain.append(self.land_code)
+        out = []
+        for c in chain:
+            p = self.area(c)
+            out.append({"code": p["code"], "name": p["name"], "level": p["level"]})
+        return out
+
+    def search(self, q: str | None = None, level: str | None = None,
+               limit: int = 50) -> pd.DataFrame:
+        df = self.areas
+        if level:
+            df = df[df["level"] == self.check_level(level)]
+        if q:
+            ql = q.strip().lower()
+            hit = df["code"].str.lower().str.contains(ql, regex=False) | \
+                df["name"].str.lower().str.contains(ql, regex=False)
+            df = df[hit].copy()
+            # exact code, then name prefix, then the rest; coarse levels first
+            score = np.where(df["code"].str.lower() == ql, 0,
+                             np.where(df["name"].str.lower().str.startswith(ql), 1, 2))
+            df = df.assign(_s=score, _l=df["level"].map(
+                {lv: i for i, lv in enumerate(LEVEL_ORDER)}).fillna(9))
+            df = df.sort_values(["_s", "_l", "name"]).drop(columns=["_s", "_l"])
+        return df.head(limit)
+
+    # -- geometry --------------------------------------------------------------------------
+    def geometries(self, level: str, zoom: int) -> dict[str, Any]:
+        """code → GeoJSON geometry in EPSG:4326, simplified for ``zoom`` and cached."""
+        key = (level, zoom)
+        with self._cache_lock:
+            if key in self._geom_cache:
+                return self._geom_cache[key]
+        geoms = _convert_geometries(self.sql(
+            "SELECT code, geom_rd FROM areas WHERE level = ? AND geom_rd IS NOT NULL", [level]),
+            zoom)
+        with self._cache_lock:
+            self._geom_cache[key] = geoms
+        return geoms
+
+    def bounds(self) -> list[float] | None:
+        """Lon/lat bounding box of the coarsest level with geometry (the initial view)."""
+        for level in self.levels:
+            g = self.geometries(level, 6)
+            if g:
+                xs, ys = [], []
+                for geom in g.values():
+                    for x, y in _iter_coords(geom["coordinates"]):
+                        xs.append(x)
+                        ys.append(y)
+                return [min(xs), min(ys), max(xs), max(ys)]
+        return None
+
+
+def zoom_tolerance(zoom: int) -> float:
+    """Simplification tolerance in metres: half a screen pixel at ``zoom`` at 52° N."""
+    metres_per_pixel = 156543.03 * math.cos(math.radians(52.2)) / (2 ** zoom)
+    return metres_per_pixel * 0.5
+
+
+def _convert_geometries(frame: pd.DataFrame, zoom: int) -> dict[str, Any]:
+    import shapely
+    from pyproj import Transformer
+    if frame.empty:
+        return {}
+    geoms = shapely.from_wkb(frame["geom_rd"].map(bytes).to_numpy())
+    geoms = shapely.simplify(geoms, zoom_tolerance(zoom), preserve_topology=True)
+    tf = Transformer.from_crs("EPSG:28992", "EPSG:4326", always_xy=True)
+
+    def _tf(coords: np.ndarray) -> np.ndarray:
+        x, y = tf.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    geoms = shapely.transform(geoms, _tf)
+    digits = 5 if zoom >= 10 else 4
+    geoms = shapely.set_precision(geoms, 10 ** -digits, mode="pointwise")
+    out = {}
+    for code, g in zip(frame["code"], geoms):
+        if g is None or g.is_empty:
+            continue
+        out[code] = json.loads(shapely.to_geojson(g))
+    return out
+
+
+def _iter_coords(coords: Any):
+    if coords and isinstance(coords[0], (int, float)):
+        yield coords[0], coords[1]
+        return
+    for c in coords:
+        yield from _iter_coords(c)
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    """NaN/NumPy → JSON-safe Python values."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, (np.bool_,)):
+            v = bool(v)
+        elif isinstance(v, np.integer):
+            v = int(v)
+        elif isinstance(v, (float, np.floating)):
+            v = None if not math.isfinite(float(v)) else float(v)
+        elif v is pd.NA or v is pd.NaT:
+            v = None
+        out[k] = v
+    return out
+
+
+def clean_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [_clean(r) for r in df.to_dict(orient="records")]
+
+
+@lru_cache(maxsize=4)
+def open_data(path: str) -> WebData:
+    return WebData(path)
