@@ -1,0 +1,441 @@
+"""Area boundaries (CBS/PDOK gebiedsindelingen, municipal buurt files) into ``areas`` rows.
+
+Reads GeoJSON, TopoJSON and GeoPackage in any CRS and stores every polygon as WKB in
+RD New (EPSG:28992), because all distances and areas in weefsel are computed in metres.
+The CRS a file *claims* is checked against its coordinate ranges: a file in RD that claims
+lon/lat (a common export mistake) is refused instead of silently landing in the ocean.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+from shapely.geometry import shape
+
+from weefsel.config import STORAGE_CRS
+from weefsel.errors import InputError
+from weefsel.sources.base import AREA_COLUMNS, Rejection, SourceFrames, sha256_of
+
+#: Property names that hold the area code, in order of preference (publisher conventions:
+#: PDOK gebiedsindelingen ``statcode``, Amsterdam ``cbsCode``, CBS wijk-en-buurtkaart ``gwb_code``).
+CODE_KEYS = ("statcode", "cbsCode", "cbscode", "gwb_code", "gwb_code_10", "gwb_code_8",
+             "buurtcode", "wijkcode", "gemeentecode", "BU_CODE", "WK_CODE", "GM_CODE", "PV_CODE",
+             "code", "id")
+NAME_KEYS = ("statnaam", "naam", "name", "gwb_naam", "buurtnaam", "wijknaam", "gemeentenaam",
+             "BU_NAAM", "WK_NAAM", "GM_NAAM", "PV_NAAM", "provincienaam")
+PREFIX_LEVEL = {"NL": "land", "PV": "provincie", "GM": "gemeente", "WK": "wijk", "BU": "buurt"}
+LEVEL_PREFIX = {v: k for k, v in PREFIX_LEVEL.items()}
+CODE_RE = re.compile(r"^(NL|PV|GM|WK|BU)[0-9A-Z]+$")
+
+#: CBS provincie codes by (accent-free, lower-case) name; Friesland/Fryslân both PV21.
+PROVINCIE_CODES = {
+    "groningen": "PV20", "fryslan": "PV21", "friesland": "PV21", "drenthe": "PV22",
+    "overijssel": "PV23", "flevoland": "PV24", "gelderland": "PV25", "utrecht": "PV26",
+    "noord-holland": "PV27", "zuid-holland": "PV28", "zeeland": "PV29", "noord-brabant": "PV30",
+    "limburg": "PV31",
+}
+
+#: Bounding boxes (xmin, ymin, xmax, ymax) used to tell lon/lat from RD New.
+_LONLAT_NL = (2.0, 50.0, 8.0, 54.5)
+_RD_NL = (-30_000.0, 280_000.0, 320_000.0, 660_000.0)
+
+
+def norm_name(text: str) -> str:
+    """Lower-case, accent-free, punctuation-free form used to match names (Fryslân → fryslan)."""
+    text = unicodedata.normalize("NFKD", str(text))
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    return re.sub(r"[^0-9a-z]+", " ", text).strip()
+
+
+def provincie_code_of_name(name: str) -> str | None:
+    return PROVINCIE_CODES.get(norm_name(name).replace(" ", "-"))
+
+
+# --------------------------------------------------------------------------- readers
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc})", where=str(path),
+                         expected="a GeoJSON or TopoJSON file") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); "
+            f"the file may be truncated ({len(text):,} characters read)",
+            where=str(path), expected="a complete GeoJSON or TopoJSON document") from None
+
+
+def _crs_of_geojson(doc: dict, path: Path) -> CRS:
+    """The legacy GeoJSON ``crs`` member, else CRS84 (RFC 7946)."""
+    member = doc.get("crs")
+    if not member:
+        return CRS.from_user_input("OGC:CRS84")
+    name = (member.get("properties") or {}).get("name") if isinstance(member, dict) else None
+    try:
+        return CRS.from_user_input(name)
+    except Exception:
+        raise InputError(f"unknown crs member {member!r}", where=str(path),
+                         expected="an EPSG or OGC CRS name such as 'EPSG:28992'") from None
+
+
+def decode_topojson(topo: dict, object_name: str | None = None) -> list[tuple[dict, Any]]:
+    """Decode a TopoJSON topology into (properties, shapely geometry) pairs.
+
+    Arcs are delta-encoded when the topology has a ``transform`` (quantized): positions are the
+    running sum of the deltas, then ``x * scale + translate``. Arc index ``~i`` (i.e. ``-i-1``)
+    means arc ``i`` reversed; consecutive arcs in a ring share their joint point.
+    """
+    transform = topo.get("transform")
+    raw_arcs = topo.get("arcs") or []
+    arcs: list[np.ndarray] = []
+    for arc in raw_arcs:
+        a = np.asarray(arc, dtype=float)[:, :2] if len(arc) else np.empty((0, 2))
+        if transform:
+            a = np.cumsum(a, axis=0) * np.asarray(transform["scale"], float) \
+                + np.asarray(transform["translate"], float)
+        arcs.append(a)
+
+    def ring(indices: list[int]) -> np.ndarray:
+        parts = []
+        for k, i in enumerate(indices):
+            a = arcs[i] if i >= 0 else arcs[~i][::-1]
+            parts.append(a if k == 0 else a[1:])
+        return np.concatenate(parts) if parts else np.empty((0, 2))
+
+    def point(p: list[float]) -> list[float]:
+        if transform:
+            return [p[0] * transform["scale"][0] + transform["translate"][0],
+                    p[1] * transform["scale"][1] + transform["translate"][1]]
+        return p
+
+    def geom(g: dict):
+        t = g.get("type")
+        if t == "Polygon":
+            return shapely.Polygon(ring(g["arcs"][0]), [ring(r) for r in g["arcs"][1:]])
+        if t == "MultiPolygon":
+            return shapely.MultiPolygon([shapely.Polygon(ring(p[0]), [ring(r) for r in p[1:]])
+                                         for p in g["arcs"]])
+        if t == "LineString":
+            return shapely.LineString(ring(g["arcs"]))
+        if t == "Point":
+            return shapely.Point(point(g["coordinates"]))
+        return None
+
+    objects = topo.get("objects") or {}
+    names = [object_name] if object_name else list(objects)
+    out: list[tuple[dict, Any]] = []
+
+    def walk(g: dict) -> None:
+        if g.get("type") == "GeometryCollection" and "geometries" in g:
+            for sub in g["geometries"]:
+                walk(sub)
+            return
+        props = dict(g.get("properties") or {})
+        if "id" in g and "id" not in props:
+            props["id"] = g["id"]
+        out.append((props, geom(g) if g.get("type") else None))
+
+    for name in names:
+        if name not in objects:
+            raise InputError(f"TopoJSON has no object {name!r}; it has {sorted(objects)}")
+        walk(objects[name])
+    return out
+
+
+def _read_features(path: Path, level: str | None) -> tuple[list[tuple[dict, Any]], CRS]:
+    suffix = path.suffix.lower()
+    if suffix in (".gpkg", ".shp", ".fgb", ".gml"):
+        return _read_ogr(path, level)
+    doc = _read_json(path)
+    if not isinstance(doc, dict):
+        raise InputError("top-level JSON is not an object", where=str(path),
+                         expected="a GeoJSON FeatureCollection or a TopoJSON Topology")
+    if doc.get("type") == "Topology":
+        objects = doc.get("objects") or {}
+        name = None
+        if level and len(objects) > 1:
+            matches = [n for n in objects if level in n.lower()]
+            name = matches[0] if len(matches) == 1 else None
+        return decode_topojson(doc, name), _crs_of_geojson(doc, path)
+    if doc.get("type") == "FeatureCollection":
+        feats = doc.get("features")
+        if not isinstance(feats, list):
+            raise InputError("FeatureCollection without a 'features' list", where=str(path))
+        out = []
+        for i, f in enumerate(feats):
+            g = f.get("geometry") if isinstance(f, dict) else None
+            try:
+                geom = shape(g) if g else None
+            except Exception as exc:
+                raise InputError(f"geometry cannot be read ({exc})", where=f"{path}: feature {i}",
+                                 expected="a GeoJSON Polygon or MultiPolygon") from None
+            props = dict(f.get("properties") or {})
+            if "id" in f and "id" not in props:
+                props["id"] = f["id"]
+            out.append((props, geom))
+        return out, _crs_of_geojson(doc, path)
+    raise InputError(f"JSON type {doc.get('type')!r} is not supported", where=str(path),
+                     expected="a GeoJSON FeatureCollection or a TopoJSON Topology")
+
+
+def _read_ogr(path: Path, level: str | None) -> tuple[list[tuple[dict, Any]], CRS]:
+    """GeoPackage (and other OGR formats) through pyogrio; picks the layer named after ``level``."""
+    import pyogrio
+
+    try:
+        layers = [str(row[0]) for row in pyogrio.list_layers(path)]
+    except Exception as exc:
+        raise InputError(f"cannot open as a GIS file ({exc})", where=str(path),
+                         expected="a GeoPackage with a polygon layer") from None
+    layer = layers[0] if layers else None
+    if level and len(layers) > 1:
+        matches = [n for n in layers if level in n.lower()]
+        if len(matches) == 1:
+            layer = matches[0]
+    gdf = pyogrio.read_dataframe(path, layer=layer)
+    if gdf.crs is None:
+        raise InputError(f"layer {layer!r} has no CRS", where=str(path),
+                         expected="a layer with a declared CRS such as EPSG:28992")
+    props = gdf.drop(columns=gdf.geometry.name).to_dict("records")
+    return list(zip(props, list(gdf.geometry.values))), CRS.from_user_input(gdf.crs)
+
+
+# ------------------------------------------------------------------------- conversion
+
+def _check_crs_range(geoms: np.ndarray, crs: CRS, where: str) -> None:
+    valid = geoms[~shapely.is_missing(geoms)]
+    if not len(valid):
+        return
+    xmin, ymin, xmax, ymax = shapely.total_bounds(valid)
+    looks_rd = _RD_NL[0] <= xmin and xmax <= _RD_NL[2] and _RD_NL[1] <= ymin and ymax <= _RD_NL[3]
+    looks_ll = -180 <= xmin and xmax <= 180 and -90 <= ymin and ymax <= 90
+    box = f"coordinates span x {xmin:,.3f}..{xmax:,.3f}, y {ymin:,.3f}..{ymax:,.3f}"
+    if crs.is_geographic and not looks_ll:
+        hint = " which looks like RD New (EPSG:28992)" if looks_rd else ""
+        raise InputError(f"the file claims lon/lat ({crs.name}) but its {box}{hint}", where=where,
+                         expected="a 'crs' member naming the real CRS, e.g. "
+                                  "{\"type\":\"name\",\"properties\":{\"name\":\"EPSG:28992\"}}")
+    if crs.is_projected and looks_ll and xmax - xmin < 20:
+        raise InputError(f"the file claims {crs.name} but its {box}, which looks like lon/lat",
+                         where=where, expected="the CRS the coordinates are really in")
+
+
+def _to_rd(geoms: np.ndarray, crs: CRS) -> np.ndarray:
+    target = CRS.from_user_input(STORAGE_CRS)
+    if crs == target:
+        return geoms
+    tr = Transformer.from_crs(crs, target, always_xy=True)
+    return shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+
+def _pick_key(props: list[dict], keys: Iterable[str], pattern: re.Pattern | None = None) -> str | None:
+    present = set().union(*(p.keys() for p in props)) if props else set()
+    lower = {k.lower(): k for k in present}
+    for key in keys:
+        real = key if key in present else lower.get(key.lower())
+        if real is None:
+            continue
+        values = [p.get(real) for p in props if p.get(real) not in (None, "")]
+        if not values:
+            continue
+        if pattern is None:
+            return real
+        hits = sum(bool(pattern.match(str(v).strip())) for v in values)
+        if hits >= 0.5 * len(values):
+            return real
+    return None
+
+
+def _vintage_from(path: Path) -> int | None:
+    years = [int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d\d)(?!\d)", path.name)]
+    return max(years) if years else None
+
+
+def _polygonal(g):
+    """Keep only the polygon parts of a repaired geometry (make_valid can add lines/points)."""
+    if g is None or g.is_empty:
+        return None
+    if g.geom_type in ("Polygon", "MultiPolygon"):
+        return g
+    if g.geom_type == "GeometryCollection":
+        polys = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
+        if polys:
+            return shapely.union_all(polys)
+    return None
+
+
+def _publisher(path: Path, props: list[dict]) -> tuple[str, str]:
+    name = path.name.lower()
+    if "amsterdam" in name and any("cbsCode" in p for p in props[:1]):
+        return "Gemeente Amsterdam (gebieden/buurten)", "CC0 or CC BY 4.0 (attribute Gemeente Amsterdam)"
+    if "gegeneraliseerd" in name or any("jrstatcode" in p for p in props[:1]):
+        return "CBS/Kadaster via PDOK (gebiedsindelingen)", "CC BY 4.0"
+    return "unknown", "unknown"
+
+
+def features_to_frames(features: list[tuple[dict, Any]], crs: CRS, source: str, *,
+                       where: str, level: str | None = None, vintage: int | None = None,
+                       path: Path | None = None) -> SourceFrames:
+    """Shared tail of every boundary reader: codes, levels, CRS check, repair, RD, WKB."""
+    frames = SourceFrames(source=source)
+    props = [p for p, _ in features]
+    frames.rows_read = len(features)
+    if not features:
+        raise InputError("no features", where=where, expected="at least one polygon")
+    code_key = _pick_key(props, CODE_KEYS, CODE_RE)
+    if code_key is None and level:
+        code_key = _pick_key(props, CODE_KEYS)
+    if code_key is None:
+        keys = sorted(set().union(*(p.keys() for p in props)))
+        raise InputError(f"no area-code property found among {keys}", where=where,
+                         expected=f"one of {', '.join(CODE_KEYS[:8])} holding codes like GM0034")
+    name_key = _pick_key(props, NAME_KEYS)
+    level_prefix = LEVEL_PREFIX.get(level or "")
+
+    geoms = np.array([g for _, g in features], dtype=object)
+    _check_crs_range(geoms, crs, where)
+    geoms = _to_rd(geoms, crs)
+
+    rows: list[dict] = []
+    first_index: dict[str, int] = {}
+    for i, (p, g) in enumerate(zip(props, geoms)):
+        raw = p.get(code_key)
+        code = str(raw).strip().upper().replace(" ", "") if raw not in (None, "") else ""
+        if code and not CODE_RE.match(code) and level_prefix:
+            code = level_prefix + code
+        if not code:
+            frames.rejections.append(Rejection(source, f"feature {i}", f"no value in '{code_key}'"))
+            continue
+        lvl = PREFIX_LEVEL.get(code[:2]) or level
+        if lvl is None:
+            frames.rejections.append(Rejection(source, f"feature {i} ({code})",
+                                               "code has no GM/WK/BU/PV prefix and no level given"))
+            continue
+        if code in first_index:
+            raise InputError(f"area code {code} appears twice: features {first_index[code]} and {i}",
+                             where=where, expected="one feature per area code")
+        first_index[code] = i
+        if g is not None:
+            if g.geom_type not in ("Polygon", "MultiPolygon"):
+                frames.rejections.append(Rejection(
+                    source, f"feature {i} ({code})", f"geometry is a {g.geom_type}, not a polygon"))
+                continue
+            if not g.is_valid:
+                reason = shapely.is_valid_reason(g)
+                fixed = _polygonal(shapely.make_valid(g))
+                if fixed is None:
+                    frames.rejections.append(Rejection(
+                        source, f"feature {i} ({code})", f"invalid geometry ({reason}) cannot be repaired"))
+                    continue
+                frames.rejections.append(Rejection(
+                    source, f"feature {i} ({code})",
+                    f"invalid geometry ({reason}) repaired with make_valid; row kept"))
+                g = fixed
+        gm = "GM" + code[2:6] if lvl in ("gemeente", "wijk", "buurt") and len(code) >= 6 else None
+        rows.append({
+            "code": code,
+            "level": lvl,
+            "name": (str(p[name_key]).strip() if name_key and p.get(name_key) is not None else None),
+            "gemeente_code": gm,
+            "wijk_code": "WK" + code[2:8] if lvl == "buurt" and len(code) >= 8 else None,
+            "provincie_code": code if lvl == "provincie" else None,
+            "vintage": vintage,
+            "geom_rd": shapely.to_wkb(g) if g is not None else None,
+            "source": source,
+        })
+    frames.areas = pd.DataFrame(rows, columns=AREA_COLUMNS)
+    frames.areas["vintage"] = frames.areas["vintage"].astype("Int64")
+    if path is not None:
+        publisher, licence = _publisher(path, props)
+        frames.provenance.append({
+            "file": str(path), "sha256": sha256_of(path), "publisher": publisher,
+            "licence": licence, "table_id": None, "rows_read": frames.rows_read,
+            "rows_rejected": frames.rows_read - len(frames.areas),
+            "ingested_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        })
+    return frames
+
+
+def load_boundaries(path: Path, level: str | None = None, vintage: int | None = None) -> SourceFrames:
+    """Read one boundary file into ``areas`` rows (geometry as WKB in EPSG:28992).
+
+    ``level`` is only needed when codes carry no GM/WK/BU/PV prefix; ``vintage`` defaults to the
+    (latest) year in the file name. Duplicated codes raise :class:`InputError`; invalid polygons
+    are repaired with ``make_valid`` and noted in ``rejections``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", where=str(path), expected="a boundary file")
+    features, crs = _read_features(path, level)
+    return features_to_frames(features, crs, path.name, where=str(path), level=level,
+                              vintage=vintage if vintage is not None else _vintage_from(path),
+                              path=path)
+
+
+# ------------------------------------------------------------------ province lookup
+
+def _geoms_and_codes(frame: Any, *, kind: str) -> tuple[np.ndarray, list[str], list[str | None]]:
+    """(RD geometries, codes, names) from SourceFrames, an areas DataFrame or a GeoDataFrame."""
+    if isinstance(frame, SourceFrames):
+        frame = frame.areas
+    try:
+        import geopandas as gpd
+    except ImportError:  # pragma: no cover - geopandas is a dependency
+        gpd = None
+    if gpd is not None and isinstance(frame, gpd.GeoDataFrame):
+        gdf = frame.to_crs(STORAGE_CRS) if frame.crs is not None else frame
+        geoms = np.asarray(gdf.geometry.values, dtype=object)
+        cols = {c.lower(): c for c in gdf.columns}
+        ck = next((cols[k.lower()] for k in CODE_KEYS if k.lower() in cols), None)
+        nk = next((cols[k.lower()] for k in NAME_KEYS if k.lower() in cols), None)
+        codes = [str(c).strip() for c in gdf[ck]] if ck else [None] * len(gdf)
+        names = list(gdf[nk]) if nk else [None] * len(gdf)
+        return geoms, codes, names
+    if not isinstance(frame, pd.DataFrame) or "geom_rd" not in frame:
+        raise InputError(f"{kind} must be SourceFrames, an areas DataFrame with geom_rd, or a GeoDataFrame")
+    frame = frame[frame["geom_rd"].notna()]
+    geoms = shapely.from_wkb(frame["geom_rd"].to_numpy())
+    names = list(frame["name"]) if "name" in frame else [None] * len(frame)
+    return geoms, [str(c) for c in frame["code"]], names
+
+
+def provincie_of_gemeenten(gemeenten: Any, provincies: Any) -> dict[str, str]:
+    """Map GMxxxx → PVxx by the gemeente's representative point inside the province polygon.
+
+    The representative point (always inside the polygon, unlike the centroid) is matched to the
+    province that contains it; where generalised outlines of different years leave it just
+    outside every province, the nearest province within 5 km is used.
+    """
+    g_geoms, g_codes, _ = _geoms_and_codes(gemeenten, kind="gemeenten")
+    p_geoms, p_codes, p_names = _geoms_and_codes(provincies, kind="provincies")
+    pv = []
+    for code, name in zip(p_codes, p_names):
+        if code and str(code).upper().startswith("PV"):
+            pv.append(str(code).upper())
+        else:
+            pv.append(provincie_code_of_name(name or "") or "")
+    keep = [i for i, c in enumerate(g_codes) if c and c.upper().startswith("GM")]
+    points = shapely.point_on_surface(g_geoms[keep])
+    tree = shapely.STRtree(p_geoms)
+    pt_idx, pv_idx = tree.query(points, predicate="within")
+    out: dict[str, str] = {}
+    for pi, vi in zip(pt_idx, pv_idx):
+        out.setdefault(g_codes[keep[pi]].upper(), pv[vi])
+    missing = [k for k, i in enumerate(keep) if g_codes[i].upper() not in out]
+    if missing:
+        near_pt, near_pv = tree.query_nearest(points[missing], max_distance=5_000)
+        for pi, vi in zip(near_pt, near_pv):
+            out.setdefault(g_codes[keep[missing[pi]]].upper(), pv[vi])
+    return {k: v for k, v in out.items() if v}
