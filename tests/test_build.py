@@ -1,0 +1,257 @@
+"""Build orchestration: merging, dedupe, region filter, validation and the atomic swap.
+
+The first half runs on hand-made SourceFrames with stand-in loaders (fast, no real data);
+the second half builds Flevoland from ../shared/data once per session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from weefsel.errors import InputError, RegionError, WeefselError
+from weefsel.sources.base import Rejection, SourceFrames
+from weefsel.warehouse import build as B
+from weefsel.warehouse.discover import SourceSpec, discover, gemeente_filter, sniff_csv
+from weefsel.warehouse.store import Warehouse
+
+
+# --------------------------------------------------------------------------- stand-ins
+
+@dataclass
+class Sel:
+    name: str
+    gemeente_codes: list[str]
+    provincie_codes: list[str] = field(default_factory=list)
+    is_national: bool = False
+
+    def contains(self, code: str) -> bool:
+        if self.is_national:
+            return True
+        if code in self.provincie_codes:
+            return True
+        return code[:2] in ("GM", "WK", "BU") and "GM" + code[2:6] in self.gemeente_codes
+
+
+def fake_resolve(region, areas, provincie_of):
+    r = region.lower()
+    if r == "nl":
+        return Sel("Nederland", sorted(areas.loc[areas.level == "gemeente", "code"]),
+                   is_national=True)
+    if r in ("flevoland", "pv24"):
+        return Sel("Flevoland", sorted(g for g, p in provincie_of.items() if p == "PV24"),
+                   ["PV24"])
+    gm = areas[(areas.level == "gemeente") & (areas.name.str.lower() == r)]
+    if len(gm):
+        return Sel(gm.name.iloc[0], list(gm.code))
+    raise RegionError(f"unknown region {region!r}")
+
+
+def obs(rows, source):
+    df = pd.DataFrame(rows, columns=["area_code", "period", "variable", "breakdown", "value"])
+    df["source"] = source
+    return df
+
+
+def area(code, level, name, geom=None):
+    return {"code": code, "level": level, "name": name,
+            "geom_rd": geom.wkb if geom is not None else None}
+
+
+def national_frames() -> SourceFrames:
+    areas = pd.DataFrame([area("GM0034", "gemeente", "Almere"), area("WK003401", "wijk", "Stad"),
+                          area("BU00340101", "buurt", "A"), area("BU00340102", "buurt", "B"),
+                          area("GM0363", "gemeente", "Amsterdam"),
+                          area("BU03630001", "buurt", "C")])
+    o = obs([("GM0034", "2024", "AantalInwoners", "", 300),
+             ("WK003401", "2024", "AantalInwoners", "", 300),
+             ("BU00340101", "2024", "AantalInwoners", "", 100),
+             ("BU00340102", "2024", "AantalInwoners", "", 150),   # sum 250 vs 300: deviation
+             ("GM0363", "2024", "AantalInwoners", "", 900),
+             ("BU03630001", "2024", "AantalInwoners", "", 900)], "85984NED")
+    return SourceFrames(source="nat", areas=areas, observations=o, rows_read=6,
+                        rejections=[Rejection("nat", "row 9", "value '..' not a number")] * 3)
+
+
+def subset_frames() -> SourceFrames:
+    o = obs([("GM0034", "2024", "AantalInwoners", "", 999),          # duplicate: dropped
+             ("BU00340102", "2024", "Eenzaam", "leeftijd=18+", 40.0),
+             ("BU00340101", "2024", "Eenzaam", "leeftijd=18+", 50.0),
+             ("GM0034", "2024", "Eenzaam", "leeftijd=18+", 30.0)], "50090NED")
+    return SourceFrames(source="sub", observations=o, rows_read=4)
+
+
+def boundary_frames() -> SourceFrames:
+    areas = pd.DataFrame([area("GM0034", "gemeente", None, box(0, 0, 10, 10)),
+                          area("GM0363", "gemeente", None, box(20, 0, 30, 10)),
+                          area("PV24", "provincie", "Flevoland", box(-1, -1, 11, 11)),
+                          area("PV27", "provincie", "Noord-Holland", box(19, -1, 31, 11))])
+    return SourceFrames(source="geo", areas=areas, rows_read=4)
+
+
+FAKE = {"nat": national_frames, "sub": subset_frames, "geo": boundary_frames}
+
+
+def fake_provincie_of(gem, prov):
+    from shapely import wkb
+    out = {}
+    for g in gem.itertuples():
+        c = wkb.loads(g.geom_rd).centroid
+        for p in prov.itertuples():
+            if wkb.loads(p.geom_rd).contains(c):
+                out[g.code] = p.code
+    return out
+
+
+@pytest.fixture
+def fake_sources(monkeypatch, tmp_path):
+    monkeypatch.setattr(B, "_resolve", fake_resolve)
+    monkeypatch.setattr(B, "_load", lambda spec, ctx: FAKE[spec.label]())
+    import weefsel.sources.boundaries as bnd  # noqa: F401  (stand-in until H2 lands)
+    monkeypatch.setattr("weefsel.sources.boundaries.provincie_of_gemeenten", fake_provincie_of,
+                        raising=False)
+    specs = [SourceSpec("kwb_csv", tmp_path / "nat", "national"),
+             SourceSpec("health", tmp_path / "sub", "subset"),
+             SourceSpec("boundaries", tmp_path / "geo", "national")]
+    for s in specs:
+        s.path.write_text("x")
+    # labels are file names: nat/sub/geo
+    return specs
+
+
+def _build(specs, out, region="flevoland"):
+    return B.build(region, specs[0].path.parent, out, progress=False, specs=specs)
+
+
+# --------------------------------------------------------------------------- unit tests
+
+def test_merge_dedupe_region_and_validation(fake_sources, tmp_path):
+    out = tmp_path / "w.duckdb"
+    rep = _build(fake_sources, out)
+    with Warehouse(out) as w:
+        areas = w.areas()
+        assert set(areas.code) == {"NL00", "PV24", "GM0034", "WK003401", "BU00340101",
+                                   "BU00340102"}
+        assert areas.set_index("code").loc["BU00340101", "provincie_code"] == "PV24"
+        assert areas.set_index("code").loc["BU00340101", "wijk_code"] == "WK003401"
+        o = w.observations(["AantalInwoners"])
+        assert o.set_index("area_code").loc["GM0034", "value"] == 300   # national kept
+        v = w.sql("SELECT * FROM validation")
+        info = w.build_info()
+    assert info["region"] == "flevoland" and info["weefsel_version"]
+    nat, sub, _ = rep.sources
+    assert nat.rejected == 3 and sub.duplicates == 1
+    reasons = v[v.check_name == "rejection_reason"]
+    assert "3 x value '..' not a number" in reasons.message.iloc[0]
+    dev = v[(v.check_name == "sum_consistency") & (v.severity == "warning")]
+    assert list(dev.expected) == [300] and list(dev.observed) == [250]
+    rate = v[(v.check_name == "rate_consistency") & (v.severity == "info")]
+    assert len(rate) == 1
+    # weighted mean (100*50 + 150*40)/250 = 44 vs 30: a 14 pp deviation is listed
+    rdev = v[(v.check_name == "rate_consistency") & (v.severity == "warning")]
+    assert rdev.observed.iloc[0] == pytest.approx(44.0)
+    gp = v[v.check_name == "gemeente_present"]
+    assert "Almere (GM0034) present" in gp.message.iloc[0]
+    assert "85984NED: gemeente+wijk+buurt" in gp.message.iloc[0]
+
+
+def test_failure_halfway_leaves_previous_warehouse(fake_sources, tmp_path, monkeypatch):
+    out = tmp_path / "w.duckdb"
+    _build(fake_sources, out)
+    before = out.read_bytes()
+
+    def boom(spec, ctx):
+        if spec.label == "sub":
+            raise ValueError("disk on fire")
+        return FAKE[spec.label]()
+    monkeypatch.setattr(B, "_load", boom)
+    with pytest.raises(InputError, match="disk on fire"):
+        _build(fake_sources, out)
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
+
+
+@pytest.mark.parametrize("where", ["load", "validate"])
+def test_interrupt_leaves_previous_warehouse(fake_sources, tmp_path, monkeypatch, where):
+    out = tmp_path / "w.duckdb"
+    _build(fake_sources, out)
+    before = out.read_bytes()
+
+    def kill(*a, **k):
+        raise KeyboardInterrupt
+    if where == "load":
+        monkeypatch.setattr(B, "_load", kill)
+    else:
+        monkeypatch.setattr("weefsel.warehouse.validate.run_validation", kill)
+    with pytest.raises(KeyboardInterrupt):
+        _build(fake_sources, out)
+    assert out.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_unknown_region_is_a_clear_error(fake_sources, tmp_path):
+    out = tmp_path / "w.duckdb"
+    with pytest.raises(RegionError, match="atlantis"):
+        _build(fake_sources, out, region="atlantis")
+    assert not out.exists()
+
+
+def test_missing_data_dir(tmp_path):
+    with pytest.raises(WeefselError, match="does not exist"):
+        B.build("flevoland", tmp_path / "nope", tmp_path / "w.duckdb", progress=False)
+
+
+def test_gemeente_filter_selects_all_levels():
+    f = gemeente_filter(["GM0034", "GM0995"])
+    assert f == "substring(WijkenEnBuurten,2,4) eq '0034' or substring(WijkenEnBuurten,2,4) eq '0995'"
+    assert gemeente_filter([]) is None
+
+
+def test_online_path_uses_odata_client_with_filter(monkeypatch, tmp_path):
+    calls = []
+
+    class FakeClient:
+        def load_table(self, table_id, filter=None):
+            calls.append((table_id, filter))
+            if table_id != "85984NED":
+                return SourceFrames(source=table_id)
+            f = national_frames()
+            f.observations["source"] = table_id
+            return f
+    monkeypatch.setattr(B, "_resolve", fake_resolve)
+    out = tmp_path / "w.duckdb"
+    rep = B.build("Almere", None, out, online=True, progress=False, odata_client=FakeClient(),
+                  specs=B.plan_sources(None, True, ["GM0034"]))
+    ids = [c[0] for c in calls]
+    assert {"84799NED", "85984NED", "86165NED", "50090NED", "85900NED", "85146NED"} <= set(ids)
+    assert dict(calls)["85984NED"] == "substring(WijkenEnBuurten,2,4) eq '0034'"
+    assert dict(calls)["85146NED"] is None
+    assert rep.gemeenten == ["GM0034"]
+    with Warehouse(out) as w:
+        assert w.build_info()["online"] == "true"
+
+
+def test_discover_real_folder(data_dir):
+    specs = discover(data_dir)
+    kinds = {s.path.name: s.kind for s in specs}
+    assert kinds["kwb_2024_85984NED_regions.csv"] == "region_list"
+    assert kinds["gezondheid_wijk_buurt_50090NED_flevoland.csv"] == "health"
+    assert kinds["veiligheidsmonitor_85146NED_2021_2023.csv"] == "vm"
+    assert kinds["wijk_2024_gegeneraliseerd.geojson"] == "boundaries"
+    assert kinds["osm_amenity_nodes_amsterdam_noord_2019_sample.geojson"] == "osm"
+    names = [s.path.name for s in specs]
+    # national before the regional subset of the same kind
+    assert names.index("gezondheid_wijk_buurt_50090NED_2012_2016_2020_national.csv") < \
+        names.index("gezondheid_wijk_buurt_50090NED_flevoland.csv")
+    assert names.index("kwb_2024_85984NED_partial_first10000rows.csv") < \
+        names.index("kwb_2024_85984NED_flevoland.csv")
+    kwb = next(s for s in specs if s.path.name.endswith("partial_first10000rows.csv"))
+    assert kwb.kwargs["dataproperties"].name == "kwb_2024_85984NED_DataProperties.csv"
+    assert sniff_csv(data_dir / "ses" / "ses_woa_85900NED_2014_2022_almere.csv") == "ses"

@@ -1,0 +1,542 @@
+"""Build a warehouse for one region, atomically.
+
+Everything is written into a fresh file ``<out>.tmp-<pid>`` next to ``out``; only after the
+data, the validation report and build_info are in, and the connection is checkpointed and
+closed, is it moved onto ``out`` with ``os.replace`` (atomic on one filesystem). Any error or
+interrupt removes the temporary file, so a reader never sees half a warehouse and a failed
+build leaves the previous one byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import duckdb
+import pandas as pd
+
+from weefsel.errors import InputError, WeefselError
+from weefsel.sources.base import (AREA_COLUMNS, FACILITY_COLUMNS, MEMBER_COLUMNS,
+                                  OBSERVATION_COLUMNS, VARIABLE_COLUMNS, SourceFrames, empty)
+from weefsel.warehouse.discover import SourceSpec, discover, gemeente_filter, online_specs
+from weefsel.warehouse.store import create_schema
+from weefsel.warehouse.writer import insert_frame
+
+LEVEL_PREFIX = {"NL": "land", "PV": "provincie", "GM": "gemeente", "WK": "wijk", "BU": "buurt"}
+NATIONAL_ALIASES = {"NL01": "NL00"}
+
+
+@dataclass
+class SourceReport:
+    """What one source contributed (for the validation report and `weefsel info`)."""
+
+    label: str
+    kind: str
+    scope: str
+    table_id: str | None = None
+    rows_read: int = 0
+    rejected: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    observations: int = 0           # long-form values read
+    kept: int = 0                   # values kept after region filter and dedupe
+    duplicates: int = 0             # values dropped because an earlier source had them
+    areas: int = 0
+    facilities: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class BuildReport:
+    region: str
+    out: Path
+    data_dir: Path | None
+    online: bool
+    sources: list[SourceReport] = field(default_factory=list)
+    level_counts: dict[str, int] = field(default_factory=dict)
+    observations: int = 0
+    facilities: int = 0
+    validation: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seconds: float = 0.0
+    region_name: str = ""
+    gemeenten: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(s.rows_read for s in self.sources)
+
+
+# --------------------------------------------------------------------------- loaders
+
+def _load(spec: SourceSpec, context: dict[str, Any]) -> SourceFrames:
+    """Call the loader for one spec (imports lazily: loaders pull in heavy libraries)."""
+    k, p, kw = spec.kind, spec.path, spec.kwargs
+    if k == "region_list":
+        from weefsel.sources import kwb
+        return kwb.load_region_list(p)
+    if k == "kwb_csv":
+        from weefsel.sources import kwb
+        return kwb.load_kwb_csv(p, dataproperties=kw.get("dataproperties"),
+                                table_id=kw.get("table_id") or "85984NED")
+    if k == "kwb_xlsx":
+        from weefsel.sources import kwb
+        return kwb.load_kwb_xlsx(p, year=kw.get("year"))
+    if k == "kwb_basic":
+        from weefsel.sources import kwb
+        return kwb.load_kwb_basic(p)
+    if k == "buurt_population":
+        from weefsel.sources import kwb
+        return kwb.load_buurt_population(p)
+    if k == "health":
+        from weefsel.sources import health
+        return health.load_health_csv(p)
+    if k == "ses":
+        from weefsel.sources import ses
+        return ses.load_ses_csv(p)
+    if k == "vm":
+        from weefsel.sources import veiligheidsmonitor
+        return veiligheidsmonitor.load_vm_csv(p, known_areas=context.get("areas"))
+    if k == "nabijheid":
+        from weefsel.sources import nabijheid
+        return nabijheid.load_nabijheid_csv(p)
+    if k == "boundaries":
+        from weefsel.sources import boundaries
+        return boundaries.load_boundaries(p)
+    if k == "osm":
+        from weefsel.sources import osm
+        return osm.load_osm(p)
+    if k == "odata":
+        client = context.get("odata_client")
+        if client is None:
+            from weefsel.sources.cbs_odata import ODataClient
+            client = context["odata_client"] = ODataClient()
+        return client.load_table(spec.table_id, filter=kw.get("filter"))
+    raise WeefselError(f"no loader for source kind {k!r}")
+
+
+def load_source(spec: SourceSpec, context: dict[str, Any]) -> SourceFrames:
+    """Run one loader; turn anything unexpected into an InputError naming the file."""
+    try:
+        frames = _load(spec, context)
+    except WeefselError as exc:
+        if spec.path is not None and spec.path.name not in str(exc):
+            raise InputError(str(exc), where=str(spec.path)) from exc
+        raise
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as exc:  # a broken file must give one clear line, not a traceback
+        raise InputError(f"could not read {spec.kind} source ({type(exc).__name__}: {exc})",
+                         where=str(spec.path or spec.label)) from exc
+    if not isinstance(frames, SourceFrames):
+        raise WeefselError(f"loader for {spec.label} returned {type(frames).__name__}, "
+                           "not SourceFrames")
+    return frames
+
+
+# --------------------------------------------------------------------------- merging
+
+def _norm_codes(s: pd.Series) -> pd.Series:
+    s = s.astype("object").where(s.notna(), None)
+    s = s.map(lambda v: v.strip() if isinstance(v, str) else v)
+    return s.replace(NATIONAL_ALIASES)
+
+
+def _conform(frame: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
+    if frame is None or len(frame) == 0:
+        return empty(columns)
+    out = frame.copy()
+    for c in columns:
+        if c not in out.columns:
+            out[c] = None
+    return out[columns]
+
+
+def merge_areas(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """One row per code; each column takes the first non-null value in source order.
+
+    Source order puts the region list and the KWB tables first (names, parents) and the
+    boundary files after them (geometry), so names come from CBS and geometry from PDOK.
+    """
+    parts = [_conform(f, AREA_COLUMNS) for f in frames if f is not None and len(f)]
+    if not parts:
+        return empty(AREA_COLUMNS)
+    allareas = pd.concat(parts, ignore_index=True)
+    allareas["code"] = _norm_codes(allareas["code"])
+    allareas = allareas[allareas["code"].notna() & (allareas["code"] != "")]
+    for c in AREA_COLUMNS:
+        allareas[c] = allareas[c].astype("object")
+    merged = allareas.groupby("code", sort=False, dropna=True).first().reset_index()
+    return complete_parents(merged[AREA_COLUMNS])
+
+
+def complete_parents(areas: pd.DataFrame) -> pd.DataFrame:
+    """Fill level, gemeente_code and wijk_code from the CBS code structure where missing."""
+    areas = areas.copy()
+    prefix = areas["code"].str[:2]
+    derived_level = prefix.map(LEVEL_PREFIX)
+    areas["level"] = areas["level"].where(areas["level"].notna(), derived_level)
+    gm = "GM" + areas["code"].str[2:6]
+    is_gwb = prefix.isin(["GM", "WK", "BU"]) & (areas["code"].str.len() >= 6)
+    areas["gemeente_code"] = areas["gemeente_code"].where(
+        areas["gemeente_code"].notna() | ~is_gwb, gm)
+    is_bu = (prefix == "BU") & (areas["code"].str.len() >= 8)
+    areas["wijk_code"] = areas["wijk_code"].where(
+        areas["wijk_code"].notna() | ~is_bu, "WK" + areas["code"].str[2:8])
+    return areas
+
+
+def add_provinces(areas: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """provincie_code for gemeenten by polygon overlay, propagated to wijken and buurten."""
+    areas = areas.copy()
+    gem = areas[(areas["level"] == "gemeente") & areas["geom_rd"].notna()]
+    prov = areas[(areas["level"] == "provincie") & areas["geom_rd"].notna()]
+    mapping: dict[str, str] = {}
+    if len(gem) and len(prov):
+        from weefsel.sources.boundaries import provincie_of_gemeenten
+        mapping = dict(provincie_of_gemeenten(gem, prov))
+    # keep what loaders already knew, fill the rest from the overlay
+    known = areas[(areas["level"] == "gemeente") & areas["provincie_code"].notna()]
+    for code, pv in zip(known["code"], known["provincie_code"]):
+        mapping.setdefault(code, pv)
+    fill = areas["gemeente_code"].map(mapping)
+    areas["provincie_code"] = areas["provincie_code"].where(areas["provincie_code"].notna(), fill)
+    if not (areas["code"] == "NL00").any():
+        land = {c: None for c in AREA_COLUMNS}
+        land.update(code="NL00", level="land", name="Nederland", source="weefsel")
+        areas = pd.concat([pd.DataFrame([land]), areas], ignore_index=True)
+    return areas, mapping
+
+
+def select_codes(areas: pd.DataFrame, members: pd.DataFrame, selection: Any) -> set[str]:
+    """Codes of the region: its own areas, the land (reference), its provinces, and named
+    regions (police basisteams...) with at least one member gemeente inside."""
+    if getattr(selection, "is_national", False):
+        return set(areas["code"])
+    keep = {c for c in areas["code"] if selection.contains(c)}
+    keep |= set(areas.loc[areas["level"] == "land", "code"])
+    keep |= set(getattr(selection, "provincie_codes", []) or [])
+    if len(members):
+        inside = members[members["member_code"].isin(keep)]["region_code"]
+        keep |= set(inside)
+    return keep
+
+
+def _resolve(region: str, areas: pd.DataFrame, provincie_of: dict[str, str]) -> Any:
+    from weefsel.sources.regions import resolve_region
+    return resolve_region(region, areas, provincie_of)
+
+
+# --------------------------------------------------------------------------- build
+
+def _tmp_path(out: Path) -> Path:
+    return out.with_name(f"{out.name}.tmp-{os.getpid()}")
+
+
+def _remove(path: Path) -> None:
+    for p in (path, Path(str(path) + ".wal")):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (BarColumn, Progress, SpinnerColumn, TextColumn,
+                               TimeElapsedColumn)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  transient=False) as prog:
+        yield prog
+
+
+def plan_sources(data_dir: Path | None, online: bool, gemeenten: list[str] | None = None,
+                 tables: list[str] | None = None) -> list[SourceSpec]:
+    """Offline specs from the data folder, or the online OData tables for the gemeenten."""
+    if online:
+        specs = online_specs(tables)
+        flt = gemeente_filter(gemeenten or [])
+        for s in specs:
+            if s.table_id != "85146NED":     # VM is small and keyed by name: fetch whole
+                s.kwargs["filter"] = flt
+        return specs
+    if data_dir is None:
+        raise WeefselError("No data folder found (looked for $WEEFSEL_DATA and ../shared/data). "
+                           "Give --data DIR, or --online to fetch from CBS.")
+    return discover(Path(data_dir))
+
+
+def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
+          progress: bool = True, *, odata_client: Any = None,
+          specs: list[SourceSpec] | None = None) -> BuildReport:
+    """Build the warehouse for ``region`` from ``data_dir`` (or online) into ``out``.
+
+    Atomic: the previous ``out`` is replaced only when the whole build has succeeded.
+    """
+    out = Path(out)
+    started = dt.datetime.now(dt.timezone.utc)
+    t0 = time.perf_counter()
+    if not region or not str(region).strip():
+        raise WeefselError("Give a region: a province, gemeente (name or code) or 'nl'.")
+    if not online and data_dir is not None and not Path(data_dir).is_dir():
+        raise WeefselError(f"Data folder {data_dir} does not exist. Give --data DIR, or use "
+                           "--online to read the CBS sources over the internet.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(out)
+    _remove(tmp)
+    report = BuildReport(region=region, out=out, data_dir=Path(data_dir) if data_dir else None,
+                         online=online)
+    context: dict[str, Any] = {"odata_client": odata_client}
+    try:
+        with _progress(progress) as prog:
+            result = _build_into(tmp, region, data_dir, online, specs, context, report, prog)
+        con = result
+        from weefsel import __version__ as version
+        finished = dt.datetime.now(dt.timezone.utc)
+        info = {
+            "region": region, "region_name": report.region_name,
+            "gemeenten": ",".join(report.gemeenten),
+            "data_dir": str(Path(data_dir).resolve()) if data_dir and not online else "",
+            "online": str(bool(online)).lower(),
+            "started_at": started.isoformat(timespec="seconds"),
+            "finished_at": finished.isoformat(timespec="seconds"),
+            "weefsel_version": version,
+            "rows_read": str(report.rows_read),
+            "observations": str(report.observations),
+        }
+        insert_frame(con, "build_info", pd.DataFrame(
+            {"key": list(info), "value": list(info.values())}))
+        con.execute("CHECKPOINT")
+        con.close()
+        _swap(tmp, out)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            con.close()  # type: ignore[possibly-undefined]
+        _remove(tmp)
+        raise
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _swap(tmp: Path, out: Path) -> None:
+    """Move the finished file onto ``out``; a stale WAL of the old file must not be replayed
+    onto the new one, so it is set aside first and restored if the move fails."""
+    wal = Path(str(out) + ".wal")
+    stale = Path(str(out) + f".wal.stale-{os.getpid()}")
+    moved = False
+    if wal.exists():
+        os.replace(wal, stale)
+        moved = True
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        if moved:
+            os.replace(stale, wal)
+        raise
+    if moved:
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+
+
+def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
+                specs: list[SourceSpec] | None, context: dict[str, Any],
+                report: BuildReport, prog: Any) -> duckdb.DuckDBPyConnection:
+    from weefsel.warehouse.validate import run_validation
+
+    gemeenten_hint: list[str] = []
+    if online and specs is None:
+        gemeenten_hint = _online_gemeenten(region, data_dir)
+    if specs is None:
+        specs = plan_sources(data_dir, online, gemeenten_hint)
+    task = prog.add_task("Reading sources", total=len(specs)) if prog else None
+    loaded: list[tuple[SourceSpec, SourceFrames, SourceReport]] = []
+    area_frames: list[pd.DataFrame] = []
+    for spec in specs:
+        if prog:
+            prog.update(task, description=f"Reading {spec.label[:60]}")
+        t = time.perf_counter()
+        context["areas"] = merge_areas(area_frames) if spec.kind == "vm" else None
+        frames = load_source(spec, context)
+        rep = SourceReport(label=spec.label, kind=spec.kind, scope=spec.scope,
+                           table_id=spec.table_id, rows_read=int(frames.rows_read or 0),
+                           rejected=len(frames.rejections),
+                           reasons=Counter(r.reason for r in frames.rejections),
+                           observations=len(frames.observations), areas=len(frames.areas),
+                           facilities=len(frames.facilities))
+        rep.seconds = time.perf_counter() - t
+        area_frames.append(frames.areas)
+        loaded.append((spec, frames, rep))
+        report.sources.append(rep)
+        if prog:
+            prog.advance(task)
+
+    steps = prog.add_task("Merging and writing", total=6) if prog else None
+
+    def step(msg: str) -> None:
+        if prog:
+            prog.update(steps, description=msg)
+            prog.advance(steps)
+
+    # Areas: merged, parents completed, provinces by overlay, land present.
+    members = pd.concat([_conform(f.members, MEMBER_COLUMNS) for _, f, _ in loaded],
+                        ignore_index=True).drop_duplicates()
+    areas = merge_areas(area_frames)
+    # codes seen only in observations still need an area row
+    obs_codes = set()
+    for _, f, _ in loaded:
+        if len(f.observations):
+            obs_codes |= set(_norm_codes(f.observations["area_code"]).dropna().unique())
+    missing = sorted(obs_codes - set(areas["code"]))
+    if missing:
+        extra = pd.DataFrame({"code": missing})
+        extra = _conform(extra, AREA_COLUMNS)
+        extra["source"] = "observations"
+        areas = complete_parents(pd.concat([areas, extra], ignore_index=True))
+        areas = areas[areas["level"].notna()]
+    areas, provincie_of = add_provinces(areas)
+    step("Resolving the region")
+
+    selection = _resolve(region, areas, provincie_of)
+    report.region_name = str(getattr(selection, "name", region))
+    keep = select_codes(areas, members, selection)
+    areas = areas[areas["code"].isin(keep)].reset_index(drop=True)
+    members = members[members["region_code"].isin(keep)]
+    report.gemeenten = sorted(areas.loc[areas["level"] == "gemeente", "code"])
+    step("Assigning facilities to areas")
+
+    facilities = pd.concat([_conform(f.facilities, FACILITY_COLUMNS) for _, f, _ in loaded],
+                           ignore_index=True)
+    if len(facilities):
+        facilities = facilities.drop_duplicates("facility_id", keep="first")
+        polys = areas[areas["geom_rd"].notna()]
+        if len(polys):
+            from weefsel.sources.osm import assign_areas
+            facilities = assign_areas(facilities, polys)
+        facilities = facilities[facilities["area_code"].isin(keep)]
+    step("Writing the warehouse")
+
+    con = duckdb.connect(str(tmp))
+    try:
+        create_schema(con)
+        insert_frame(con, "areas", areas)
+        insert_frame(con, "area_members", members)
+        _write_observations(con, loaded, keep)
+        variables = pd.concat([_conform(f.variables, VARIABLE_COLUMNS) for _, f, _ in loaded],
+                              ignore_index=True)
+        variables = variables[variables["variable"].notna()].drop_duplicates("variable")
+        variables["stem"] = variables["stem"].where(variables["stem"].notna(),
+                                                    variables["variable"])
+        insert_frame(con, "variables", variables)
+        insert_frame(con, "facilities", _conform(facilities, FACILITY_COLUMNS))
+        insert_frame(con, "provenance", _provenance(loaded))
+        step("Validating")
+        report.level_counts = dict(con.execute(
+            "SELECT level, count(*) FROM areas GROUP BY level").fetchall())
+        report.observations = con.execute("SELECT count(*) FROM observations").fetchone()[0]
+        report.facilities = con.execute("SELECT count(*) FROM facilities").fetchone()[0]
+        report.validation = run_validation(con, report)
+        step("Finishing")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _write_observations(con: duckdb.DuckDBPyConnection,
+                        loaded: list[tuple[SourceSpec, SourceFrames, SourceReport]],
+                        keep: set[str]) -> None:
+    """Stage every source's values, keep the first per (area, period, variable, breakdown)
+    in source order (national before subset), and count what each source lost to dedupe."""
+    con.execute("CREATE TEMP TABLE _keep (code VARCHAR)")
+    con.register("_keep_df", pd.DataFrame({"code": sorted(keep)}))
+    con.execute("INSERT INTO _keep SELECT code FROM _keep_df")
+    con.unregister("_keep_df")
+    con.execute("CREATE TEMP TABLE _obs AS SELECT *, 0 AS _src FROM observations LIMIT 0")
+    cols = OBSERVATION_COLUMNS
+    for i, (_, frames, rep) in enumerate(loaded):
+        obs = frames.observations
+        if obs is None or len(obs) == 0:
+            continue
+        obs = _conform(obs, cols)
+        obs["area_code"] = _norm_codes(obs["area_code"])
+        obs["breakdown"] = obs["breakdown"].fillna("")
+        obs["period"] = obs["period"].astype("object").map(
+            lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+        for c in ("value", "lower", "upper"):
+            obs[c] = pd.to_numeric(obs[c], errors="coerce")
+        obs["source"] = obs["source"].fillna(rep.table_id or rep.label)
+        con.register("_frame", obs)
+        con.execute(f"INSERT INTO _obs SELECT {', '.join(cols)}, {i} FROM _frame "
+                    "WHERE area_code IN (SELECT code FROM _keep) "
+                    "AND period IS NOT NULL AND variable IS NOT NULL")
+        con.unregister("_frame")
+    con.execute(f"""
+        CREATE TEMP TABLE _ranked AS
+        SELECT *, row_number() OVER (PARTITION BY area_code, period, variable, breakdown
+                                     ORDER BY _src) AS _rn FROM _obs""")
+    con.execute(f"INSERT INTO observations ({', '.join(cols)}) "
+                f"SELECT {', '.join(cols)} FROM _ranked WHERE _rn = 1")
+    stats = dict(((src, rn1), n) for src, rn1, n in con.execute(
+        "SELECT _src, _rn = 1, count(*) FROM _ranked GROUP BY ALL").fetchall())
+    for i, (_, _, rep) in enumerate(loaded):
+        rep.kept = int(stats.get((i, True), 0))
+        rep.duplicates = int(stats.get((i, False), 0))
+    con.execute("DROP TABLE _ranked")
+    con.execute("DROP TABLE _obs")
+    con.execute("DROP TABLE _keep")
+
+
+def _provenance(loaded: list[tuple[SourceSpec, SourceFrames, SourceReport]]) -> pd.DataFrame:
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    rows = []
+    for spec, frames, rep in loaded:
+        entries = frames.provenance or [{}]
+        for e in entries:
+            row = {"file": str(spec.path) if spec.path else spec.label,
+                   "table_id": spec.table_id, "rows_read": rep.rows_read,
+                   "rows_rejected": rep.rejected, "ingested_at": now}
+            row.update({k: v for k, v in e.items() if v is not None})
+            if row.get("sha256") is None and spec.path is not None:
+                from weefsel.sources.base import sha256_of
+                row["sha256"] = sha256_of(spec.path)
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    if "ingested_at" in frame:
+        frame["ingested_at"] = pd.to_datetime(frame["ingested_at"], utc=True,
+                                              errors="coerce").dt.tz_localize(None)
+    return frame
+
+
+def _online_gemeenten(region: str, data_dir: Path | None) -> list[str]:
+    """Gemeente codes of the region for the online OData filter.
+
+    Resolution needs the code list and provinces: a local region list / boundaries are used
+    when present; otherwise 'nl' fetches whole tables and a GM code is taken as given.
+    """
+    if region.strip().lower() in ("nl", "nederland", "nl00"):
+        return []
+    import re
+    codes = re.findall(r"GM\d{4}", region.upper())
+    if codes:
+        return codes
+    if data_dir is not None and Path(data_dir).is_dir():
+        specs = [s for s in discover(Path(data_dir)) if s.kind in ("region_list", "boundaries")]
+        frames = [load_source(s, {}).areas for s in specs]
+        areas, prov = add_provinces(merge_areas(frames))
+        sel = _resolve(region, areas, prov)
+        return sorted(getattr(sel, "gemeente_codes", []) or [])
+    try:
+        from weefsel.sources import regions
+        online_resolve: Callable | None = getattr(regions, "resolve_region_online", None)
+    except ImportError:  # pragma: no cover
+        online_resolve = None
+    if online_resolve is not None:
+        return sorted(online_resolve(region).gemeente_codes)
+    raise WeefselError(f"Cannot resolve region {region!r} online without a code list: give "
+                       "gemeente codes (e.g. GM0034,GM0995), 'nl', or --data with a region list.")
