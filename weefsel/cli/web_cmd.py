@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
         from weefsel.web.api import create_app
         application = create_app(warehouse, basemap_url=basemap_url)
-        typer.echo(f"weefsel dashboard: http://{host}:{port}/  (API: /docs, /openapi.json)")
+        typer.echo(f"weefsel dashboard: http://{host}:{port}/  (API: /openapi.json)")
         uvicorn.run(application, host=host, port=port, log_level="warning")
 
     @app.command()

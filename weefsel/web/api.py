@@ -53,7 +53,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         title="weefsel API",
         description="Het sociaal weefsel van Nederlandse buurten: gebieden, indicatoren, "
                     "kaarten, tabellen en wijkprofielen uit het weefsel-warehouse.",
-        version="0.1.0")
+        version="0.1.0", docs_url=None, redoc_url=None)
     app.state.data = data
     cache = data.response_cache
 
@@ -202,6 +202,15 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     def print_profile(code: str) -> HTMLResponse:
         return HTMLResponse(render_document(build_profile(data, code)))
 
+    @app.get("/docs/{name}", include_in_schema=False)
+    def doc(name: str) -> Response:
+        """The method notes (docs/*.md) the profile links to, as plain text."""
+        docs = Path(__file__).resolve().parents[2] / "docs"
+        path = (docs / name).resolve()
+        if not name.endswith(".md") or path.parent != docs.resolve() or not path.exists():
+            raise NotFound(f"Onbekend document: {name}")
+        return Response(path.read_text(encoding="utf-8"), media_type="text/plain; charset=utf-8")
+
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
@@ -240,7 +249,13 @@ def _geojson(data: WebData, level: str, lay, period: str | None, zoom: int) -> d
         feats.append({"type": "Feature", "id": len(feats), "geometry": geom,
                       "properties": {"code": code, "name": name, "value": value,
                                      "status": status}})
-    meta = {"level": level, "period": period, "zoom": zoom, "counts": counts,
+    bbox = None
+    if geoms:
+        import shapely
+        from shapely.geometry import shape
+        b = shapely.total_bounds([shape(g) for g in geoms.values()])
+        bbox = [round(float(x), 5) for x in b]
+    meta = {"level": level, "period": period, "zoom": zoom, "counts": counts, "bbox": bbox,
             "n_without_geometry": int((~areas["has_geom"]).sum()),
             "indicator": lay.public() if lay else None}
     return {"type": "FeatureCollection", "meta": meta, "features": feats}

@@ -234,6 +234,8 @@ def render_fragment(p: dict[str, Any]) -> str:
         out.append('<ul class="vlaggen">')
         for f in p["flags"]:
             state = "ja" if f["raised"] else "nee"
+            if f["value"] is not None and f["value"] not in (0.0, 1.0):
+                state += f" ({fmt(f['value'])})"
             out.append(f'<li class="vlag vlag-{state}"><span class="vlag-teken" aria-hidden="true">'
                        f'{"▲" if f["raised"] else "○"}</span> {e(f["title"])}: <strong>{state}'
                        f'</strong> ({e(f["period"])})</li>')
@@ -246,7 +248,8 @@ def render_fragment(p: dict[str, Any]) -> str:
     out.append('<section aria-labelledby="h-ind"><h2 id="h-ind">Indicatoren</h2>')
     if p["indicators"]:
         heads = "".join(f'<th scope="col" class="num">{e(x["name"])}</th>' for x in comps)
-        out.append('<div class="tabel-wrap"><table class="indicatoren"><caption>Indicatoren van '
+        out.append('<div class="tabel-wrap" tabindex="0" role="region" aria-label="Indicatoren">'
+                   '<table class="indicatoren"><caption>Indicatoren van '
                    f'{e(a["name"])} naast {", ".join(e(x["name"]) for x in comps) or "—"}'
                    '</caption><thead><tr><th scope="col">Indicator</th><th scope="col">Jaar</th>'
                    f'<th scope="col" class="num">{e(a["name"])}</th>{heads}'

@@ -1,0 +1,481 @@
+// weefsel dashboard: hash routes #/kaart, #/tabel, #/vergelijk, #/gebied/CODE.
+// Vanilla ES module; MapLibre GL JS is loaded (vendored) as a classic script.
+const main = document.getElementById('inhoud');
+const state = { info: null, indicators: [], level: null, indicator: null, period: null,
+                compare: [], map: null, mapData: null, loadedZoom: null, table: null };
+const KIND_LABELS = { index: 'Samengestelde index', indicator: 'Indicatoren', flag: 'Kwetsbaarheid',
+                      toegankelijkheid: 'Bereikbaarheid', variabele: 'Ruwe variabelen' };
+const LEVEL_LABELS = { land: 'Nederland', provincie: 'Provincies', gemeente: 'Gemeenten',
+                       wijk: 'Wijken', buurt: 'Buurten' };
+const PALETTE = ['#eff3ff', '#bdd7e7', '#6baed6', '#3182bd', '#08519c'];
+const ZOOM_FOR_LEVEL = { land: 6, provincie: 7, gemeente: 8, wijk: 9, buurt: 11 };
+
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g,
+  (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+export function fmt(v) {
+  if (v === null || v === undefined || Number.isNaN(v)) return '–';
+  const a = Math.abs(v);
+  const digits = a >= 1000 || Number.isInteger(v) ? 0 : a >= 10 ? 1 : 2;
+  return new Intl.NumberFormat('nl-NL', { maximumFractionDigits: digits }).format(v);
+}
+
+async function api(path) {
+  const r = await fetch(path);
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(body.detail || `Fout ${r.status}`);
+  return body;
+}
+
+function setTitle(text) { document.title = `${text} — weefsel`; }
+function focusHeading() {
+  const h = main.querySelector('h1');
+  if (h) { h.setAttribute('tabindex', '-1'); h.focus({ preventScroll: false }); }
+}
+function showError(err) {
+  main.insertAdjacentHTML('beforeend',
+    `<p class="melding fout" role="alert">${esc(err.message || err)}</p>`);
+}
+function markNav(view) {
+  document.querySelectorAll('.menu a').forEach((a) => {
+    if (a.dataset.view === view) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  });
+}
+
+function indicatorOptions(selected, levelFilter = null) {
+  const groups = {};
+  for (const ind of state.indicators) (groups[ind.kind] ||= []).push(ind);
+  return Object.entries(groups).map(([kind, list]) =>
+    `<optgroup label="${esc(KIND_LABELS[kind] || kind)}">` +
+    list.map((i) => `<option value="${esc(i.id)}"${i.id === selected ? ' selected' : ''}>` +
+      `${esc(i.title)}${i.unit ? ` (${esc(i.unit)})` : ''}</option>`).join('') +
+    '</optgroup>').join('');
+}
+function levelOptions(selected, withGeomOnly = false) {
+  return state.info.levels.filter((l) => l.id !== 'land' && (!withGeomOnly || l.n_geometry > 0))
+    .map((l) => `<option value="${l.id}"${l.id === selected ? ' selected' : ''}>` +
+      `${esc(l.label)} (${l.n})</option>`).join('');
+}
+
+// ---------------------------------------------------------------- map
+async function viewMap() {
+  markNav('kaart');
+  setTitle('Kaart');
+  const levels = state.info.levels.filter((l) => l.id !== 'land' && l.n_geometry > 0);
+  if (!state.level || !levels.find((l) => l.id === state.level)) {
+    const pref = ['wijk', 'buurt', 'gemeente', 'provincie'].find((id) => levels.find((l) => l.id === id));
+    state.level = pref || (levels[0] && levels[0].id);
+  }
+  main.innerHTML = `
+    <h1>Kaart van het sociaal weefsel</h1>
+    <p>Kies een niveau en een indicator. Klik op een gebied voor de cijfers en het wijkprofiel.
+       De <a href="#/tabel">tabel</a> geeft dezelfde gegevens als tekst.</p>
+    <form class="bediening" id="kaartbediening">
+      <div><label for="niveau">Niveau</label>
+        <select id="niveau">${levelOptions(state.level, true)}</select></div>
+      <div><label for="indicator">Indicator</label>
+        <select id="indicator">${indicatorOptions(state.indicator)}</select></div>
+      <div><label for="periode">Jaar</label><select id="periode"></select></div>
+    </form>
+    <div class="kaart-rij">
+      <div>
+        <div id="kaart" role="region" aria-label="Kaart; de tabel is het tekstalternatief"
+             data-map-rendered="false"></div>
+        <p id="kaartstatus" class="bronregel" aria-live="polite"></p>
+      </div>
+      <div>
+        <section class="paneel" aria-labelledby="legenda-kop" id="legenda"></section>
+        <section class="paneel" aria-labelledby="selectie-kop" id="selectie" style="margin-top:1rem">
+          <h2 id="selectie-kop">Geselecteerd gebied</h2>
+          <p>Klik op de kaart op een gebied, of zoek het op naam of code.</p>
+        </section>
+      </div>
+    </div>`;
+  focusHeading();
+  document.getElementById('niveau').addEventListener('change', (e) => {
+    state.level = e.target.value; state.period = null; loadMapData();
+  });
+  document.getElementById('indicator').addEventListener('change', (e) => {
+    state.indicator = e.target.value; state.period = null; loadMapData();
+  });
+  document.getElementById('periode').addEventListener('change', (e) => {
+    state.period = e.target.value; loadMapData();
+  });
+  if (!levels.length) {
+    document.getElementById('kaart').textContent = 'Dit warehouse bevat geen gebiedsgrenzen.';
+    return;
+  }
+  initMap();
+}
+
+function hatchImage(bg, fg) {
+  const size = 8;
+  const c = document.createElement('canvas'); c.width = size; c.height = size;
+  const ctx = c.getContext('2d');
+  ctx.fillStyle = bg; ctx.fillRect(0, 0, size, size);
+  ctx.strokeStyle = fg; ctx.lineWidth = 1.5;
+  ctx.beginPath(); ctx.moveTo(0, size); ctx.lineTo(size, 0);
+  ctx.moveTo(-2, 2); ctx.lineTo(2, -2); ctx.moveTo(size - 2, size + 2); ctx.lineTo(size + 2, size - 2);
+  ctx.stroke();
+  return ctx.getImageData(0, 0, size, size);
+}
+
+function initMap() {
+  const container = document.getElementById('kaart');
+  if (state.map) { state.map.remove(); state.map = null; }
+  state.fittedLevel = null;
+  const style = { version: 8, sources: {}, layers: [
+    { id: 'achtergrond', type: 'background', paint: { 'background-color': '#f3f3f3' } }] };
+  if (state.info.basemap_url) {
+    style.sources.basis = { type: 'raster', tiles: [state.info.basemap_url], tileSize: 256 };
+    style.layers.push({ id: 'basis', type: 'raster', source: 'basis' });
+  }
+  const b = state.info.bounds || [3.3, 50.7, 7.3, 53.6];
+  const map = new maplibregl.Map({
+    container, style, bounds: [[b[0], b[1]], [b[2], b[3]]], fitBoundsOptions: { padding: 20 },
+    attributionControl: false, dragRotate: false, pitchWithRotate: false,
+    locale: { 'NavigationControl.ZoomIn': 'Inzoomen', 'NavigationControl.ZoomOut': 'Uitzoomen',
+              'NavigationControl.ResetBearing': 'Noord boven', 'Map.Title': 'Kaart' },
+  });
+  state.map = map;
+  window.weefselMap = map;  // for tests and the bench
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+  map.on('load', () => {
+    map.addImage('onderdrukt', hatchImage('#ffffff', '#7a7a7a'));
+    map.addSource('gebieden', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+    map.addLayer({ id: 'vlakken', type: 'fill', source: 'gebieden',
+                   filter: ['==', ['get', 'status'], 'ok'],
+                   paint: { 'fill-color': '#cccccc', 'fill-opacity': 0.9 } });
+    map.addLayer({ id: 'onderdrukt', type: 'fill', source: 'gebieden',
+                   filter: ['==', ['get', 'status'], 'onderdrukt'], paint: { 'fill-pattern': 'onderdrukt' } });
+    map.addLayer({ id: 'ontbreekt', type: 'fill', source: 'gebieden',
+                   filter: ['==', ['get', 'status'], 'ontbreekt'], paint: { 'fill-color': '#d9d9d9' } });
+    map.addLayer({ id: 'lijnen', type: 'line', source: 'gebieden',
+                   paint: { 'line-color': '#333333', 'line-width': 0.6 } });
+    map.addLayer({ id: 'keuze', type: 'line', source: 'gebieden', filter: ['==', ['get', 'code'], ''],
+                   paint: { 'line-color': '#000000', 'line-width': 3 } });
+    for (const id of ['vlakken', 'onderdrukt', 'ontbreekt']) {
+      map.on('click', id, (e) => selectFeature(e.features[0].properties));
+      map.on('mouseenter', id, () => { map.getCanvas().style.cursor = 'pointer'; });
+      map.on('mouseleave', id, () => { map.getCanvas().style.cursor = ''; });
+    }
+    map.on('zoomend', () => {
+      const z = Math.round(map.getZoom());
+      if (state.loadedZoom !== null && z >= state.loadedZoom + 2) loadMapData();
+    });
+    loadMapData();
+  });
+}
+
+function quantileBreaks(values, n = 5) {
+  const v = values.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return [];
+  const br = [];
+  for (let i = 1; i < n; i++) br.push(v[Math.min(v.length - 1, Math.floor((i * v.length) / n))]);
+  return [...new Set(br)].filter((x) => x > v[0]);
+}
+
+async function loadMapData() {
+  const map = state.map;
+  if (!map) return;
+  const container = document.getElementById('kaart');
+  container.dataset.mapRendered = 'false';
+  document.body.dataset.mapRendered = 'false';
+  const status = document.getElementById('kaartstatus');
+  status.textContent = 'Kaart wordt geladen…';
+  const zoom = Math.max(ZOOM_FOR_LEVEL[state.level] || 8, Math.round(map.getZoom()));
+  const params = new URLSearchParams({ zoom });
+  if (state.indicator) params.set('indicator', state.indicator);
+  if (state.period) params.set('period', state.period);
+  let fc;
+  try {
+    fc = await api(`/api/map/${encodeURIComponent(state.level)}?${params}`);
+  } catch (err) { status.textContent = err.message; return; }
+  state.loadedZoom = zoom;
+  state.mapData = fc;
+  const meta = fc.meta;
+  state.indicator = meta.indicator ? meta.indicator.id : null;
+  state.period = meta.period;
+  await fillPeriods();
+  const values = fc.features.map((f) => f.properties.value);
+  const breaks = quantileBreaks(values);
+  const expr = ['step', ['get', 'value'], PALETTE[0]];
+  const colors = breaks.length ? PALETTE.slice(PALETTE.length - breaks.length - 1) : [PALETTE[2]];
+  expr[2] = colors[0];
+  breaks.forEach((b, i) => expr.push(b, colors[i + 1]));
+  map.setPaintProperty('vlakken', 'fill-color', breaks.length ? expr : colors[0]);
+  map.getSource('gebieden').setData(fc);
+  if (meta.bbox && state.fittedLevel !== state.level) {
+    state.fittedLevel = state.level;
+    map.fitBounds([[meta.bbox[0], meta.bbox[1]], [meta.bbox[2], meta.bbox[3]]], { padding: 20, animate: false });
+  }
+  renderLegend(meta, breaks, colors, values);
+  map.once('idle', () => {
+    container.dataset.mapRendered = 'true';
+    document.body.dataset.mapRendered = 'true';
+    window.dispatchEvent(new Event('map-rendered'));
+  });
+  const c = meta.counts;
+  status.textContent = `${fc.features.length} gebieden op de kaart: ${c.ok} met een waarde, ` +
+    `${c.onderdrukt} onderdrukt, ${c.ontbreekt} zonder waarde` +
+    (meta.n_without_geometry ? `; ${meta.n_without_geometry} zonder grenzen (wel in de tabel).` : '.');
+}
+
+async function fillPeriods() {
+  const sel = document.getElementById('periode');
+  if (!sel || !state.indicator) return;
+  const ind = await api(`/api/indicators/${encodeURIComponent(state.indicator)}`);
+  sel.innerHTML = ind.periods.map((p) => `<option${p === state.period ? ' selected' : ''}>${esc(p)}</option>`).join('');
+  const isel = document.getElementById('indicator');
+  if (isel && isel.value !== state.indicator) isel.value = state.indicator;
+}
+
+function renderLegend(meta, breaks, colors, values) {
+  const ind = meta.indicator || {};
+  const finite = values.filter((v) => v !== null);
+  const min = finite.length ? Math.min(...finite) : null;
+  const max = finite.length ? Math.max(...finite) : null;
+  const edges = [min, ...breaks, max];
+  const rows = colors.map((c, i) => `<li><span class="vlakje" style="background:${c}"></span>` +
+    `${fmt(edges[i])} tot ${i === colors.length - 1 ? 'en met ' : ''}${fmt(edges[i + 1])}</li>`).join('');
+  document.getElementById('legenda').innerHTML = `
+    <h2 id="legenda-kop">Legenda</h2>
+    <p><strong>${esc(ind.title || 'geen indicator')}</strong>${ind.unit ? `, in ${esc(ind.unit)}` : ''}</p>
+    <ul class="legenda-lijst">${finite.length ? rows : ''}
+      <li><span class="vlakje onderdrukt"></span>onderdrukt (te weinig waarnemingen)</li>
+      <li><span class="vlakje ontbreekt"></span>geen waarde</li></ul>
+    <p class="bronregel">Jaar: ${esc(meta.period || '–')} · Bron: ${esc(ind.source || '–')}` +
+    `${ind.direction ? ` · ${esc(ind.direction)}` : ''} · Klassen: kwintielen.</p>`;
+}
+
+function selectFeature(p) {
+  const box = document.getElementById('selectie');
+  if (!box) return;
+  if (state.map) state.map.setFilter('keuze', ['==', ['get', 'code'], p.code]);
+  const ind = state.mapData?.meta?.indicator || {};
+  const val = p.status === 'ok' ? `${fmt(Number(p.value))}${ind.unit ? ` ${esc(ind.unit)}` : ''}`
+    : p.status === 'onderdrukt' ? 'onderdrukt' : 'geen waarde';
+  box.innerHTML = `<h2 id="selectie-kop">${esc(p.name)}</h2>
+    <p class="bronregel">${esc(p.code)}</p>
+    <p>${esc(ind.title || '')}: <strong id="selectie-waarde">${val}</strong></p>
+    <p><a class="knop" href="#/gebied/${encodeURIComponent(p.code)}">Bekijk het profiel van ${esc(p.name)}</a></p>`;
+  box.querySelector('a').focus();
+}
+
+// ---------------------------------------------------------------- area page
+async function viewArea(code) {
+  markNav('');
+  main.innerHTML = '<p>Profiel wordt geladen…</p>';
+  let html;
+  try {
+    const r = await fetch(`/api/areas/${encodeURIComponent(code)}/profile?format=html`);
+    if (!r.ok) throw new Error((await r.json()).detail);
+    html = await r.text();
+  } catch (err) {
+    main.innerHTML = '<h1>Gebied niet gevonden</h1>'; showError(err); focusHeading(); return;
+  }
+  const inCompare = state.compare.includes(code);
+  main.innerHTML = html + `
+    <div class="acties">
+      <a class="knop" href="/profiel/${encodeURIComponent(code)}" target="_blank" rel="noopener">Afdrukbaar profiel (A4)</a>
+      <a class="knop knop-secundair" href="/api/areas/${encodeURIComponent(code)}/profile?format=csv" download>Download CSV</a>
+      <button type="button" id="naar-vergelijk" class="knop-secundair"${inCompare ? ' disabled' : ''}>
+        ${inCompare ? 'Staat in de vergelijking' : 'Voeg toe aan vergelijking'}</button>
+    </div>`;
+  const name = main.querySelector('h1')?.firstChild?.textContent?.trim() || code;
+  setTitle(`Profiel ${name}`);
+  document.getElementById('naar-vergelijk').addEventListener('click', () => {
+    if (!state.compare.includes(code) && state.compare.length < 5) state.compare.push(code);
+    location.hash = `#/vergelijk`;
+  });
+  focusHeading();
+}
+
+// ---------------------------------------------------------------- table
+async function viewTable() {
+  markNav('tabel');
+  setTitle('Tabel');
+  const levels = state.info.levels.filter((l) => l.id !== 'land');
+  if (!state.level) state.level = (levels.find((l) => l.id === 'wijk') || levels[0]).id;
+  main.innerHTML = `
+    <h1>Tabel</h1>
+    <p>De tabel toont dezelfde gegevens als de kaart. Sorteer met de kolomkoppen.</p>
+    <form class="bediening" id="tabelbediening">
+      <div><label for="t-niveau">Niveau</label><select id="t-niveau">${levelOptions(state.level)}</select></div>
+      <div><label for="t-indicator">Indicator</label>
+        <select id="t-indicator"><option value="">Standaardselectie</option>${indicatorOptions(state.tableIndicator)}</select></div>
+      <div><label for="t-filter">Filter op naam of code</label><input id="t-filter" type="search"></div>
+      <div><a class="knop" id="t-csv" href="#" download>Download CSV</a></div>
+    </form>
+    <div id="tabel"></div>`;
+  focusHeading();
+  const reload = () => loadTable();
+  document.getElementById('t-niveau').addEventListener('change', (e) => { state.level = e.target.value; reload(); });
+  document.getElementById('t-indicator').addEventListener('change', (e) => {
+    state.tableIndicator = e.target.value; if (e.target.value) state.indicator = e.target.value; reload();
+  });
+  document.getElementById('t-filter').addEventListener('input', () => renderTable());
+  await loadTable();
+}
+
+async function loadTable() {
+  const params = new URLSearchParams({ level: state.level });
+  if (state.tableIndicator) params.set('indicator', state.tableIndicator);
+  document.getElementById('t-csv').href = `/api/table?${params}&format=csv`;
+  try {
+    state.table = await api(`/api/table?${params}`);
+    state.tableSort = { key: 'name', dir: 1 };
+    renderTable();
+  } catch (err) { showError(err); }
+}
+
+function renderTable() {
+  const t = state.table;
+  if (!t) return;
+  const f = (document.getElementById('t-filter')?.value || '').toLowerCase();
+  const { key, dir } = state.tableSort;
+  let rows = t.rows.filter((r) => !f || r.code.toLowerCase().includes(f) || String(r.name).toLowerCase().includes(f));
+  rows = rows.slice().sort((a, b) => {
+    const x = a[key], y = b[key];
+    if (x === null || x === undefined) return 1;
+    if (y === null || y === undefined) return -1;
+    return (typeof x === 'number' ? x - y : String(x).localeCompare(String(y), 'nl')) * dir;
+  });
+  const cols = [{ key: 'name', label: 'Gebied' }, { key: 'code', label: 'Code' },
+                { key: 'gemeente', label: 'Gemeente' },
+                ...t.columns.map((c) => ({ key: c.id, label: c.title + (c.unit ? ` (${c.unit})` : ''), num: true }))];
+  const th = cols.map((c) => {
+    const sort = key === c.key ? (dir > 0 ? 'ascending' : 'descending') : 'none';
+    return `<th scope="col" aria-sort="${sort}"${c.num ? ' class="num"' : ''}>` +
+      `<button type="button" class="sorteer" data-key="${esc(c.key)}">${esc(c.label)}</button></th>`;
+  }).join('');
+  const body = rows.slice(0, 2000).map((r) => '<tr>' + cols.map((c) => {
+    if (c.key === 'name') return `<th scope="row"><a href="#/gebied/${encodeURIComponent(r.code)}">${esc(r.name)}</a></th>`;
+    if (!c.num) return `<td>${esc(r[c.key])}</td>`;
+    if (r[`${c.key}|onderdrukt`]) return '<td class="num"><span class="onderdrukt">geheim</span></td>';
+    return `<td class="num">${fmt(r[c.key])}</td>`;
+  }).join('') + '</tr>').join('');
+  document.getElementById('tabel').innerHTML = `<div class="tabel-wrap"><table id="datatabel">
+    <caption>${esc(LEVEL_LABELS[t.level] || t.level)}: ${rows.length} van ${t.rows.length} gebieden` +
+    `${rows.length > 2000 ? ' (eerste 2000 getoond; gebruik het filter of de CSV)' : ''}</caption>
+    <thead><tr>${th}</tr></thead><tbody>${body}</tbody></table></div>`;
+  document.querySelectorAll('button.sorteer').forEach((b) => b.addEventListener('click', () => {
+    const k = b.dataset.key;
+    state.tableSort = { key: k, dir: state.tableSort.key === k ? -state.tableSort.dir : 1 };
+    renderTable();
+    document.querySelector(`button.sorteer[data-key="${CSS.escape(k)}"]`)?.focus();
+  }));
+}
+
+// ---------------------------------------------------------------- compare
+async function viewCompare(query) {
+  markNav('vergelijk');
+  setTitle('Vergelijken');
+  const fromUrl = new URLSearchParams(query || '').get('codes');
+  if (fromUrl) state.compare = fromUrl.split(',').filter(Boolean).slice(0, 5);
+  main.innerHTML = `
+    <h1>Gebieden vergelijken</h1>
+    <p>Kies twee tot vijf gebieden. Voeg gebieden toe met het veld hieronder of via “Voeg toe aan vergelijking” op een profiel.</p>
+    <form class="bediening" id="vergelijkformulier">
+      <div><label for="v-code">Gebiedscode of naam</label><input id="v-code" list="v-lijst" autocomplete="off">
+        <datalist id="v-lijst"></datalist></div>
+      <div><button type="submit">Toevoegen</button></div>
+    </form>
+    <ul class="keuzelijst" id="v-keuze" aria-label="Gekozen gebieden"></ul>
+    <div id="v-uitkomst" aria-live="polite"></div>`;
+  focusHeading();
+  const input = document.getElementById('v-code');
+  input.addEventListener('input', async () => {
+    if (input.value.length < 2) return;
+    const r = await api(`/api/areas?q=${encodeURIComponent(input.value)}&limit=15`).catch(() => ({ areas: [] }));
+    document.getElementById('v-lijst').innerHTML = r.areas.map((a) =>
+      `<option value="${esc(a.code)}">${esc(a.name)} (${esc(a.level)})</option>`).join('');
+  });
+  document.getElementById('vergelijkformulier').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    let code = input.value.trim();
+    if (!code) return;
+    const r = await api(`/api/areas?q=${encodeURIComponent(code)}&limit=1`).catch(() => ({ areas: [] }));
+    if (r.areas.length) code = r.areas[0].code;
+    if (!state.compare.includes(code) && state.compare.length < 5) state.compare.push(code);
+    input.value = '';
+    renderCompare();
+  });
+  renderCompare();
+}
+
+async function renderCompare() {
+  const list = document.getElementById('v-keuze');
+  list.innerHTML = state.compare.map((c) => `<li>${esc(c)}<button type="button" class="knop-secundair" ` +
+    `data-code="${esc(c)}" aria-label="Verwijder ${esc(c)} uit de vergelijking">×</button></li>`).join('');
+  list.querySelectorAll('button').forEach((b) => b.addEventListener('click', () => {
+    state.compare = state.compare.filter((c) => c !== b.dataset.code); renderCompare();
+  }));
+  const out = document.getElementById('v-uitkomst');
+  if (state.compare.length < 2) { out.innerHTML = '<p class="melding">Kies nog minstens één gebied.</p>'; return; }
+  const codes = state.compare.join(',');
+  try {
+    const r = await api(`/api/compare?codes=${encodeURIComponent(codes)}`);
+    const head = r.areas.map((a) => `<th scope="col" class="num"><a href="#/gebied/${encodeURIComponent(a.code)}">` +
+      `${esc(a.name)}</a><br><span class="richting">${esc(a.code)}</span></th>`).join('');
+    const rows = r.rows.map((row) => `<tr><th scope="row">${esc(row.titel)}` +
+      `${row.eenheid ? ` <span class="eenheid">(${esc(row.eenheid)})</span>` : ''}` +
+      `${row.richting ? `<br><span class="richting">${esc(row.richting)}</span>` : ''}</th>` +
+      `<td>${esc(row.periode)}</td>` +
+      r.areas.map((a) => `<td class="num">${fmt(row[a.code])}</td>`).join('') + '</tr>').join('');
+    out.innerHTML = `<div class="acties"><a class="knop" href="/api/compare?codes=${encodeURIComponent(codes)}&format=csv" download>Download CSV</a></div>
+      <div class="tabel-wrap"><table><caption>Vergelijking van ${r.areas.length} gebieden</caption>
+      <thead><tr><th scope="col">Indicator</th><th scope="col">Jaar</th>${head}</tr></thead><tbody>${rows}</tbody></table></div>`;
+  } catch (err) { out.innerHTML = `<p class="melding fout" role="alert">${esc(err.message)}</p>`; }
+}
+
+// ---------------------------------------------------------------- search
+function initSearch() {
+  const form = document.getElementById('zoekformulier');
+  const input = document.getElementById('zoekveld');
+  const results = document.getElementById('zoekresultaten');
+  let timer = null;
+  const run = async () => {
+    const q = input.value.trim();
+    if (q.length < 2) { results.innerHTML = ''; return; }
+    const r = await api(`/api/areas?q=${encodeURIComponent(q)}&limit=12`).catch(() => ({ areas: [] }));
+    results.innerHTML = r.areas.length ? r.areas.map((a) => `<li><a href="#/gebied/${encodeURIComponent(a.code)}">` +
+      `${esc(a.name)} <span class="niveau">${esc(a.level)} ${esc(a.code)}</span></a></li>`).join('')
+      : '<li><span class="niveau">Geen gebied gevonden.</span></li>';
+  };
+  input.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(run, 150); });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    await run();
+    const first = results.querySelector('a');
+    if (first) first.focus();
+  });
+  results.addEventListener('click', () => { setTimeout(() => { results.innerHTML = ''; input.value = ''; }, 0); });
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') results.innerHTML = ''; });
+}
+
+// ---------------------------------------------------------------- router
+async function route() {
+  const hash = location.hash || '#/kaart';
+  const [path, query] = hash.slice(1).split('?');
+  const parts = path.split('/').filter(Boolean);
+  try {
+    if (parts[0] === 'gebied' && parts[1]) await viewArea(decodeURIComponent(parts[1]));
+    else if (parts[0] === 'tabel') await viewTable();
+    else if (parts[0] === 'vergelijk') await viewCompare(query);
+    else await viewMap();
+  } catch (err) { showError(err); }
+}
+
+async function start() {
+  try {
+    state.info = await api('/api/info');
+    state.indicators = (await api('/api/indicators')).indicators;
+    state.indicator = state.info.default_indicator;
+  } catch (err) { main.innerHTML = '<h1>weefsel</h1>'; showError(err); return; }
+  initSearch();
+  window.addEventListener('hashchange', route);
+  if (!window.maplibregl) await new Promise((r) => window.addEventListener('load', r, { once: true }));
+  route();
+}
+start();
