@@ -6,7 +6,8 @@ Public API (see docs/accessibility.md):
   demand_from_areas, read_demand_file, assign_areas, compare_with_cbs, read_nabijheid_export
 """
 
-from weefsel.analysis.access.cbs import CbsComparison, compare_with_cbs, read_nabijheid_export
+from weefsel.analysis.access.cbs import (CbsComparison, attach_codes, compare_with_cbs, normalise_name,
+                                         read_nabijheid_export)
 from weefsel.analysis.access.crs import check_rd
 from weefsel.analysis.access.decay import Decay, parse_decay
 from weefsel.analysis.access.demand import assign_areas, demand_from_areas, read_demand_file
@@ -19,7 +20,7 @@ from weefsel.analysis.access.warehouse import load_inputs, run_access, write_res
 
 __all__ = [
     "ALL_MEETING", "AccessConfig", "AccessInputs", "AccessResult", "CbsComparison", "Decay",
-    "DistanceModel", "EuclideanDetour", "NetworkDistance", "Pairs", "apply_changes", "assign_areas",
+    "DistanceModel", "EuclideanDetour", "NetworkDistance", "Pairs", "apply_changes", "assign_areas", "attach_codes", "normalise_name",
     "check_rd", "clean_facilities", "compare_with_cbs", "compute_access", "demand_from_areas",
     "e2sfca", "load_inputs", "parse_decay", "point_measures", "read_demand_file",
     "read_nabijheid_export", "run_access", "shannon", "what_if", "write_results",

@@ -114,6 +114,25 @@ def read_nabijheid_export(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def normalise_name(name: str) -> str:
+    """Match CBS region names to municipal ones ('Marnixbuurt Noord' = 'Marnixbuurt-Noord')."""
+    return " ".join(str(name).lower().replace("-", " ").replace("/", " ").split())
+
+
+def attach_codes(cbs: pd.DataFrame, areas: pd.DataFrame, *, name_col: str = "name") -> pd.DataFrame:
+    """Fill ``area_code`` of a name-only CBS export from ``areas`` (code, name) by normalised name.
+
+    Names that occur twice in ``areas`` are left unmatched rather than guessed.
+    """
+    names = areas.assign(_k=areas[name_col].map(normalise_name))
+    unique = names.drop_duplicates("_k", keep=False).set_index("_k")["code"]
+    out = cbs.copy()
+    found = out["name"].map(normalise_name).map(unique)
+    out["area_code"] = out.get("area_code", pd.Series(None, index=out.index)).fillna(found) \
+        if "area_code" in out.columns else found
+    return out
+
+
 def _num(text: str) -> float:
     text = text.strip()
     if text in ("", ".", "x", "-"):

@@ -49,7 +49,9 @@ def load_inputs(wh: Warehouse, config: AccessConfig, demand_file: str | Path | N
     pop = wh.observations([POPULATION_VARIABLE], breakdown="")
     period = str(pop["period"].max()) if not pop.empty else ""
     pop = pop[pop["period"] == period].groupby("area_code")["value"].first()
-    geom = shapely.from_wkb(areas["geom_rd"].to_numpy())
+    # DuckDB hands BLOBs back as bytearray; shapely wants bytes
+    geom = shapely.from_wkb(np.array([None if b is None or b is pd.NA or (isinstance(b, float) and np.isnan(b))
+                                      else bytes(b) for b in areas["geom_rd"]], dtype=object))
     has_geom = ~shapely.is_missing(geom)
     buurt = has_geom & (areas["level"] == "buurt").to_numpy()
     covered = set(areas.loc[buurt, "wijk_code"].dropna().astype(str))
