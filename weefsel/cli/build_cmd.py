@@ -1,9 +1,173 @@
-"""CLI commands of this stage (registered by weefsel.cli)."""
+"""CLI commands of the warehouse stage: ``weefsel build``, ``weefsel info``, ``weefsel export``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from weefsel.errors import WeefselError
+
+console = Console()
+
+
+def build_command(
+    region: str = typer.Option(
+        ..., "--region", "-r",
+        help="Area to build: a province (name or code, e.g. 'flevoland' or PV24), one or more "
+             "gemeenten (name or code, e.g. 'Almere' or GM0034), or 'nl' for the whole country."),
+    data: Optional[Path] = typer.Option(
+        None, "--data", "-d",
+        help="Folder with the downloaded source files (CBS, RIVM, PDOK, OSM). Default: "
+             "$WEEFSEL_DATA, else ../shared/data when it exists; otherwise the online sources."),
+    online: bool = typer.Option(
+        False, "--online",
+        help="Fetch the CBS tables through the CBS OData API instead of reading files."),
+    out: Path = typer.Option(
+        None, "--out", "-o",
+        help="Warehouse file to write (default: weefsel.duckdb in this folder, or "
+             "$WEEFSEL_WAREHOUSE)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="No progress bars and no printed report."),
+) -> None:
+    """Build the warehouse for a region: read every source, check it, and write one file.
+
+    The new warehouse is written next to the old one and only swapped in when the whole build has succeeded, so a failed or interrupted build leaves the previous warehouse as it was.
+
+    At the end a validation report is printed (rows read and rejected per source, coverage per gemeente and level, and gemeente totals compared with their buurten); it is stored in the warehouse too, and 'weefsel info' shows it again.
+    """
+    from weefsel.config import DEFAULT_WAREHOUSE, default_data_dir
+    from weefsel.warehouse.build import build
+    from weefsel.warehouse.validate import print_report
+
+    out = out or DEFAULT_WAREHOUSE
+    data_dir = data if data is not None else (None if online else default_data_dir())
+    if data is not None and not data.is_dir():
+        raise WeefselError(f"Data folder {data} does not exist (give an existing folder with "
+                           "--data, or use --online).")
+    if data_dir is None and not online:
+        if not quiet:
+            console.print("No data folder found (../shared/data); using the online sources.")
+        online = True
+    report = build(region, data_dir, out, online=online, progress=not quiet)
+    if not quiet:
+        print_report(report.validation, console)
+        counts = ", ".join(f"{n} {lv}" for lv, n in sorted(
+            report.level_counts.items(), key=lambda kv: _level_rank(kv[0])))
+        console.print(
+            f"[bold green]Built[/] {out} for {report.region_name}: {counts}; "
+            f"{report.observations:,} values, {report.facilities} facilities, "
+            f"{report.rows_read:,} source rows read in {report.seconds:.1f} s.")
+
+
+def _level_rank(level: str) -> int:
+    order = ["land", "provincie", "gemeente", "wijk", "buurt"]
+    return order.index(level) if level in order else 9
+
+
+def info_command(
+    warehouse: Path = typer.Option(None, "--warehouse", "-w",
+                                   help="Warehouse file (default weefsel.duckdb)."),
+    validation: bool = typer.Option(False, "--validation",
+                                    help="Print the full stored validation report."),
+) -> None:
+    """Show what a warehouse holds: sources, periods, levels and counts, facilities per type, and the validation summary of the build that made it."""
+    from weefsel.config import DEFAULT_WAREHOUSE
+    from weefsel.warehouse.store import Warehouse
+    from weefsel.warehouse.validate import print_report, summary_counts
+
+    with Warehouse(warehouse or DEFAULT_WAREHOUSE) as w:
+        bi = w.build_info()
+        console.print(f"[bold]{w.path}[/]: region {bi.get('region_name') or bi.get('region')} "
+                      f"built {bi.get('finished_at', '?')} by weefsel {bi.get('weefsel_version')}"
+                      f" from {bi.get('data_dir') or 'the online sources'}")
+        t = Table(title="Sources (provenance)", title_justify="left")
+        for c in ("file", "table", "publisher", "licence", "rows read", "rejected"):
+            t.add_column(c, overflow="fold")
+        for r in w.sql("SELECT * FROM provenance ORDER BY file").itertuples():
+            t.add_row(Path(str(r.file)).name, r.table_id or "", r.publisher or "",
+                      r.licence or "", f"{r.rows_read or 0}", f"{r.rows_rejected or 0}")
+        console.print(t)
+        t = Table(title="Values per source, level and period", title_justify="left")
+        for c in ("source", "level", "periods", "areas", "variables", "values"):
+            t.add_column(c)
+        for r in w.sql("""
+                SELECT o.source, a.level, string_agg(DISTINCT o.period, ',' ORDER BY o.period) p,
+                       count(DISTINCT o.area_code) n, count(DISTINCT o.variable) v, count(*) c
+                FROM observations o JOIN areas a ON a.code = o.area_code
+                GROUP BY ALL ORDER BY 1, 2""").itertuples():
+            t.add_row(r.source, r.level, r.p, f"{r.n}", f"{r.v}", f"{r.c:,}")
+        console.print(t)
+        t = Table(title="Areas per level", title_justify="left")
+        for c in ("level", "areas", "with polygon"):
+            t.add_column(c)
+        levels = w.sql("SELECT level, count(*) n, count(geom_rd) g FROM areas GROUP BY level")
+        for r in sorted(levels.itertuples(), key=lambda r: _level_rank(r.level)):
+            t.add_row(r.level, f"{r.n}", f"{r.g}")
+        console.print(t)
+        fac = w.sql("SELECT type, count(*) n FROM facilities GROUP BY type ORDER BY n DESC")
+        if len(fac):
+            t = Table(title="Facilities per type", title_justify="left")
+            t.add_column("type")
+            t.add_column("count")
+            for r in fac.itertuples():
+                t.add_row(r.type, f"{r.n}")
+            console.print(t)
+        else:
+            console.print("Facilities: none in this region.")
+        v = w.sql("SELECT * FROM validation")
+        if validation:
+            print_report(v, console, max_rows=10_000)
+        else:
+            t = Table(title="Validation summary (weefsel info --validation for all)",
+                      title_justify="left")
+            for c in ("check", "severity", "rows"):
+                t.add_column(c)
+            for r in summary_counts(v).itertuples():
+                t.add_row(r.check_name, r.severity, f"{r.n}")
+            console.print(t)
+
+
+def export_command(
+    level: str = typer.Option("gemeente", "--level", "-l",
+                              help="Area level: land, provincie, gemeente, wijk or buurt."),
+    fmt: str = typer.Option("csv", "--format", "-f",
+                            help="csv (Excel), parquet, or gpkg (GeoPackage for QGIS, "
+                                 "polygons in RD New EPSG:28992)."),
+    out: Path = typer.Option(..., "--output", "-o", help="File to write."),
+    period: Optional[str] = typer.Option(None, "--period", "-p",
+                                         help="Only this year, e.g. 2024 (default: all years, "
+                                              "one row per area and year)."),
+    variables: Optional[str] = typer.Option(
+        None, "--variables", help="Comma-separated variables, e.g. AantalInwoners,Eenzaam "
+                                  "(a variable name selects all its breakdowns)."),
+    excel: bool = typer.Option(False, "--excel",
+                               help="CSV for Dutch Excel: ';' between fields and a decimal "
+                                    "comma (default CSV: ',' and a decimal point; both UTF-8 "
+                                    "with BOM)."),
+    warehouse: Path = typer.Option(None, "--warehouse", "-w",
+                                   help="Warehouse file (default weefsel.duckdb)."),
+) -> None:
+    """Export one level as a table for Excel or QGIS: one row per area and year, one column per variable, with the area code, name, level and gemeente code.
+
+    Breakdowns become columns such as 'Eenzaam[leeftijd=65+]'; indicator, index and accessibility results are added as columns when the warehouse holds them.
+    """
+    from weefsel.config import DEFAULT_WAREHOUSE
+    from weefsel.warehouse.export import export
+
+    if excel and fmt.lower() != "csv":
+        raise WeefselError("--excel only applies to --format csv")
+    names = [v for v in variables.split(",")] if variables else None
+    path, rows, cols = export(warehouse or DEFAULT_WAREHOUSE, level, fmt, out, period=period,
+                              variables=names, excel=excel)
+    console.print(f"Wrote {path}: {rows} rows x {cols} columns ({level}, {fmt}).")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
+    app.command("build")(build_command)
+    app.command("info")(info_command)
+    app.command("export")(export_command)
