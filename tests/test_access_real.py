@@ -186,3 +186,18 @@ def test_compare_with_cbs_statistics():
     assert rep.pearson == pytest.approx(1.0) and rep.spearman == pytest.approx(1.0)
     assert rep.median_ratio == pytest.approx(1 / 1.2)
     assert rep.table.iloc[0]["key"] == "c"  # largest absolute difference first
+
+
+def test_indicator_yaml_covers_every_measure(hand_warehouse):
+    import yaml
+    from importlib import resources
+
+    from weefsel.analysis.access import to_observations
+    spec = yaml.safe_load(resources.files("weefsel.analysis").joinpath("access_indicators.yaml").read_text())
+    measures = {e["measure"] for e in spec["indicators"]}
+    table = run_access(hand_warehouse, types=["horeca"], write=False)
+    assert set(table["measure"]) == measures
+    for e in spec["indicators"]:
+        assert e["direction"] in ("higher_is_better", "higher_is_worse") and e["title_nl"] and e["unit"]
+    obs = to_observations(table)
+    assert obs["value"].notna().all() and "access_nearest_horeca" in set(obs["variable"])

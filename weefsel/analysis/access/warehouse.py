@@ -113,3 +113,24 @@ def run_access(warehouse_path: str | Path, *, types: Sequence[str] | None = None
     if write:
         write_results(warehouse_path, table)
     return table
+
+
+MEASURE_VARIABLE = {
+    "nearest_distance": "access_nearest_{type}", "count_within_500": "access_count_500_{type}",
+    "count_within_1000": "access_count_1000_{type}", "count_within_3000": "access_count_3000_{type}",
+    "e2sfca_per_1000": "access_e2sfca_{type}", "diversity_shannon": "access_diversity_meeting_places",
+    "types_within": "access_types_meeting_places", "share_with_meeting_place": "access_share_meeting_place",
+}
+
+
+def to_observations(table: pd.DataFrame) -> pd.DataFrame:
+    """``access_results`` in the warehouse observations form (for the catalogue/index, H3/H4).
+
+    variable ids follow weefsel/analysis/access_indicators.yaml; rows whose value is missing
+    are left out (observations have no reason column; access_results keeps the reason).
+    """
+    known = table[table["measure"].isin(MEASURE_VARIABLE) & table["value"].notna()]
+    variable = [MEASURE_VARIABLE[m].format(type=t) for m, t in zip(known["measure"], known["facility_type"])]
+    return pd.DataFrame({"area_code": known["area_code"].to_numpy(), "period": known["period"].to_numpy(),
+                         "variable": variable, "breakdown": "", "value": known["value"].to_numpy(),
+                         "source": "weefsel-access"})
