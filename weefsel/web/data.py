@@ -153,6 +153,10 @@ class WebData:
         if "indicator_values" in self.tables:
             present = set(self.sql("SELECT DISTINCT indicator FROM indicator_values")["indicator"])
             cat = {str(c["id"]): c for c in (self._catalogue or load_catalogue())}
+            if "indicator_catalogue" in self.tables and not self._catalogue:
+                for c in clean_records(self.sql("SELECT * FROM indicator_catalogue")):
+                    cid = str(c.get("indicator") or c.get("id"))
+                    cat[cid] = {**cat.get(cid, {}), **{k: v for k, v in c.items() if v}}
             for ind in sorted(present, key=lambda i: (list(cat).index(i) if i in cat else 1e9, i)):
                 c = cat.get(ind, {})
                 cols = self.columns["indicator_values"]
@@ -166,26 +170,73 @@ class WebData:
                     suppressed_col="suppressed" if "suppressed" in cols else None)
         if "index_results" in self.tables:
             cols = self.columns["index_results"]
+            ref_where, ref_params = self._reference_filter("index_results")
             if "composite" in cols:
                 layers["index:composite"] = Layer(
                     id="index:composite", title="Samengestelde index sociaal weefsel",
                     unit="score", direction="hoger is beter", source="weefsel index",
-                    theme="index", kind="index", table="index_results", column="composite")
+                    theme="index", kind="index", table="index_results", column="composite",
+                    where=ref_where, params=ref_params)
             if "rank" in cols:
                 layers["index:rank"] = Layer(
                     id="index:rank", title="Rang op de samengestelde index",
                     unit="rang (1 = hoogste score)", direction="hoger is slechter",
                     source="weefsel index", theme="index", kind="index",
-                    table="index_results", column="rank",
+                    table="index_results", column="rank", where=ref_where, params=ref_params,
                     lower_col="rank_p05" if "rank_p05" in cols else None,
                     upper_col="rank_p95" if "rank_p95" in cols else None)
-        for table, kind, label in (("svi_results", "flag", "Kwetsbaarheid"),
-                                   ("access_results", "toegankelijkheid", "Bereikbaarheid")):
-            if table not in self.tables:
-                continue
-            layers.update(self._generic_layers(table, kind, label))
+        if "svi_results" in self.tables and "component_type" in self.columns["svi_results"]:
+            layers.update(self._svi_long_layers())
+        elif "svi_results" in self.tables:
+            layers.update(self._generic_layers("svi_results", "flag", "Kwetsbaarheid"))
+        if "access_results" in self.tables:
+            layers.update(self._generic_layers("access_results", "toegankelijkheid",
+                                               "Bereikbaarheid"))
         layers.update(self._variable_layers())
         return layers
+
+    def _reference_filter(self, table: str) -> tuple[str, tuple]:
+        """Derived tables may hold several reference populations; the web shows 'nl' (else
+        the first one), so every area has one value per period."""
+        if "reference" not in self.columns.get(table, []):
+            return "", ()
+        refs = [r for (r,) in self._con.execute(
+            f"SELECT DISTINCT reference FROM {table} ORDER BY 1").fetchall()]
+        if not refs:
+            return "", ()
+        ref = "nl" if "nl" in refs else refs[0]
+        return "reference = ?", (ref,)
+
+    def _svi_long_layers(self) -> dict[str, Layer]:
+        """svi_results in long form (component_type indicator|theme|overall, flag 0/1)."""
+        ref_where, ref_params = self._reference_filter("svi_results")
+        join = (" AND " + ref_where) if ref_where else ""
+        out: dict[str, Layer] = {}
+        cols = self.columns["svi_results"]
+        if "themes_flagged" in cols:
+            out["svi:themes_flagged"] = Layer(
+                id="svi:themes_flagged", title="Gestapelde kwetsbaarheid: aantal gemarkeerde thema's",
+                unit="aantal thema's", direction="hoger is slechter", source="weefsel index (SVI)",
+                theme="kwetsbaarheid", kind="flag", table="svi_results", column="themes_flagged",
+                where="component_type = ?" + join, params=("overall",) + ref_params)
+        themes = [r for (r,) in self._con.execute(
+            "SELECT DISTINCT component FROM svi_results WHERE component_type = 'theme' "
+            "ORDER BY 1").fetchall()]
+        out["svi:overall"] = Layer(
+            id="svi:overall", title="Gestapelde kwetsbaarheid: totaal gemarkeerd",
+            unit="vlag (1 = ja)", direction="hoger is slechter", source="weefsel index (SVI)",
+            theme="kwetsbaarheid", kind="flag", table="svi_results", column="flag",
+            where="component_type = ? AND component = ?" + join,
+            params=("overall", "overall") + ref_params)
+        for t in themes:
+            out[f"svi:thema:{t}"] = Layer(
+                id=f"svi:thema:{t}", title=f"Kwetsbaar thema: {str(t).replace('_', ' ')}",
+                unit="vlag (1 = ja)", direction="hoger is slechter",
+                source="weefsel index (SVI)", theme="kwetsbaarheid", kind="flag",
+                table="svi_results", column="flag",
+                where="component_type = ? AND component = ?" + join,
+                params=("theme", t) + ref_params)
+        return out
 
     def _generic_layers(self, table: str, kind: str, label: str) -> dict[str, Layer]:
         """Wide tables (one numeric/boolean column per measure) or long ones (indicator/value)."""
@@ -198,6 +249,15 @@ class WebData:
         name_col = next((c for c in ("indicator", "flag", "measure", "variable", "facility_type",
                                      "type") if c in cols), None)
         if "area_code" not in cols:
+            return out
+        if {"measure", "facility_type", "value"} <= set(cols):  # access_results (H5)
+            for m, ft in self._con.execute(
+                    f"SELECT DISTINCT measure, facility_type FROM {table} ORDER BY 1, 2").fetchall():
+                lid = f"{prefix}:{m}:{ft}"
+                out[lid] = Layer(id=lid, title=f"{label}: {str(m).replace('_', ' ')} "
+                                 f"({str(ft).replace('_', ' ')})", kind=kind, table=table,
+                                 column="value", where="measure = ? AND facility_type = ?",
+                                 params=(m, ft), source="weefsel access", theme=kind)
             return out
         if name_col and "value" in cols:
             for (name,) in self._con.execute(

@@ -123,9 +123,9 @@ def make_demo_warehouse(path: str | Path) -> Path:
         con.register("_ind", ind)
         con.execute("INSERT INTO indicator_values SELECT area_code, period, indicator, value, "
                     "numerator, denominator, weight, suppressed FROM _ind")
-        con.execute("CREATE TABLE index_results (area_code VARCHAR, period VARCHAR, "
-                    "composite DOUBLE, rank INTEGER, rank_median DOUBLE, rank_p05 DOUBLE, "
-                    "rank_p95 DOUBLE, n_draws INTEGER)")
+        # index_results and svi_results in the shapes weefsel.indicators.pipeline writes
+        idx_rows, svi_rows = [], []
+        themes = ["sociale_basis", "bestaanszekerheid"]
         for level in ("wijk", "buurt"):
             codes = [c for (c,) in con.execute(
                 "SELECT code FROM areas WHERE level = ? ORDER BY code", [level]).fetchall()]
@@ -134,12 +134,27 @@ def make_demo_warehouse(path: str | Path) -> Path:
             order = (-comp).argsort().argsort() + 1
             n = len(codes)
             for c, s, r in zip(codes, comp, order):
-                lo, hi = max(1, r - 2), min(n, r + 2)
-                con.execute("INSERT INTO index_results VALUES (?, '2020', ?, ?, ?, ?, ?, 1000)",
-                            [c, float(s), int(r), float(r), float(lo), float(hi)])
-        con.execute("CREATE TABLE svi_results AS SELECT code AS area_code, '2020' AS period, "
-                    "(hash(code) % 3)::INTEGER AS n_flags, hash(code) % 3 = 2 AS stacked "
-                    "FROM areas WHERE level IN ('wijk', 'buurt')")
+                idx_rows.append(dict(area_code=c, period="2020", level=level, reference="nl",
+                                     reference_group="all", composite=float(s), rank=float(r),
+                                     rank_median=float(r), rank_p05=float(max(1, r - 2)),
+                                     rank_p95=float(min(n, r + 2)), n_draws=1000, n_ranked=n))
+                flags = [float(rng.random() < 0.4) for _ in themes]
+                for t, f in zip(themes, flags):
+                    svi_rows.append(dict(area_code=c, period="2020", level=level, reference="nl",
+                                         reference_group="all", component_type="theme",
+                                         component=t, theme=t, score=rng.random(),
+                                         percentile_rank=rng.random(), flag=f, flag_count=f,
+                                         themes_flagged=np.nan))
+                svi_rows.append(dict(area_code=c, period="2020", level=level, reference="nl",
+                                     reference_group="all", component_type="overall",
+                                     component="overall", theme="", score=rng.random(),
+                                     percentile_rank=rng.random(), flag=float(all(flags)),
+                                     flag_count=sum(flags), themes_flagged=float(sum(flags))))
+        for name, frame in (("index_results", pd.DataFrame(idx_rows)),
+                            ("svi_results", pd.DataFrame(svi_rows))):
+            con.register("_f", frame)
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM _f")
+            con.unregister("_f")
     finally:
         con.close()
     return path

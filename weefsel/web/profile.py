@@ -69,8 +69,10 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
         v = data.values(lay, codes=[code])
         if len(v):
             last = v.sort_values("period").iloc[-1]
+            value = _num(last["value"])
             flags.append({"id": lid, "title": lay.title, "period": str(last["period"]),
-                          "value": _num(last["value"]), "raised": bool((last["value"] or 0) > 0)})
+                          "value": value, "is_flag": lay.unit.startswith("vlag"),
+                          "unit": lay.unit, "raised": bool((value or 0) > 0)})
     sources = sorted({i["source"] for i in indicators if i["source"]})
     if "provenance" in data.tables:
         prov = data.sql("SELECT DISTINCT publisher, licence, table_id FROM provenance "
@@ -97,14 +99,20 @@ def _composite(data: WebData, code: str) -> dict[str, Any] | None:
     if "index_results" not in data.tables:
         return None
     cols = data.columns["index_results"]
-    df = data.sql("SELECT * FROM index_results WHERE area_code = ? ORDER BY period DESC", [code])
+    ref_where, ref_params = data._reference_filter("index_results")
+    ref = f" AND {ref_where}" if ref_where else ""
+    df = data.sql(f"SELECT * FROM index_results WHERE area_code = ?{ref} ORDER BY period DESC",
+                  [code, *ref_params])
     if df.empty:
         return None
     row = clean_records(df.head(1))[0]
     level = data.area(code)["level"]
-    n = data.sql("SELECT count(*) AS n FROM index_results WHERE CAST(period AS VARCHAR) = ? "
-                 "AND area_code IN (SELECT code FROM areas WHERE level = ?)",
-                 [str(row.get("period")), level])["n"].iloc[0]
+    if row.get("n_ranked"):
+        n = int(row["n_ranked"])
+    else:
+        n = data.sql(f"SELECT count(*) AS n FROM index_results WHERE CAST(period AS VARCHAR) = ?"
+                     f" AND area_code IN (SELECT code FROM areas WHERE level = ?){ref}",
+                     [str(row.get("period")), level, *ref_params])["n"].iloc[0]
     out = {k: row.get(k) for k in ("period", "composite", "rank", "rank_median", "rank_p05",
                                     "rank_p95", "n_draws") if k in cols}
     out["period"] = str(out.get("period"))
@@ -233,9 +241,12 @@ def render_fragment(p: dict[str, Any]) -> str:
     if p["flags"]:
         out.append('<ul class="vlaggen">')
         for f in p["flags"]:
-            state = "ja" if f["raised"] else "nee"
-            if f["value"] is not None and f["value"] not in (0.0, 1.0):
-                state += f" ({fmt(f['value'])})"
+            if f["value"] is None:
+                state = "onbekend"
+            elif f["is_flag"]:
+                state = "ja" if f["raised"] else "nee"
+            else:
+                state = f"{fmt(f['value'])} {f['unit']}".strip()
             out.append(f'<li class="vlag vlag-{state}"><span class="vlag-teken" aria-hidden="true">'
                        f'{"▲" if f["raised"] else "○"}</span> {e(f["title"])}: <strong>{state}'
                        f'</strong> ({e(f["period"])})</li>')
