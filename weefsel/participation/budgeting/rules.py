@@ -1,0 +1,387 @@
+"""Voting rules for participatory budgeting: greedy, Method of Equal Shares, maximum welfare.
+
+All money is exact (``fractions.Fraction``): a float rounding can flip which project a
+Method of Equal Shares round picks or whether a project still fits, so no decision here is
+taken on floats.
+
+Tie-breaking (deterministic, documented in docs/burgerbegroting.md):
+
+* greedy: higher score first, then more ballots naming the project, then lower cost, then
+  the earlier position in the PROJECTS section;
+* equal shares: lower price per unit of utility (rho) first, then more supporters, then lower
+  cost, then the earlier position in PROJECTS (the ``maxVotes, minCost`` order of the
+  equalshares.net tool, extended by position so that no tie is left open).
+
+Rule names follow Pabulib's META ``rule`` field. Seen in the 72 files: ``greedy``,
+``equalshares/add1``, ``equalshares/add1-comparison`` and ``unknown`` (Zurich experiments; we
+then use ``greedy``). Also accepted: ``equalshares`` (no completion), ``equalshares/add1u``
+(add1 then greedy fill), ``equalshares-approval...`` (approval instead of cost utilities)
+and ``maxwelfare``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from weefsel.errors import InputError
+from weefsel.participation.budgeting.election import Election, election_from_pb
+from weefsel.participation.budgeting.pabulib import PbFile
+
+RULES = ("greedy", "equalshares", "equalshares/add1", "equalshares/add1u",
+         "equalshares/add1-comparison", "equalshares-approval/add1", "maxwelfare")
+
+
+@dataclass
+class Step:
+    """What the rule saw when it decided about one project (feeds the explanations)."""
+
+    project: str
+    funded: bool
+    remaining: Fraction              # greedy: budget left when considered; MES: supporters' money left
+    supporters: int = 0
+    rho: Fraction | None = None      # MES: price per unit of utility at selection
+    note: str = ""
+
+
+@dataclass
+class Outcome:
+    """The funded projects (in selection order) and how the rule got there."""
+
+    rule: str
+    selected: list[str]
+    budget: Fraction
+    cost: Fraction
+    steps: dict[str, Step] = field(default_factory=dict)
+    per_voter: Fraction | None = None    # MES: final per-voter endowment used
+    comparison: str | None = None        # MES with comparison: who preferred what
+    used_rule: str | None = None         # the rule whose outcome was returned (comparison step)
+
+
+# --- greedy ---------------------------------------------------------------------------------
+
+def greedy_order(e: Election) -> list[int]:
+    """Project indices by decreasing score, then votes, then lower cost, then file position."""
+    return sorted(range(len(e.project_ids)), key=lambda j: (-e.scores[j], -e.votes[j], e.costs[j], j))
+
+
+def greedy(e: Election, caps: dict[int, tuple[str, Fraction]] | None = None,
+           group_caps: dict[str, Fraction] | None = None, leftover: bool = False) -> Outcome:
+    """Utilitarian greedy: take projects by score, skipping those that no longer fit.
+
+    ``caps`` maps a project index to its group; ``group_caps`` bounds the spending per group
+    (Amsterdam's ``budget_per_category``/``budget_per_neighborhood``). With ``leftover`` a
+    second pass spends what the groups left over, still by score (Amsterdam's META
+    ``leftover_budget``: "Fund additional projects that fit within leftover budget ordered by score").
+    """
+    left = e.budget
+    group_left = dict(group_caps or {})
+    chosen: list[int] = []
+    steps: dict[str, Step] = {}
+    order = greedy_order(e)
+    for j in order:
+        if e.scores[j] <= 0:
+            steps[e.project_ids[j]] = Step(e.project_ids[j], False, left, e.votes[j], note="geen stemmen")
+            continue
+        g = caps.get(j)[0] if caps and j in caps else None
+        fits = e.costs[j] <= left and (g is None or g not in group_left or e.costs[j] <= group_left[g])
+        steps[e.project_ids[j]] = Step(e.project_ids[j], fits, left if g is None else min(left, group_left.get(g, left)),
+                                       e.votes[j], note=f"groep {g}" if g else "")
+        if fits:
+            chosen.append(j)
+            left -= e.costs[j]
+            if g is not None and g in group_left:
+                group_left[g] -= e.costs[j]
+    if leftover and group_caps:
+        for j in order:
+            if j not in chosen and e.scores[j] > 0 and e.costs[j] <= left:
+                chosen.append(j)
+                left -= e.costs[j]
+                steps[e.project_ids[j]] = Step(e.project_ids[j], True, left + e.costs[j], e.votes[j],
+                                               note="restbudget")
+    sel = [e.project_ids[j] for j in chosen]
+    return Outcome("greedy", sel, e.budget, sum((e.costs[j] for j in chosen), Fraction(0)), steps)
+
+
+# --- Method of Equal Shares -----------------------------------------------------------------
+
+class _Mes:
+    """One fixed-budget run of the Method of Equal Shares (Peters & Skowron 2020).
+
+    Voters with equal remaining money form a class, so each project is evaluated over a few
+    (class, weight) groups instead of every supporter: exact and fast.
+    """
+
+    def __init__(self, e: Election, total: Fraction, cost_utility: bool):
+        self.e = e
+        self.cost_utility = cost_utility
+        n = max(e.n_voters, 1)
+        self.class_of = np.zeros(n, dtype=np.int64)
+        self.cls_budget: list[Fraction] = [Fraction(total) / n]
+        self.cls_id: dict[Fraction, int] = {self.cls_budget[0]: 0}
+        self.endowment = self.cls_budget[0]
+        self.maxw = [int(w.max()) + 1 if len(w) else 1 for w in e.weights]
+
+    def _groups(self, j: int):
+        sup = self.e.supporters[j]
+        w = self.e.weights[j]
+        mw = self.maxw[j]
+        keys = self.class_of[sup] * mw + w
+        uniq, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        return uniq // mw, uniq % mw, counts, inv
+
+    def money(self, j: int) -> Fraction:
+        cls, _, counts, _ = self._groups(j)
+        b = self.cls_budget
+        return sum((b[int(k)] * int(c) for k, c in zip(cls, counts)), Fraction(0))
+
+    def evaluate(self, j: int) -> tuple[Fraction, Fraction] | None:
+        """(rho, q) for project j, or None if its supporters cannot pay for it.
+
+        Supporters pay ``min(budget, q * weight)``; q is the smallest payment per unit weight
+        that covers the cost. rho = q / cost under cost utilities, q under approval utilities.
+        """
+        cost = self.e.costs[j]
+        cls, ws, counts, _ = self._groups(j)
+        b = self.cls_budget
+        groups = [(b[int(k)], int(w), int(c)) for k, w, c in zip(cls, ws, counts)]
+        if sum((bb * c for bb, _, c in groups), Fraction(0)) < cost:
+            return None
+        groups.sort(key=lambda g: g[0] / g[1])
+        rest = cost
+        weight = sum(w * c for _, w, c in groups)
+        q = rest / weight
+        for bb, w, c in groups:
+            q = rest / weight
+            if bb < q * w:
+                rest -= bb * c
+                weight -= w * c
+            else:
+                break
+        rho = q / cost if self.cost_utility else q
+        return rho, q
+
+    def pay(self, j: int, q: Fraction) -> None:
+        cls, ws, _, inv = self._groups(j)
+        new_ids = np.empty(len(cls), dtype=np.int64)
+        for g, (k, w) in enumerate(zip(cls, ws)):
+            bb = self.cls_budget[int(k)]
+            nb = bb - q * int(w)
+            if nb < 0:
+                nb = Fraction(0)
+            cid = self.cls_id.get(nb)
+            if cid is None:
+                cid = len(self.cls_budget)
+                self.cls_budget.append(nb)
+                self.cls_id[nb] = cid
+            new_ids[g] = cid
+        self.class_of[self.e.supporters[j]] = new_ids[inv]
+
+    def run(self) -> tuple[list[int], dict[int, tuple[Fraction, int]]]:
+        """The winners in order, and per project (rho, round) when funded."""
+        e = self.e
+        # lower bound on rho for each candidate (rho only grows as money is spent)
+        bound: dict[int, Fraction] = {}
+        for j in range(len(e.project_ids)):
+            if e.costs[j] > 0 and len(e.supporters[j]) > 0:
+                total_w = int(e.weights[j].sum())
+                q0 = e.costs[j] / total_w
+                bound[j] = q0 / e.costs[j] if self.cost_utility else q0
+        winners: list[int] = []
+        info: dict[int, tuple[Fraction, int]] = {}
+        while bound:
+            best: list[tuple[Fraction, Fraction, int]] = []
+            for j in sorted(bound, key=lambda x: (bound[x], x)):
+                if best and bound[j] > best[0][0]:
+                    break
+                r = self.evaluate(j)
+                if r is None:
+                    del bound[j]
+                    continue
+                rho, q = r
+                bound[j] = rho
+                if not best or rho < best[0][0]:
+                    best = [(rho, q, j)]
+                elif rho == best[0][0]:
+                    best.append((rho, q, j))
+            if not best:
+                break
+            rho, q, j = min(best, key=lambda t: (-e.votes[t[2]], e.costs[t[2]], t[2]))
+            winners.append(j)
+            info[j] = (rho, len(winners))
+            self.pay(j, q)
+            del bound[j]
+        # zero-cost projects with support are free: fund them (equalshares.net skips them; none in Pabulib)
+        return winners, info
+
+
+def _cost(e: Election, js: list[int]) -> Fraction:
+    return sum((e.costs[j] for j in js), Fraction(0))
+
+
+def mes(e: Election, *, cost_utility: bool = True, completion: str = "add1",
+        comparison: bool = False, increment: Fraction = Fraction(1)) -> Outcome:
+    """Method of Equal Shares with an optional completion and comparison step.
+
+    completion ``none``: one run with the real budget. ``add1``: raise every voter's
+    endowment by ``increment`` (one currency unit) as long as the outcome of the raised run
+    still costs at most the real budget; keep the last such outcome (equalshares.net
+    "Add1"). ``add1u``: add1, then fill with greedy. If all projects together fit the budget,
+    the plain run is used (as equalshares.net does). ``comparison``: compare with the
+    greedy outcome; if more voters approve strictly more funded projects under greedy than
+    under equal shares, greedy's outcome is used (the step used in Wieliczka 2023).
+    """
+    n = max(e.n_voters, 1)
+    supported = {j for j in range(len(e.project_ids)) if len(e.supporters[j]) and e.costs[j] > 0}
+    run = _Mes(e, e.budget, cost_utility)
+    winners, info = run.run()
+    endowment = run.endowment
+    final = run
+    if completion in ("add1", "add1u") and _cost(e, list(range(len(e.costs)))) > e.budget:
+        total = e.budget
+        while set(winners) != supported:
+            total += increment * n
+            nxt = _Mes(e, total, cost_utility)
+            w2, i2 = nxt.run()
+            if _cost(e, w2) > e.budget:
+                break
+            winners, info, endowment, final = w2, i2, nxt.endowment, nxt
+    elif completion not in ("none", "add1", "add1u"):
+        raise InputError(f"unknown completion {completion!r}", expected="none, add1 or add1u")
+    name = "equalshares" + ("" if cost_utility else "-approval") + ("" if completion == "none" else "/" + completion)
+    steps: dict[str, Step] = {}
+    for j, pid in enumerate(e.project_ids):
+        if j in info:
+            steps[pid] = Step(pid, True, final.money(j), e.votes[j], rho=info[j][0], note=f"ronde {info[j][1]}")
+        else:
+            steps[pid] = Step(pid, False, final.money(j), e.votes[j],
+                              note="geen stemmen" if j not in supported else "")
+    chosen = list(winners)
+    if completion == "add1u":
+        left = e.budget - _cost(e, chosen)
+        for j in greedy_order(e):
+            if j not in chosen and e.scores[j] > 0 and e.costs[j] <= left:
+                chosen.append(j)
+                left -= e.costs[j]
+                steps[e.project_ids[j]] = Step(e.project_ids[j], True, left + e.costs[j], e.votes[j], note="aanvulling")
+    out = Outcome(name, [e.project_ids[j] for j in chosen], e.budget, _cost(e, chosen), steps, per_voter=endowment,
+                  used_rule=name)
+    if comparison:
+        out.rule = name + "-comparison"
+        g = greedy(e)
+        pref_mes, pref_greedy = _compare(e, chosen, [e.index[p] for p in g.selected])
+        out.comparison = (f"{pref_mes} stemmers hebben meer gefinancierde favorieten onder equal shares, "
+                          f"{pref_greedy} onder greedy")
+        if pref_greedy > pref_mes:
+            g.rule, g.used_rule, g.comparison = out.rule, "greedy", out.comparison
+            return g
+    return out
+
+
+def _compare(e: Election, a: list[int], b: list[int]) -> tuple[int, int]:
+    """How many voters approve strictly more projects of ``a`` than of ``b``, and vice versa."""
+    n = max(e.n_voters, 1)
+    sa = np.zeros(n, dtype=np.int64)
+    sb = np.zeros(n, dtype=np.int64)
+    for j in a:
+        sa[e.supporters[j]] += 1
+    for j in b:
+        sb[e.supporters[j]] += 1
+    return int((sa > sb).sum()), int((sb > sa).sum())
+
+
+# --- maximum welfare ----------------------------------------------------------------------
+
+def max_welfare(e: Election) -> Outcome:
+    """The set of projects with the largest total score within the budget (0/1 knapsack, HiGHS).
+
+    Among optimal sets HiGHS returns one; a second solve keeps the optimum and prefers the
+    greedy-order earlier projects, so the answer is deterministic.
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    m = len(e.project_ids)
+    if m == 0:
+        return Outcome("maxwelfare", [], e.budget, Fraction(0))
+    scores = np.array([float(s) for s in e.scores])
+    costs = np.array([float(c) for c in e.costs])
+    cons = [LinearConstraint(costs[None, :], -np.inf, float(e.budget))]
+    res = milp(-scores, constraints=cons, integrality=np.ones(m), bounds=Bounds(0, 1))
+    if not res.success:
+        raise InputError(f"maximum welfare: solver failed ({res.message})")
+    best = float(-res.fun)
+    order = greedy_order(e)
+    tiebreak = np.zeros(m)
+    for r, j in enumerate(order):
+        tiebreak[j] = (m - r) / (m * m + 1.0)
+    cons2 = cons + [LinearConstraint(scores[None, :], best - 0.5, np.inf)]
+    res2 = milp(-tiebreak, constraints=cons2, integrality=np.ones(m), bounds=Bounds(0, 1))
+    x = res2.x if res2.success else res.x
+    chosen = [j for j in order if x[j] > 0.5]
+    # exact check of the solver's answer
+    if _cost(e, chosen) > e.budget:
+        raise InputError("maximum welfare: solver answer exceeds the budget")
+    steps = {pid: Step(pid, j in chosen, e.budget - _cost(e, chosen), e.votes[j]) for j, pid in enumerate(e.project_ids)}
+    return Outcome("maxwelfare", [e.project_ids[j] for j in chosen], e.budget, _cost(e, chosen), steps)
+
+
+# --- dispatch -------------------------------------------------------------------------------
+
+def normalise_rule(rule: str) -> str:
+    """The rule we run for a META ``rule`` value (``unknown``/empty → ``greedy``)."""
+    r = (rule or "").strip().lower()
+    if r in ("", "unknown", "greedy", "utilitarian", "greedy-utilitarian"):
+        return "greedy"
+    if r in ("maxwelfare", "max-welfare", "utilitarian-welfare"):
+        return "maxwelfare"
+    if r.startswith("equalshares") or r.startswith("mes"):
+        return r
+    raise InputError(f"unknown rule {rule!r}", expected=", ".join(RULES))
+
+
+def run_election(e: Election, rule: str) -> Outcome:
+    """Run one named rule on a numeric election."""
+    r = normalise_rule(rule)
+    if r == "greedy":
+        return greedy(e)
+    if r == "maxwelfare":
+        return max_welfare(e)
+    base, _, completion = r.partition("/")
+    comparison = completion.endswith("-comparison")
+    completion = completion.removesuffix("-comparison") or "none"
+    cost_utility = base in ("equalshares", "mes", "equalshares-cost")
+    if base not in ("equalshares", "mes", "equalshares-cost", "equalshares-approval"):
+        raise InputError(f"unknown rule {rule!r}", expected=", ".join(RULES))
+    return mes(e, cost_utility=cost_utility, completion=completion, comparison=comparison)
+
+
+def run_rule(pb: PbFile, rule: str | None = None) -> Outcome:
+    """Run ``rule`` (default: the file's META ``rule``) on a parsed file.
+
+    Per-group budgets in META (``budget_per_neighborhood``, ``budget_per_district``,
+    ``budget_per_category``) bound the spending per group: greedy respects them directly;
+    equal shares runs per group with that group's budget.
+    """
+    e = election_from_pb(pb)
+    name = normalise_rule(rule or pb.rule)
+    groups = pb.group_budgets()
+    if groups is None:
+        return run_election(e, name)
+    column, caps = groups
+    member = {j: (pb.projects[p].fields.get(column, "").strip(), caps.get(pb.projects[p].fields.get(column, "").strip()))
+              for j, p in enumerate(e.project_ids)}
+    if name == "greedy":
+        return greedy(e, caps={j: (g, c) for j, (g, c) in member.items() if c is not None},
+                      group_caps=caps, leftover="leftover_budget" in pb.meta)
+    # other rules: one run per group with the group's budget
+    selected: list[str] = []
+    steps: dict[str, Step] = {}
+    for g, cap in caps.items():
+        js = [j for j, (gg, _) in member.items() if gg == g]
+        sub = run_election(e.subset(js, cap), name)
+        selected += sub.selected
+        steps.update(sub.steps)
+    return Outcome(name + " (per groep)", selected, e.budget,
+                   sum((pb.projects[p].cost for p in selected), Fraction(0)), steps)
