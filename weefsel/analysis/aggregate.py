@@ -8,13 +8,15 @@ mean of the published rates -- never a plain mean of rates or percentiles.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from weefsel.errors import CatalogueError, InputError
-from weefsel.indicators.catalogue import Catalogue
+
+if TYPE_CHECKING:   # the catalogue imports this module's users; avoid a cycle at import time
+    from weefsel.indicators.catalogue import Catalogue
 
 AGG_COLUMNS = ["group_code", "period", "indicator", "value", "numerator", "denominator",
                "n_members", "n_used", "coverage", "suppressed"]
@@ -56,7 +58,7 @@ def group_map(areas: pd.DataFrame, groups: Mapping[str, Iterable[str]]) -> pd.Se
     return pd.Series(out)
 
 
-def aggregate(values: pd.DataFrame, mapping: pd.Series, catalogue: Catalogue) -> pd.DataFrame:
+def aggregate(values: pd.DataFrame, mapping: pd.Series, catalogue: "Catalogue") -> pd.DataFrame:
     """Aggregate indicator_values rows (any one level) along ``mapping`` (area -> group)."""
     scale = {i.id: i.scale for i in catalogue}
     minpop = {i.id: i.min_population for i in catalogue}
@@ -83,12 +85,12 @@ def aggregate(values: pd.DataFrame, mapping: pd.Series, catalogue: Catalogue) ->
 
 
 def aggregate_to_level(values: pd.DataFrame, areas: pd.DataFrame, to_level: str,
-                       catalogue: Catalogue) -> pd.DataFrame:
+                       catalogue: "Catalogue") -> pd.DataFrame:
     return aggregate(values, parent_map(areas, to_level), catalogue)
 
 
 def aggregate_groups(values: pd.DataFrame, areas: pd.DataFrame,
-                     groups: Mapping[str, Iterable[str]], catalogue: Catalogue) -> pd.DataFrame:
+                     groups: Mapping[str, Iterable[str]], catalogue: "Catalogue") -> pd.DataFrame:
     return aggregate(values, group_map(areas, groups), catalogue)
 
 

@@ -30,11 +30,13 @@ def stem(col: str) -> str:
     return col.rsplit("_", 1)[0] if col.rsplit("_", 1)[-1].isdigit() else col
 
 
-def health_observations(path: Path, years=("2020",)) -> tuple[pd.DataFrame, pd.DataFrame]:
+def health_observations(path: Path, years=("2020",),
+                        stems: set[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(areas, observations) from a 50090NED file: breakdown 'leeftijd=18+' / 'leeftijd=65+'."""
     h = pd.read_csv(path, dtype=str, keep_default_na=False)
     h = h[h["jaar"].isin(years)]
-    value_cols = [c for c in h.columns if c.split("_")[-1].isdigit() and int(c.split("_")[-1]) >= 4]
+    value_cols = [c for c in h.columns if c.split("_")[-1].isdigit() and int(c.split("_")[-1]) >= 4
+                  and (stems is None or stem(c) in stems)]
     long = h.melt(id_vars=["Codering_3", "jaar", "leeftijdsgroep"], value_vars=value_cols,
                   var_name="col", value_name="raw")
     obs = pd.DataFrame({"area_code": long["Codering_3"], "period": long["jaar"],
@@ -78,10 +80,10 @@ def flevoland_warehouse(data_dir: Path, path: Path) -> Path:
     return create_warehouse(path, areas=areas, observations=obs)
 
 
-def national_warehouse(data_dir: Path, path: Path) -> Path:
+def national_warehouse(data_dir: Path, path: Path, stems: set[str] | None = None) -> Path:
     """All buurten of NL that the data covers: health 2020 (18+/65+) + KWB 2024 buurt population.
     Provinces are not in these files; ``provincie_code`` stays empty except for Flevoland."""
-    areas_h, obs_h = health_observations(data_dir / HEALTH_NL)
+    areas_h, obs_h = health_observations(data_dir / HEALTH_NL, stems=stems)
     pop = pd.read_csv(data_dir / KWB_BUURT_POP, dtype={"buurtcode": str})
     obs_p = pd.DataFrame({"area_code": pop["buurtcode"], "period": "2024", "variable": "AantalInwoners",
                           "breakdown": "", "value": pd.to_numeric(pop["AantalInwoners_5"], errors="coerce"),
