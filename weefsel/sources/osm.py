@@ -339,7 +339,8 @@ def assign_areas(facilities: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
     out = facilities.copy()
     if "area_code" not in out:
         out["area_code"] = None
-    out["area_code"] = out["area_code"].astype("object")
+    out["area_code"] = pd.Series([c if isinstance(c, str) else None for c in out["area_code"]],
+                                 index=out.index, dtype="object")
     if out.empty:
         out.attrs["unassigned"] = []
         return out
@@ -355,7 +356,7 @@ def assign_areas(facilities: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
         best = hits.sort_values(["pt", "rank", "code"]).drop_duplicates("pt")
         codes = np.array(out["area_code"].tolist(), dtype=object)
         codes[best["pt"].to_numpy()] = best["code"].to_numpy()
-        out["area_code"] = codes
+        out["area_code"] = pd.Series(codes, index=out.index, dtype="object")
     missing = out.loc[out["area_code"].isna(), "facility_id"].tolist()
     out.attrs["unassigned"] = missing
     if missing:

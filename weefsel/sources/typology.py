@@ -94,9 +94,14 @@ def render_markdown(typology: Typology | None = None) -> str:
     lines = ["| key | Nederlands | English | ontmoetingsplek | CBS nabijheid variable | OSM tags |",
              "|---|---|---|---|---|---|"]
     for t in typology.types:
-        rules = " or ".join(" and ".join(f"{k}={'/'.join(sorted(v))}" for k, v in rule)
+        rules = " or ".join(" and ".join(f"`{k}={'/'.join(sorted(v))}`" for k, v in rule)
                             for rule in t.rules)
-        nab = f"`{t.nabijheid_stem}` ({t.nabijheid_title})" if t.nabijheid_stem else "none"
+        title = (t.nabijheid_title or "").replace("|", " › ")
+        nab = f"`{t.nabijheid_stem}` ({title})" if t.nabijheid_stem else "none"
         lines.append(f"| `{t.key}` | {t.label_nl} | {t.label_en} | "
                      f"{'yes' if t.meeting_place else 'no'} | {nab} | {rules} |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m weefsel.sources.typology  → the table for docs/typology.md
+    print(render_markdown(), end="")
