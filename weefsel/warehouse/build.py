@@ -388,10 +388,11 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
                         ignore_index=True).drop_duplicates()
     areas = merge_areas(area_frames)
     # codes seen only in observations still need an area row
-    obs_codes = set()
+    obs_codes: set[str] = set()
     for _, f, _ in loaded:
         if len(f.observations):
-            obs_codes |= set(_norm_codes(f.observations["area_code"]).dropna().unique())
+            uniq = pd.Series(pd.unique(f.observations["area_code"].astype("object")))
+            obs_codes |= set(_norm_codes(uniq).dropna())
     missing = sorted(obs_codes - set(areas["code"]))
     if missing:
         extra = pd.DataFrame({"code": missing})
@@ -426,7 +427,7 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
         create_schema(con)
         insert_frame(con, "areas", areas)
         insert_frame(con, "area_members", members)
-        _write_observations(con, loaded, keep)
+        _write_observations(con, loaded, keep, bool(getattr(selection, "is_national", False)))
         variables = pd.concat([_conform(f.variables, VARIABLE_COLUMNS) for _, f, _ in loaded],
                               ignore_index=True)
         variables = variables[variables["variable"].notna()].drop_duplicates("variable")
@@ -450,7 +451,7 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
 
 def _write_observations(con: duckdb.DuckDBPyConnection,
                         loaded: list[tuple[SourceSpec, SourceFrames, SourceReport]],
-                        keep: set[str]) -> None:
+                        keep: set[str], national: bool = False) -> None:
     """Stage every source's values, keep the first per (area, period, variable, breakdown)
     in source order (national before subset), and count what each source lost to dedupe."""
     con.execute("CREATE TEMP TABLE _keep (code VARCHAR)")
@@ -459,21 +460,34 @@ def _write_observations(con: duckdb.DuckDBPyConnection,
     con.unregister("_keep_df")
     con.execute("CREATE TEMP TABLE _obs AS SELECT *, 0 AS _src FROM observations LIMIT 0")
     cols = OBSERVATION_COLUMNS
+    keep_raw = list(keep | {alias for alias, code in NATIONAL_ALIASES.items() if code in keep})
     for i, (_, frames, rep) in enumerate(loaded):
         obs = frames.observations
         if obs is None or len(obs) == 0:
             continue
-        obs = _conform(obs, cols)
-        obs["area_code"] = _norm_codes(obs["area_code"])
-        obs["breakdown"] = obs["breakdown"].fillna("")
-        obs["period"] = obs["period"].astype("object").map(
-            lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
-        for c in ("value", "lower", "upper"):
-            obs[c] = pd.to_numeric(obs[c], errors="coerce")
-        obs["source"] = obs["source"].fillna(rep.table_id or rep.label)
+        have = set(obs.columns)
+        if not {"area_code", "period", "variable"} <= have:
+            raise WeefselError(f"loader for {rep.label} returned observations without "
+                               "area_code/period/variable")
+        # normalise in SQL (millions of rows): trimmed codes, NL01 -> NL00, text periods
+        expr = {c: (f'"{c}"' if c in have else "NULL") for c in cols}
+        code = "trim(CAST(area_code AS VARCHAR))"
+        default_source = (rep.table_id or rep.label).replace("'", "''")
+        sel = {
+            "area_code": f"CASE WHEN {code} = 'NL01' THEN 'NL00' ELSE {code} END",
+            "period": "CAST(period AS VARCHAR)",
+            "variable": "CAST(variable AS VARCHAR)",
+            "breakdown": f"coalesce(CAST({expr['breakdown']} AS VARCHAR), '')",
+            "value": f"TRY_CAST({expr['value']} AS DOUBLE)",
+            "lower": f"TRY_CAST({expr['lower']} AS DOUBLE)",
+            "upper": f"TRY_CAST({expr['upper']} AS DOUBLE)",
+            "source": f"coalesce(CAST({expr['source']} AS VARCHAR), '{default_source}')",
+        }
+        if not national:   # regional build: drop other regions before the SQL scan
+            obs = obs[obs["area_code"].isin(keep_raw)]
         con.register("_frame", obs)
-        con.execute(f"INSERT INTO _obs SELECT {', '.join(cols)}, {i} FROM _frame "
-                    "WHERE area_code IN (SELECT code FROM _keep) "
+        con.execute(f"INSERT INTO _obs SELECT * FROM (SELECT {', '.join(sel[c] + ' AS ' + c for c in cols)}, "
+                    f"{i} AS _src FROM _frame) WHERE area_code IN (SELECT code FROM _keep) "
                     "AND period IS NOT NULL AND variable IS NOT NULL")
         con.unregister("_frame")
     con.execute(f"""

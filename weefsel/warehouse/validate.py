@@ -253,10 +253,13 @@ def run_validation(con: duckdb.DuckDBPyConnection, report: Any) -> pd.DataFrame:
 def print_report(validation: pd.DataFrame, console: Any = None, max_rows: int = 40) -> None:
     """Print the report as rich tables (the stored table holds every row)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
-    v = validation
+    v = validation.copy()
+    # messages hold names like 'Eenzaam[leeftijd=18+]': not rich markup
+    v["message"] = v["message"].fillna("").map(escape)
 
     def table(title: str, cols: list[str]) -> Table:
         t = Table(title=title, title_justify="left", show_lines=False)
