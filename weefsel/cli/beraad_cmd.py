@@ -1,9 +1,101 @@
-"""CLI commands of this stage (registered by weefsel.cli)."""
+"""CLI of the burgerberaad (sortition): ``weefsel beraad CATEGORIES.csv RESPONDENTS.csv --k 20``."""
 
 from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 
+def _command_line(categories: Path, respondents: Path, k: int, algorithm: str, seed: int,
+                  household_column: Optional[str], id_column: Optional[str], samples: int) -> str:
+    """The exact command that re-runs this draw (printed in the audit)."""
+    parts = ["weefsel", "beraad", str(categories), str(respondents), "--k", str(k),
+             "--algorithm", algorithm, "--seed", str(seed)]
+    if household_column:
+        parts += ["--household-column", household_column]
+    if id_column:
+        parts += ["--id-column", id_column]
+    if algorithm == "legacy":
+        parts += ["--samples", str(samples)]
+    return shlex.join(parts)
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
+
+    @app.command()
+    def beraad(
+        categories: Path = typer.Argument(..., help="categories.csv (category,feature,min,max)."),
+        respondents: Path = typer.Argument(..., help="respondents.csv (one row per volunteer)."),
+        k: int = typer.Option(..., "--k", help="Panel size."),
+        algorithm: str = typer.Option("leximin", "--algorithm", "-a", help="leximin | maximin | legacy"),
+        seed: int = typer.Option(42, "--seed", help="Published random seed for the draw (PCG64)."),
+        household_column: Optional[str] = typer.Option(
+            None, "--household-column", help="Column with household/address: at most one per household."),
+        id_column: Optional[str] = typer.Option(None, "--id-column", help="Column with person ids."),
+        samples: int = typer.Option(2000, "--samples", help="LEGACY only: draws to estimate probabilities."),
+        dropouts: Optional[str] = typer.Option(
+            None, "--dropouts", help="Comma-separated ids of panel members who dropped out: pick replacements."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object for scripts."),
+        report: Optional[Path] = typer.Option(None, "--report", help="Write the audit (Markdown, NL+EN; .json for JSON)."),
+    ) -> None:
+        """Draw a burgerberaad panel by lot with quotas; print every selection probability and the panel."""
+        from rich.progress import Progress
+
+        from weefsel.errors import InputError
+        from weefsel.participation.sortition.audit import build_audit, render_report, to_json
+        from weefsel.participation.sortition.io import load_instance
+        from weefsel.participation.sortition.select import replace_dropouts, run_draw
+        from weefsel.participation.sortition.stats import summary
+
+        inst = load_instance(categories, respondents, k, household_column=household_column,
+                             id_column=id_column)
+        algorithm = algorithm.lower()
+        with Progress(transient=True, disable=as_json) as bar:
+            task = bar.add_task(f"{algorithm} ({inst.n} people, k={k})", total=inst.n if algorithm != "legacy" else samples)
+            result = run_draw(inst, algorithm, seed, samples=samples,
+                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+        replacements: list[int] = []
+        if dropouts:
+            index = {pid: i for i, pid in enumerate(inst.ids)}
+            wanted = [d.strip() for d in dropouts.split(",") if d.strip()]
+            missing = [d for d in wanted if d not in index]
+            if missing:
+                raise InputError(f"unknown id(s) {', '.join(missing)}", where="--dropouts")
+            replacements = replace_dropouts(inst, result.panel, [index[d] for d in wanted], seed)
+        command = _command_line(categories, respondents, k, algorithm, seed, household_column,
+                                id_column, samples)
+        audit = build_audit(result, command=command)
+        if report is not None:
+            text = to_json(audit) if report.suffix.lower() == ".json" else render_report(audit)
+            report.write_text(text, encoding="utf-8")
+        figures = summary(result.probabilities, k)
+        panel_ids = [inst.ids[i] for i in result.panel]
+        if as_json:
+            out = {"probabilities": {pid: float(p) for pid, p in zip(inst.ids, result.probabilities)},
+                   "panel": panel_ids, "seed": seed, "algorithm": algorithm,
+                   "exact": result.exact, "min_probability": figures["min_probability"],
+                   "gini": figures["gini"], "geometric_mean": figures["geometric_mean"],
+                   "all_quotas_met": audit["all_quotas_met"],
+                   "distribution_sha256": audit["distribution_sha256"], "command": command}
+            if dropouts:
+                out["replacements"] = [inst.ids[i] for i in replacements]
+            typer.echo(json.dumps(out, ensure_ascii=False))
+            return
+        kind = "exact" if result.exact else f"estimated from {samples} draws"
+        typer.echo(f"# selection probabilities ({algorithm}, {kind})")
+        typer.echo("id\tprobability")
+        for pid, p in zip(inst.ids, result.probabilities):
+            typer.echo(f"{pid}\t{p:.6f}")
+        typer.echo(f"# panel (seed {seed}, {len(panel_ids)} people): {', '.join(panel_ids)}")
+        if dropouts:
+            typer.echo(f"# replacements: {', '.join(inst.ids[i] for i in replacements)}")
+        typer.echo(f"# min {figures['min_probability']:.4f}  gini {figures['gini']:.4f}  "
+                   f"geometric mean {figures['geometric_mean']:.4f}  (mean k/n {k / inst.n:.4f})")
+        typer.echo(f"# re-run: {command}")
+        if report is not None:
+            typer.echo(f"# audit written to {report}")
