@@ -217,8 +217,160 @@ class _Mes:
         return winners, info
 
 
+class _Uncertain(Exception):
+    """A float decision was too close to call: recompute that run exactly."""
+
+
+_REL = 1e-9
+
+
+_FLOAT_CACHE: dict[int, tuple] = {}
+
+
+def _float_cache(e: Election) -> tuple:
+    """Float costs, float weights, all-approval flag, first-round bounds (per election object)."""
+    key = id(e)
+    hit = _FLOAT_CACHE.get(key)
+    if hit is None or hit[0] is not e:
+        costs = [float(c) for c in e.costs]
+        wf = [w.astype(np.float64) for w in e.weights]
+        unit = all(bool((w == 1).all()) for w in e.weights)
+        tw = [float(w.sum()) for w in wf]
+        hit = (e, (costs, wf, unit, tw))
+        _FLOAT_CACHE.clear()
+        _FLOAT_CACHE[key] = hit
+    return hit[1]
+
+
+class _MesFloat:
+    """The same run in floating point, used only to *search* the add1 increments quickly.
+
+    Every decision whose margin is below a relative 1e-9 raises _Uncertain (the caller then
+    runs the exact version). Round-one ties are computed as ``rest / (weight * cost)`` so
+    that exactly tied projects give bitwise equal floats and reach the same tie-break.
+    """
+
+    def __init__(self, e: Election, total: float, cost_utility: bool):
+        self.e = e
+        self.cost_utility = cost_utility
+        n = max(e.n_voters, 1)
+        self.budget = np.full(n, total / n)
+        cache = _float_cache(e)
+        self.costs, self.wf, self.unit, self.bound0 = cache
+
+    def evaluate(self, j: int):
+        cost = self.costs[j]
+        sup = self.e.supporters[j]
+        b = self.budget[sup]
+        money = float(b.sum())
+        if abs(money - cost) <= _REL * cost:
+            raise _Uncertain
+        if money < cost:
+            return None
+        w = self.wf[j]
+        if self.unit:
+            order = np.argsort(b, kind="stable")
+            bs = b[order]
+            ws = np.ones_like(bs)
+        else:
+            order = np.argsort(b / w, kind="stable")
+            bs = b[order]
+            ws = w[order]
+        paid = np.concatenate(([0.0], np.cumsum(bs)[:-1]))
+        wrem = float(ws.sum()) - np.concatenate(([0.0], np.cumsum(ws)[:-1]))
+        q = (cost - paid) / wrem
+        ok = np.nonzero(bs >= q * ws)[0]
+        k = int(ok[0]) if len(ok) else len(bs) - 1
+        rest = cost - float(paid[k])
+        if self.cost_utility:
+            rho = rest / (float(wrem[k]) * cost)
+        else:
+            rho = rest / float(wrem[k])
+        return rho, float(q[k])
+
+    def run(self, stop_above: float | None = None) -> list[int]:
+        e = self.e
+        bound: dict[int, float] = {}
+        for j in range(len(e.project_ids)):
+            if e.costs[j] > 0 and len(e.supporters[j]) > 0:
+                tw = self.bound0[j]
+                bound[j] = 1.0 / tw if self.cost_utility else self.costs[j] / tw
+        winners: list[int] = []
+        spent = 0.0
+        while bound:
+            best: list[tuple[float, float, int]] = []
+            for j in sorted(bound, key=lambda x: (bound[x], x)):
+                if best and bound[j] > best[0][0] * (1 + _REL):
+                    break
+                r = self.evaluate(j)
+                if r is None:
+                    del bound[j]
+                    continue
+                rho, q = r
+                bound[j] = rho
+                if not best or rho < best[0][0]:
+                    if best and rho >= best[0][0] * (1 - _REL):
+                        raise _Uncertain
+                    best = [(rho, q, j)]
+                elif rho == best[0][0]:
+                    best.append((rho, q, j))
+                elif rho <= best[0][0] * (1 + _REL):
+                    raise _Uncertain
+            if not best:
+                break
+            rho, q, j = min(best, key=lambda t: (-e.votes[t[2]], e.costs[t[2]], t[2]))
+            winners.append(j)
+            sup = e.supporters[j]
+            self.budget[sup] = np.maximum(self.budget[sup] - q * self.wf[j], 0.0)
+            del bound[j]
+            spent += self.costs[j]
+            if stop_above is not None and spent > stop_above:
+                break
+        return winners
+
+
 def _cost(e: Election, js: list[int]) -> Fraction:
     return sum((e.costs[j] for j in js), Fraction(0))
+
+
+def _add1_search(e: Election, cost_utility: bool, increment: Fraction, supported: set[int],
+                 winners: list[int]) -> Fraction:
+    """The largest total budget reached by the add1 increments (the real budget if none works).
+
+    Steps are searched with the float run; a step whose float run is too close to call is
+    run exactly. The final total and the rejected step after it are always confirmed exactly
+    (if confirmation fails, the whole search is redone exactly).
+    """
+    n = max(e.n_voters, 1)
+    step = increment * n
+    limit = float(e.budget)
+
+    def search(exact_only: bool) -> Fraction:
+        total = e.budget
+        current = set(winners)
+        while current != supported:
+            nxt = total + step
+            w2: list[int] | None = None
+            if not exact_only:
+                try:
+                    w2 = _MesFloat(e, float(nxt), cost_utility).run(stop_above=limit)
+                except _Uncertain:
+                    w2 = None
+            if w2 is None:
+                w2, _ = _Mes(e, nxt, cost_utility).run()
+            if _cost(e, w2) > e.budget:
+                break
+            total, current = nxt, set(w2)
+        return total
+
+    total = search(False)
+    # confirm exactly: the chosen step fits, the next one does not (or nothing is left to add)
+    w_last, _ = _Mes(e, total, cost_utility).run()
+    ok = _cost(e, w_last) <= e.budget
+    if ok and set(w_last) != supported:
+        w_next, _ = _Mes(e, total + step, cost_utility).run()
+        ok = _cost(e, w_next) > e.budget
+    return total if ok else search(True)
 
 
 def mes(e: Election, *, cost_utility: bool = True, completion: str = "add1",
@@ -240,14 +392,11 @@ def mes(e: Election, *, cost_utility: bool = True, completion: str = "add1",
     endowment = run.endowment
     final = run
     if completion in ("add1", "add1u") and _cost(e, list(range(len(e.costs)))) > e.budget:
-        total = e.budget
-        while set(winners) != supported:
-            total += increment * n
-            nxt = _Mes(e, total, cost_utility)
-            w2, i2 = nxt.run()
-            if _cost(e, w2) > e.budget:
-                break
-            winners, info, endowment, final = w2, i2, nxt.endowment, nxt
+        total = _add1_search(e, cost_utility, increment, supported, winners)
+        if total != e.budget:
+            final = _Mes(e, total, cost_utility)
+            winners, info = final.run()
+            endowment = final.endowment
     elif completion not in ("none", "add1", "add1u"):
         raise InputError(f"unknown completion {completion!r}", expected="none, add1 or add1u")
     name = "equalshares" + ("" if cost_utility else "-approval") + ("" if completion == "none" else "/" + completion)

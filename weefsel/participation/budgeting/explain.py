@@ -1,0 +1,86 @@
+"""Dutch explanations: why each project was or was not funded.
+
+Each sentence names the numbers the rule decided on, so a resident can check it: for greedy
+the money left after the projects with more votes, for equal shares the money the project's
+own supporters still had (each voter's equal share, minus what they already paid for).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from weefsel.participation.budgeting.pabulib import PbFile
+from weefsel.participation.budgeting.rules import Outcome, Step
+
+SYMBOLS = {"EUR": "€", "PLN": "zł", "CHF": "CHF", "USD": "$", "GBP": "£"}
+
+
+def money(amount: Fraction | int | float, currency: str = "EUR") -> str:
+    """Dutch money notation rounded to whole units: ``€ 4.210`` (thousands with a dot)."""
+    value = Fraction(amount)
+    whole = int(value.numerator * 2 + value.denominator) // (2 * value.denominator)  # round half up
+    text = f"{whole:,}".replace(",", ".")
+    sym = SYMBOLS.get(currency.upper(), currency)
+    return f"{sym} {text}"
+
+
+def _stemmers(k: int) -> str:
+    return "1 stemmer" if k == 1 else f"{k} stemmers"
+
+
+def explain_step(step: Step, cost: Fraction, rule: str, currency: str) -> str:
+    """One sentence (Dutch) for one project."""
+    m = lambda x: money(x, currency)  # noqa: E731
+    if step.note == "geen stemmen":
+        return "niet gefinancierd: het project kreeg geen stemmen"
+    if step.note == "restbudget":
+        return (f"gefinancierd uit het restbudget: na de groepsbudgetten was er nog {m(step.remaining)} over, "
+                f"het project kost {m(cost)}")
+    if step.note == "aanvulling":
+        return (f"gefinancierd bij de aanvulling op volgorde van stemmen: er was nog {m(step.remaining)} over, "
+                f"het project kost {m(cost)}")
+    if rule.startswith("equalshares"):
+        if step.funded:
+            return (f"gefinancierd ({step.note}): de {_stemmers(step.supporters)} die ervoor stemden, "
+                    f"konden samen de {m(cost)} betalen")
+        return (f"niet gefinancierd: de {_stemmers(step.supporters)} hadden samen nog {m(step.remaining)} over, "
+                f"het project kost {m(cost)}")
+    if rule == "maxwelfare":
+        if step.funded:
+            return "gefinancierd: hoort bij de combinatie van projecten met de meeste steun binnen het budget"
+        return (f"niet gefinancierd: de combinatie met de meeste steun laat {m(step.remaining)} over, "
+                f"het project kost {m(cost)}")
+    where = f" in {step.note.removeprefix('groep ')}" if step.note.startswith("groep ") else ""
+    if step.funded:
+        return (f"gefinancierd: na de projecten met meer stemmen was er{where} nog {m(step.remaining)} over, "
+                f"het project kost {m(cost)}")
+    return (f"niet gefinancierd: na de projecten met meer stemmen was er{where} nog {m(step.remaining)} over, "
+            f"het project kost {m(cost)}")
+
+
+def explain(pb: PbFile, outcome: Outcome) -> dict[str, str]:
+    """project id -> Dutch explanation, in PROJECTS order."""
+    rule = outcome.used_rule or outcome.rule
+    out: dict[str, str] = {}
+    for pid, proj in pb.projects.items():
+        step = outcome.steps.get(pid)
+        if step is None:
+            out[pid] = "niet beoordeeld: het project hoort bij geen enkel deelbudget"
+            continue
+        text = explain_step(step, proj.cost, rule.split(" ")[0], pb.currency)
+        if outcome.comparison and outcome.used_rule == "greedy":
+            text += f" (greedy gekozen na vergelijking: {outcome.comparison})"
+        out[pid] = text
+    return out
+
+
+def summary(pb: PbFile, outcome: Outcome) -> str:
+    """One Dutch line on the whole outcome."""
+    cur = pb.currency
+    line = (f"{len(outcome.selected)} van {len(pb.projects)} projecten gefinancierd volgens {outcome.rule}; "
+            f"besteed {money(outcome.cost, cur)} van {money(outcome.budget, cur)}")
+    if outcome.per_voter is not None:
+        line += f"; elke stemmer had {money(outcome.per_voter, cur)} te verdelen"
+    if outcome.comparison:
+        line += f"; vergelijking met greedy: {outcome.comparison}"
+    return line
