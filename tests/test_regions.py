@@ -112,3 +112,51 @@ def test_offline_fallback_without_polygons():
 def test_selection_is_a_plain_dataclass():
     sel = RegionSelection(name="x", gemeente_codes=["GM0034"])
     assert sel.contains("BU00340101") and not sel.contains("BU03630000")
+
+
+def _pdok(handler):
+    import httpx
+
+    from weefsel.sources.boundaries import PdokClient
+    return PdokClient(client=httpx.Client(transport=httpx.MockTransport(handler)), page_size=1000)
+
+
+def test_resolve_region_online_with_recorded_pdok():
+    import json
+    from pathlib import Path
+
+    import httpx
+
+    from weefsel.sources.regions import resolve_region_online
+
+    rec = Path(__file__).parent / "recorded" / "pdok"
+    pages = [json.loads((rec / f"gemeente_page{i}.json").read_text()) for i in (1, 2)]
+    gemeenten = dict(pages[0], features=pages[0]["features"] + pages[1]["features"])
+    provincie = {"type": "FeatureCollection", "crs": pages[0]["crs"], "features": [
+        {"type": "Feature", "properties": {"statcode": "PV24", "statnaam": "Flevoland"},
+         "geometry": {"type": "Polygon", "coordinates": [[[130000, 470000], [190000, 470000],
+                                                          [190000, 520000], [130000, 520000],
+                                                          [130000, 470000]]]}}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "/2024/" not in str(request.url):
+            return httpx.Response(404, text="no such service")
+        layer = request.url.params["typeNames"]
+        return httpx.Response(200, json=gemeenten if "gemeente" in layer else provincie)
+
+    sel = resolve_region_online("flevoland", pdok=_pdok(handler), year=2024)
+    assert sel.provincie_codes == ["PV24"] and sel.gemeente_codes == ["GM0034", "GM0303", "GM0995"]
+    assert resolve_region_online("lelystad", pdok=_pdok(handler), year=2024).gemeente_codes == ["GM0995"]
+
+
+def test_resolve_region_online_unreachable():
+    import httpx
+
+    from weefsel.sources.regions import resolve_region_online
+
+    def down(request):
+        raise httpx.ConnectError("no route to host")
+
+    assert set(resolve_region_online("flevoland", pdok=_pdok(down)).gemeente_codes) == FLEVOLAND
+    with pytest.raises(RegionError, match="PDOK not reachable"):
+        resolve_region_online("almere", pdok=_pdok(down))

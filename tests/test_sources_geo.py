@@ -153,7 +153,8 @@ def test_self_intersecting_polygon_repaired_with_note(tmp_path):
     g = shapely.from_wkb(frames.areas["geom_rd"].iloc[1])
     assert g.is_valid and g.area > 0
     [note] = frames.rejections
-    assert note.where == "feature 1 (GM9001)" and "Self-intersection" in note.reason
+    assert note.where.startswith("feature 1 (GM9001) at RD ")
+    assert note.reason == "invalid geometry (Self-intersection) repaired with make_valid; row kept"
 
 
 def test_duplicated_code_names_both_features(tmp_path):

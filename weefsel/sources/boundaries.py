@@ -333,15 +333,17 @@ def features_to_frames(features: list[tuple[dict, Any]], crs: CRS, source: str, 
                     source, f"feature {i} ({code})", f"geometry is a {g.geom_type}, not a polygon"))
                 continue
             if not g.is_valid:
-                reason = shapely.is_valid_reason(g)
+                # reason text without its coordinates, so the build report can group the notes
+                full = shapely.is_valid_reason(g)
+                kind, _, at = full.partition("[")
+                spot = f"feature {i} ({code})" + (f" at RD {at.rstrip(']')}" if at else "")
                 fixed = _polygonal(shapely.make_valid(g))
                 if fixed is None:
                     frames.rejections.append(Rejection(
-                        source, f"feature {i} ({code})", f"invalid geometry ({reason}) cannot be repaired"))
+                        source, spot, f"invalid geometry ({kind}) cannot be repaired; row dropped"))
                     continue
                 frames.rejections.append(Rejection(
-                    source, f"feature {i} ({code})",
-                    f"invalid geometry ({reason}) repaired with make_valid; row kept"))
+                    source, spot, f"invalid geometry ({kind}) repaired with make_valid; row kept"))
                 g = fixed
         gm = "GM" + code[2:6] if lvl in ("gemeente", "wijk", "buurt") and len(code) >= 6 else None
         rows.append({

@@ -181,3 +181,31 @@ def resolve_region(spec: str, areas: pd.DataFrame, provincie_of: dict[str, str],
     if members is not None:
         sel.with_members(members)
     return sel
+
+
+def resolve_region_online(spec: str, *, year: int | None = None, pdok=None) -> RegionSelection:
+    """Resolve ``spec`` without local files: gemeente and provincie outlines from the PDOK WFS.
+
+    Tries the given year, else this year and the two before (PDOK publishes a service per year).
+    Used by the build when there is no data folder.
+    """
+    from datetime import date
+
+    from weefsel.sources.boundaries import PdokClient, provincie_of_gemeenten
+
+    pdok = pdok or PdokClient()
+    errors = []
+    for y in ([year] if year else [date.today().year - k for k in range(3)]):
+        try:
+            gem = pdok.fetch("gemeente", y)
+            prov = pdok.fetch("provincie", y)
+        except Exception as exc:  # noqa: BLE001 - try the previous year's service
+            errors.append(f"{y}: {exc}")
+            continue
+        return resolve_region(spec, gem.areas, provincie_of_gemeenten(gem, prov))
+    if norm_name(spec) in NATIONAL or "," not in spec and norm_name(spec) == "flevoland":
+        areas = pd.DataFrame({"code": list(FLEVOLAND_GEMEENTEN), "name": list(FLEVOLAND_GEMEENTEN.values()),
+                              "level": "gemeente"})
+        return resolve_region(spec, areas, {})
+    raise RegionError(f"cannot resolve region {spec!r} online (PDOK not reachable: {'; '.join(errors)}); "
+                      "give gemeente codes (GM0034,GM0995) or a data folder with boundaries")
