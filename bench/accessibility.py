@@ -129,7 +129,7 @@ def main() -> None:
     console.print(f"demand: {len(demand)} wijken with geometry (CBS wijk 2024), "
                   f"{demand['population'].sum():,.0f} residents (KWB 2024); load {t_load:.2f} s")
     console.print(f"[bold yellow]supply: {len(fac):,} facilities PLACED SYNTHETICALLY FOR TIMING ONLY[/] "
-                  f"(real data holds 257 OSM points in Amsterdam-Noord); types {dict(fac['type'].value_counts())}")
+                  f"(real data holds 257 OSM points in Amsterdam-Noord); types {({k: int(v) for k, v in fac['type'].value_counts().items()})}")
     console.print(f"config: detour {cfg.detour}, decay {cfg.decay.spec}, radii {cfg.radii}, "
                   f"walk {cfg.walk_distance:g} m; cpus {os.cpu_count()}")
 
@@ -166,7 +166,7 @@ def main() -> None:
                     speed = t_acc / t_ours
             rows.append((n, label, t_all, t_ours, t_acc, diff, n_pairs, len(res.table)))
             if t_acc is not None and undefined:
-                console.print(f"n={n}: {undefined} point-type values undefined (inf/NaN) in access (facility with 0 residents in reach); ours = defined value")
+                console.print(f"n={n}: {undefined} point-type values undefined (inf/NaN) in access: zero-population points in reach only of facilities with no residents in their catchment (access: S/0; ours: R_j = 0, see docs); compared elsewhere")
             progress.advance(task)
 
     console.print("\n n_demand | demand points                        | all measures s | our E2SFCA s | access E2SFCA s | max|diff| | pairs      | rows out")

@@ -80,6 +80,8 @@ class EuclideanDetour:
         if hit is not None and hit[0] is pts:
             return hit[1]
         tree = cKDTree(pts, balanced_tree=False, compact_nodes=False)
+        if len(self._trees) > 64:  # a long-lived model (what-if loops) must not hoard trees
+            self._trees.clear()
         self._trees[key] = (pts, tree)
         return tree
 

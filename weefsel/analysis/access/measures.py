@@ -17,6 +17,8 @@ Per facility type t and demand point i (population p_i), with travel cost c_ij f
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -24,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from weefsel.analysis.access.decay import Decay, parse_decay
-from weefsel.analysis.access.distance import DistanceModel, EuclideanDetour
+from weefsel.analysis.access.distance import DistanceModel, EuclideanDetour, Pairs
 
 ALL_MEETING = "meeting_places"
 
@@ -47,17 +49,25 @@ class AccessConfig:
 
 def e2sfca(demand_xy: np.ndarray, population: np.ndarray, supply_xy: np.ndarray,
            capacity: np.ndarray, model: DistanceModel, decay: Decay) -> tuple[np.ndarray, np.ndarray]:
-    """E2SFCA ratio per demand point and supply-to-demand ratio R_j per facility.
-
-    Two sparse passes over the pairs within the catchment (np.bincount), no loops.
-    """
-    n_d, n_s = len(demand_xy), len(supply_xy)
+    """E2SFCA ratio per demand point and supply-to-demand ratio R_j per facility."""
     pairs = model.pairs_within(demand_xy, supply_xy, decay.max_cost)
-    w = decay(pairs.cost)
-    weighted_demand = np.bincount(pairs.cols, weights=population[pairs.rows] * w, minlength=n_s)
+    return e2sfca_from_pairs(pairs, population, capacity, decay, len(demand_xy))
+
+
+def e2sfca_from_pairs(pairs: Pairs, population: np.ndarray, capacity: np.ndarray, decay: Decay,
+                      n_demand: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both E2SFCA steps as two sparse passes (np.bincount) over pairs, no loops.
+
+    Pairs beyond ``decay.max_cost`` are ignored, so one wider pair list can serve all measures.
+    """
+    keep = pairs.cost <= decay.max_cost
+    rows, cols = pairs.rows[keep], pairs.cols[keep]
+    w = decay(pairs.cost[keep])
+    n_s = len(capacity)
+    weighted_demand = np.bincount(cols, weights=population[rows] * w, minlength=n_s)
     ratio = np.zeros(n_s)
     np.divide(capacity, weighted_demand, out=ratio, where=weighted_demand > 0)
-    score = np.bincount(pairs.rows, weights=ratio[pairs.cols] * w, minlength=n_d)
+    score = np.bincount(rows, weights=ratio[cols] * w, minlength=n_demand)
     return score, ratio
 
 
@@ -82,34 +92,49 @@ def point_measures(demand: pd.DataFrame, facilities: pd.DataFrame, config: Acces
     model = model or config.model()
     xy = demand[["x", "y"]].to_numpy(dtype=float)
     pop = demand["population"].to_numpy(dtype=float)
+    n = len(xy)
     present = sorted(facilities["type"].unique())
     types = list(config.types) if config.types else present
     meeting = list(config.meeting_types) if config.meeting_types else types
-    out: dict[tuple[str, str], np.ndarray] = {}
     groups = {t: g for t, g in facilities.groupby("type", sort=True)}
     empty = facilities.iloc[:0]
-    for t in types:
-        if only_types is not None and t not in only_types:
-            continue
+    wanted = [t for t in types if only_types is None or t in only_types]
+    todo = list(dict.fromkeys(wanted + meeting))
+
+    def one_type(t: str) -> dict[tuple[str, str], np.ndarray]:
+        # One pair search per type at the widest cost any measure needs; every count and
+        # both E2SFCA steps are then masks and bincounts over that list.
         g = groups.get(t, empty)
         sxy = g[["x_rd", "y_rd"]].to_numpy(dtype=float)
-        out[("nearest_distance", t)] = model.nearest(xy, sxy)
-        for r in config.radii:
-            out[(f"count_within_{r:g}", t)] = model.count_within(xy, sxy, r).astype(float)
-        score, _ = e2sfca(xy, pop, sxy, g["capacity"].to_numpy(dtype=float), model, config.decay)
-        out[("e2sfca", t)] = score
+        res = {("nearest_distance", t): model.nearest(xy, sxy)}
+        per_type = t in wanted
+        reach = max([config.walk_distance] + ([config.decay.max_cost, *config.radii] if per_type else []))
+        pairs = model.pairs_within(xy, sxy, reach)
+        if per_type:
+            for r in config.radii:
+                res[(f"count_within_{r:g}", t)] = np.bincount(
+                    pairs.rows[pairs.cost <= r], minlength=n).astype(float)
+            res[("e2sfca", t)], _ = e2sfca_from_pairs(pairs, pop, g["capacity"].to_numpy(dtype=float),
+                                                      config.decay, n)
+        res[("_walk", t)] = np.bincount(pairs.rows[pairs.cost <= config.walk_distance], minlength=n)
+        return res
+
+    found: dict[tuple[str, str], np.ndarray] = {}
+    if len(todo) > 1 and n > 20_000:
+        # k-d tree searches and bincounts release the GIL: use both cores on big inputs
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            for res in pool.map(one_type, todo):
+                found.update(res)
+    else:
+        for t in todo:
+            found.update(one_type(t))
+    out = {k: v for k, v in found.items() if k[0] != "_walk" and k[1] in wanted}
     # Meeting-place variety and reach (across types): counts per type within walking distance.
-    counts = np.column_stack([
-        model.count_within(xy, groups.get(t, empty)[["x_rd", "y_rd"]].to_numpy(dtype=float),
-                           config.walk_distance)
-        for t in meeting]) if meeting else np.zeros((len(xy), 0))
+    counts = np.column_stack([found[("_walk", t)] for t in meeting]) if meeting else np.zeros((n, 0))
     out[("diversity_shannon", ALL_MEETING)] = shannon(counts)
     out[("types_within", ALL_MEETING)] = (counts > 0).sum(axis=1).astype(float)
-    nearest_any = np.full(len(xy), np.inf)
+    nearest_any = np.full(n, np.inf)
     for t in meeting:
-        d = out.get(("nearest_distance", t))
-        if d is None:
-            d = model.nearest(xy, groups.get(t, empty)[["x_rd", "y_rd"]].to_numpy(dtype=float))
-        nearest_any = np.minimum(nearest_any, d)
+        nearest_any = np.minimum(nearest_any, found[("nearest_distance", t)])
     out[("has_meeting_place", ALL_MEETING)] = (nearest_any <= config.share_distance).astype(float)
     return out
