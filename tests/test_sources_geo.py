@@ -249,6 +249,48 @@ def test_geopackage_in_rd(tmp_path):
     assert shapely.from_wkb(areas["geom_rd"].iloc[0]).area == pytest.approx(1e6)
 
 
+def test_cbs_wijkenbuurtkaart_style_geopackage_reads_all_layers(tmp_path):
+    """The CBS wijk- en buurtkaart GeoPackage: layers gemeenten/wijken/buurten (+ a point layer)."""
+    import geopandas as gpd
+
+    p = tmp_path / "wijkenbuurten_2024_v1.gpkg"
+    box = shapely.box(140_000, 480_000, 141_000, 481_000)
+    gpd.GeoDataFrame({"gemeentecode": ["GM0034"], "gemeentenaam": ["Almere"]}, geometry=[box],
+                     crs="EPSG:28992").to_file(p, layer="gemeenten")
+    gpd.GeoDataFrame({"wijkcode": ["WK003401"], "wijknaam": ["Haven"], "gemeentecode": ["GM0034"],
+                      "gemeentenaam": ["Almere"]}, geometry=[box], crs="EPSG:28992").to_file(p, layer="wijken")
+    gpd.GeoDataFrame({"buurtcode": ["BU00340101"], "buurtnaam": ["Haven-Centrum"], "wijkcode": ["WK003401"],
+                      "gemeentecode": ["GM0034"], "gemeentenaam": ["Almere"]}, geometry=[box],
+                     crs="EPSG:28992").to_file(p, layer="buurten")
+    gpd.GeoDataFrame({"buurtcode": ["BU00340101"]}, geometry=[box.centroid],
+                     crs="EPSG:28992").to_file(p, layer="buurt_labelpoints")
+    frames = load_boundaries(p)
+    assert dict(zip(frames.areas["code"], frames.areas["name"])) == {
+        "GM0034": "Almere", "WK003401": "Haven", "BU00340101": "Haven-Centrum"}
+    assert set(frames.areas["vintage"]) == {2024} and frames.rows_read == 3
+    only = load_boundaries(p, level="wijk").areas
+    assert list(only["code"]) == ["WK003401"]
+
+
+def test_feature_that_is_not_a_feature(tmp_path):
+    p = _write(tmp_path, "g.geojson", _fc([_square("GM0034", 5.2, 52.3, 0.1), [1, 2]]))
+    with pytest.raises(InputError, match="feature 1 is not a GeoJSON Feature"):
+        load_boundaries(p)
+
+
+def test_overpass_turbo_geojson_export_with_polygons(tmp_path):
+    ring = [[5.21, 52.365], [5.211, 52.365], [5.211, 52.3656], [5.21, 52.3656], [5.21, 52.365]]
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": "way/202", "geometry": {"type": "Polygon", "coordinates": [ring]},
+         "properties": {"@id": "way/202", "amenity": "school", "name": "De Zevensprong"}},
+        {"type": "Feature", "id": "node/7", "geometry": {"type": "Point", "coordinates": [5.22, 52.37]},
+         "properties": {"type": "node", "id": 7, "tags": {"leisure": "playground"}}},
+    ]}
+    fac = load_osm(_write(tmp_path, "export.geojson", doc)).facilities.set_index("facility_id")
+    assert dict(fac["type"]) == {"osm:way/202": "school", "osm:node/7": "playground"}
+    assert fac.loc["osm:way/202", "name"] == "De Zevensprong"
+
+
 # --------------------------------------------------------------------------- online clients
 
 def test_pdok_client_pages_through_wfs():

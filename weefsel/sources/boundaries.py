@@ -34,6 +34,7 @@ NAME_KEYS = ("statnaam", "naam", "name", "gwb_naam", "buurtnaam", "wijknaam", "g
              "BU_NAAM", "WK_NAAM", "GM_NAAM", "PV_NAAM", "provincienaam")
 PREFIX_LEVEL = {"NL": "land", "PV": "provincie", "GM": "gemeente", "WK": "wijk", "BU": "buurt"}
 LEVEL_PREFIX = {v: k for k, v in PREFIX_LEVEL.items()}
+OGR_SUFFIXES = (".gpkg", ".shp", ".fgb", ".gml", ".zip")
 CODE_RE = re.compile(r"^(NL|PV|GM|WK|BU)[0-9A-Z]+$")
 
 #: CBS provincie codes by (accent-free, lower-case) name; Friesland/Fryslân both PV21.
@@ -155,9 +156,6 @@ def decode_topojson(topo: dict, object_name: str | None = None) -> list[tuple[di
 
 
 def _read_features(path: Path, level: str | None) -> tuple[list[tuple[dict, Any]], CRS]:
-    suffix = path.suffix.lower()
-    if suffix in (".gpkg", ".shp", ".fgb", ".gml"):
-        return _read_ogr(path, level)
     doc = _read_json(path)
     if not isinstance(doc, dict):
         raise InputError("top-level JSON is not an object", where=str(path),
@@ -175,7 +173,10 @@ def _read_features(path: Path, level: str | None) -> tuple[list[tuple[dict, Any]
             raise InputError("FeatureCollection without a 'features' list", where=str(path))
         out = []
         for i, f in enumerate(feats):
-            g = f.get("geometry") if isinstance(f, dict) else None
+            if not isinstance(f, dict) or f.get("type") != "Feature":
+                raise InputError(f"feature {i} is not a GeoJSON Feature object", where=str(path),
+                                 expected='{"type": "Feature", "geometry": ..., "properties": ...}')
+            g = f.get("geometry")
             try:
                 geom = shape(g) if g else None
             except Exception as exc:
@@ -190,20 +191,29 @@ def _read_features(path: Path, level: str | None) -> tuple[list[tuple[dict, Any]
                      expected="a GeoJSON FeatureCollection or a TopoJSON Topology")
 
 
-def _read_ogr(path: Path, level: str | None) -> tuple[list[tuple[dict, Any]], CRS]:
-    """GeoPackage (and other OGR formats) through pyogrio; picks the layer named after ``level``."""
+def _ogr_layers(path: Path, level: str | None) -> list[str]:
+    """Polygon layers to read: the one named after ``level`` if given, else all of them
+    (the CBS wijk- en buurtkaart GeoPackage holds gemeenten, wijken and buurten as layers)."""
     import pyogrio
 
     try:
-        layers = [str(row[0]) for row in pyogrio.list_layers(path)]
+        listing = [(str(n), str(t)) for n, t in pyogrio.list_layers(path)]
     except Exception as exc:
         raise InputError(f"cannot open as a GIS file ({exc})", where=str(path),
                          expected="a GeoPackage with a polygon layer") from None
-    layer = layers[0] if layers else None
-    if level and len(layers) > 1:
-        matches = [n for n in layers if level in n.lower()]
+    polygons = [n for n, t in listing if "polygon" in t.lower()] or [n for n, _ in listing]
+    if not polygons:
+        raise InputError("no layers", where=str(path), expected="a GeoPackage with a polygon layer")
+    if level:
+        matches = [n for n in polygons if level in n.lower()]
         if len(matches) == 1:
-            layer = matches[0]
+            return matches
+    return polygons
+
+
+def _read_ogr_layer(path: Path, layer: str) -> tuple[list[tuple[dict, Any]], CRS]:
+    import pyogrio
+
     gdf = pyogrio.read_dataframe(path, layer=layer)
     if gdf.crs is None:
         raise InputError(f"layer {layer!r} has no CRS", where=str(path),
@@ -380,10 +390,35 @@ def load_boundaries(path: Path, level: str | None = None, vintage: int | None = 
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", where=str(path), expected="a boundary file")
+    vintage = vintage if vintage is not None else _vintage_from(path)
+    if path.suffix.lower() in OGR_SUFFIXES:
+        parts = []
+        for layer in _ogr_layers(path, level):
+            features, crs = _read_ogr_layer(path, layer)
+            parts.append(features_to_frames(features, crs, path.name, where=f"{path} layer {layer}",
+                                            level=level, vintage=vintage, path=path))
+        return _concat_frames(parts, path)
     features, crs = _read_features(path, level)
     return features_to_frames(features, crs, path.name, where=str(path), level=level,
-                              vintage=vintage if vintage is not None else _vintage_from(path),
-                              path=path)
+                              vintage=vintage, path=path)
+
+
+def _concat_frames(parts: list[SourceFrames], path: Path) -> SourceFrames:
+    """One SourceFrames for a multi-layer file; a code in two layers is a duplicate."""
+    if len(parts) == 1:
+        return parts[0]
+    out = SourceFrames(source=parts[0].source)
+    out.areas = pd.concat([p.areas for p in parts], ignore_index=True)
+    dup = out.areas["code"][out.areas["code"].duplicated()]
+    if len(dup):
+        raise InputError(f"area code {dup.iloc[0]} appears in two layers", where=str(path),
+                         expected="each code in one layer only")
+    out.rejections = [r for p in parts for r in p.rejections]
+    out.rows_read = sum(p.rows_read for p in parts)
+    prov = dict(parts[0].provenance[0])
+    prov.update(rows_read=out.rows_read, rows_rejected=out.rows_read - len(out.areas))
+    out.provenance = [prov]
+    return out
 
 
 # ------------------------------------------------------------------ province lookup
