@@ -129,6 +129,9 @@ class WebData:
         self.response_cache: dict[Any, bytes] = {}
         self._cache_lock = threading.Lock()
 
+    def close(self) -> None:
+        self._con.close()
+
     # -- low level -------------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A per-thread cursor: DuckDB connections must not be shared across threads."""

@@ -28,6 +28,9 @@ async function api(path) {
 
 function setTitle(text) { document.title = `${text} — weefsel`; }
 function focusHeading() {
+  // Move focus to the new page's heading after navigation (not on first load, so the
+  // skip link stays the first Tab stop).
+  if (!state.navigated) return;
   const h = main.querySelector('h1');
   if (h) { h.setAttribute('tabindex', '-1'); h.focus({ preventScroll: false }); }
 }
@@ -456,6 +459,7 @@ function initSearch() {
 
 // ---------------------------------------------------------------- router
 async function route() {
+  if (location.hash && !location.hash.startsWith('#/')) return;  // in-page anchors
   const hash = location.hash || '#/kaart';
   const [path, query] = hash.slice(1).split('?');
   const parts = path.split('/').filter(Boolean);
@@ -474,7 +478,11 @@ async function start() {
     state.indicator = state.info.default_indicator;
   } catch (err) { main.innerHTML = '<h1>weefsel</h1>'; showError(err); return; }
   initSearch();
-  window.addEventListener('hashchange', route);
+  document.querySelector('.skiplink').addEventListener('click', (e) => {
+    e.preventDefault();
+    main.focus();
+  });
+  window.addEventListener('hashchange', () => { state.navigated = true; route(); });
   if (!window.maplibregl) await new Promise((r) => window.addEventListener('load', r, { once: true }));
   route();
 }
