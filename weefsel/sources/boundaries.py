@@ -484,7 +484,8 @@ class PdokClient:
     """CBS gebiedsindelingen from the PDOK WFS (GeoJSON output, paged with startIndex/count).
 
     Asks for EPSG:28992 so no axis-order ambiguity arises (WFS 2.0 EPSG:4326 is lat/lon).
-    Layer names: ``<level>_gegeneraliseerd`` (or ``<level>_labelpoint`` etc.) in the yearly service.
+    Layer names: ``gebiedsindelingen:<level>_gegeneraliseerd`` in the yearly service
+    (https://service.pdok.nl/cbs/gebiedsindelingen/<year>/wfs/v1_0).
     """
 
     URL = "https://service.pdok.nl/cbs/gebiedsindelingen/{year}/wfs/v1_0"
@@ -496,10 +497,11 @@ class PdokClient:
         self.client = client or httpx.Client(timeout=120, headers={"User-Agent": "weefsel"})
         self.page_size = page_size
 
-    def fetch(self, level: str, year: int, *, generalised: bool = True) -> SourceFrames:
+    def fetch(self, level: str, year: int, *, layer: str | None = None) -> SourceFrames:
+        """All features of ``gebiedsindelingen:<level>_gegeneraliseerd`` (or ``layer``) for ``year``."""
         if level not in ("provincie", "gemeente", "wijk", "buurt"):
             raise InputError(f"PDOK has no level {level!r}", expected="provincie, gemeente, wijk or buurt")
-        layer = f"gebiedsindelingen:{level}_{'gegeneraliseerd' if generalised else 'labelpoint'}"
+        layer = layer or f"gebiedsindelingen:{level}_gegeneraliseerd"
         url = self.url.format(year=year)
         features: list[tuple[dict, Any]] = []
         start = 0
