@@ -173,6 +173,8 @@ def test_rd_coordinates_claiming_crs84_are_refused(tmp_path):
                 _fc([_square("GM0034", 140_000, 480_000, 5_000)], crs="urn:ogc:def:crs:EPSG::28992"))
     g = shapely.from_wkb(load_boundaries(p2).areas["geom_rd"].iloc[0])
     assert g.bounds == pytest.approx((140_000, 480_000, 145_000, 485_000))
+    g3 = shapely.from_wkb(load_boundaries(p, crs="EPSG:28992").areas["geom_rd"].iloc[0])
+    assert g3.equals(g)
 
 
 def test_lonlat_claiming_rd_is_refused(tmp_path):

@@ -236,7 +236,8 @@ def _check_crs_range(geoms: np.ndarray, crs: CRS, where: str) -> None:
         hint = " which looks like RD New (EPSG:28992)" if looks_rd else ""
         raise InputError(f"the file claims lon/lat ({crs.name}) but its {box}{hint}", where=where,
                          expected="a 'crs' member naming the real CRS, e.g. "
-                                  "{\"type\":\"name\",\"properties\":{\"name\":\"EPSG:28992\"}}")
+                                  "{\"type\":\"name\",\"properties\":{\"name\":\"EPSG:28992\"}}, "
+                                  "or load_boundaries(..., crs='EPSG:28992')")
     if crs.is_projected and looks_ll and xmax - xmin < 20:
         raise InputError(f"the file claims {crs.name} but its {box}, which looks like lon/lat",
                          where=where, expected="the CRS the coordinates are really in")
@@ -380,12 +381,14 @@ def features_to_frames(features: list[tuple[dict, Any]], crs: CRS, source: str, 
     return frames
 
 
-def load_boundaries(path: Path, level: str | None = None, vintage: int | None = None) -> SourceFrames:
+def load_boundaries(path: Path, level: str | None = None, vintage: int | None = None, *,
+                    crs: str | None = None) -> SourceFrames:
     """Read one boundary file into ``areas`` rows (geometry as WKB in EPSG:28992).
 
     ``level`` is only needed when codes carry no GM/WK/BU/PV prefix; ``vintage`` defaults to the
-    (latest) year in the file name. Duplicated codes raise :class:`InputError`; invalid polygons
-    are repaired with ``make_valid`` and noted in ``rejections``.
+    (latest) year in the file name. ``crs`` overrides what the file declares (for files such as
+    cartomap's ``rd/*.topojson`` that are in RD New but carry no CRS). Duplicated codes raise
+    :class:`InputError`; invalid polygons are repaired with ``make_valid`` and noted in ``rejections``.
     """
     path = Path(path)
     if not path.is_file():
@@ -394,13 +397,14 @@ def load_boundaries(path: Path, level: str | None = None, vintage: int | None = 
     if path.suffix.lower() in OGR_SUFFIXES:
         parts = []
         for layer in _ogr_layers(path, level):
-            features, crs = _read_ogr_layer(path, layer)
-            parts.append(features_to_frames(features, crs, path.name, where=f"{path} layer {layer}",
+            features, file_crs = _read_ogr_layer(path, layer)
+            parts.append(features_to_frames(features, CRS.from_user_input(crs) if crs else file_crs,
+                                            path.name, where=f"{path} layer {layer}",
                                             level=level, vintage=vintage, path=path))
         return _concat_frames(parts, path)
-    features, crs = _read_features(path, level)
-    return features_to_frames(features, crs, path.name, where=str(path), level=level,
-                              vintage=vintage, path=path)
+    features, file_crs = _read_features(path, level)
+    return features_to_frames(features, CRS.from_user_input(crs) if crs else file_crs, path.name,
+                              where=str(path), level=level, vintage=vintage, path=path)
 
 
 def _concat_frames(parts: list[SourceFrames], path: Path) -> SourceFrames:
