@@ -201,3 +201,33 @@ def test_indicator_yaml_covers_every_measure(hand_warehouse):
         assert e["direction"] in ("higher_is_better", "higher_is_worse") and e["title_nl"] and e["unit"]
     obs = to_observations(table)
     assert obs["value"].notna().all() and "access_nearest_horeca" in set(obs["variable"])
+
+
+def test_flevoland_warehouse(flevoland_warehouse, tmp_path):
+    """The real Flevoland build: no facilities in the data → a clear error; with a few hand-made
+    facilities (not real locations) every wijk, gemeente and the province get values, and
+    'land' (only Flevoland covered) is explicitly missing for partial coverage."""
+    import shutil
+
+    with pytest.raises(WeefselError, match="no facilities"):
+        run_access(flevoland_warehouse, write=False)
+    path = tmp_path / "flevo.duckdb"
+    shutil.copy(flevoland_warehouse, path)
+    fac = pd.DataFrame({"facility_id": ["t:1", "t:2", "t:3"], "type": "buurthuis", "source": "test",
+                        "x_rd": [143_000.0, 160_500.0, 176_000.0], "y_rd": [487_000.0, 502_500.0, 507_000.0],
+                        "capacity": [1.0, 2.0, 1.0]})
+    con = duckdb.connect(str(path))
+    con.register("f", fac)
+    con.execute("INSERT INTO facilities (facility_id, type, source, x_rd, y_rd, capacity) "
+                "SELECT facility_id, type, source, x_rd, y_rd, capacity FROM f")
+    con.close()
+    table = run_access(path)
+    levels = table.groupby("level")["area_code"].nunique().to_dict()
+    assert levels["wijk"] == 103 and levels["gemeente"] == 6 and levels["provincie"] == 1
+    land = table[table["level"] == "land"]
+    assert land["value"].isna().all() and land["missing_reason"].str.startswith("partial coverage").all()
+    prov = table[(table["level"] == "provincie") & (table["measure"] == "nearest_distance")]
+    assert prov["value"].notna().all() and prov["population"].iloc[0] > 400_000
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT count(*) FROM access_results").fetchone()[0] == len(table)
+    con.close()

@@ -11,6 +11,8 @@ Missing values are explicit: ``value`` is NULL and ``missing_reason`` says why:
 * ``no residents``                  the area's demand points hold no population (Σ p = 0)
 * ``no facility of this type``      nothing of the type exists in the input
 * ``not reachable``                 some residents cannot reach the type on the network
+* ``partial coverage (x%)``         a parent area whose residents are only partly represented
+                                    by demand points (e.g. 'land' in a one-province warehouse)
 """
 
 from __future__ import annotations
@@ -60,12 +62,26 @@ def membership(area_codes: pd.Series, areas: pd.DataFrame) -> tuple[np.ndarray, 
 
 
 def aggregate(points: dict[tuple[str, str], np.ndarray], demand: pd.DataFrame, areas: pd.DataFrame,
-              period: str) -> pd.DataFrame:
-    """Long table (area_code, level, period, measure, facility_type, value, population, missing_reason)."""
+              period: str, published_population: pd.Series | None = None,
+              min_coverage: float = 0.95) -> pd.DataFrame:
+    """Long table (area_code, level, period, measure, facility_type, value, population, missing_reason).
+
+    ``published_population`` (by area code) guards parent areas that the demand points only
+    partly cover (e.g. 'land' in a Flevoland-only warehouse): below ``min_coverage`` their
+    value is NULL with reason 'partial coverage'.
+    """
     pt, grp, groups = membership(demand["area_code"], areas)
     n_groups = len(groups)
     pop = demand["population"].to_numpy(dtype=float)[pt]
     pop_sum = np.bincount(grp, weights=pop, minlength=n_groups)
+    partial = np.zeros(n_groups, dtype=bool)
+    coverage = np.ones(n_groups)
+    if published_population is not None:
+        published = groups["area_code"].map(pd.to_numeric(published_population, errors="coerce")).to_numpy(float)
+        own = groups["area_code"].isin(set(demand["area_code"].dropna().astype(str))).to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            coverage = np.where(published > 0, pop_sum / published, 1.0)
+        partial = ~own & (coverage < min_coverage)
     frames = []
     for (measure, ftype), values in points.items():
         v = np.asarray(values, dtype=float)[pt]
@@ -80,6 +96,8 @@ def aggregate(points: dict[tuple[str, str], np.ndarray], demand: pd.DataFrame, a
         no_type = (pop_sum > 0) & (blocked > 0)
         all_inf = not finite.any()
         reason[no_type] = "no facility of this type" if all_inf else "not reachable"
+        value[partial] = np.nan
+        reason[partial] = [f"partial coverage ({c:.0%} of residents)" for c in coverage[partial]]
         name, scale = EXPORT.get(measure, (measure, 1.0))
         frames.append(pd.DataFrame({
             "area_code": groups["area_code"], "level": groups["level"], "period": period,

@@ -30,6 +30,7 @@ class AccessInputs:
     config: AccessConfig = field(default_factory=AccessConfig)
     period: str = ""
     model: DistanceModel | None = None
+    published_population: pd.Series | None = None  # by area code; guards partly covered parents
 
     def checked(self) -> "AccessInputs":
         for col in ("x", "y", "population"):
@@ -72,7 +73,7 @@ def compute_access(inputs: AccessInputs, only_types: Iterable[str] | None = None
     model = inputs.model or cfg.model()
     points = point_measures(inputs.demand, inputs.facilities, cfg, model,
                             only_types=list(only_types) if only_types is not None else None)
-    table = aggregate(points, inputs.demand, inputs.areas, inputs.period)
+    table = aggregate(points, inputs.demand, inputs.areas, inputs.period, inputs.published_population)
     notes = []
     n_out = facilities_outside(inputs.facilities)
     if n_out:

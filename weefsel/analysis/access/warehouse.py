@@ -66,7 +66,7 @@ def load_inputs(wh: Warehouse, config: AccessConfig, demand_file: str | Path | N
         demand = demand_from_areas(areas.loc[use], pop, geometry=geom[use])
     hierarchy = areas.drop(columns=["geom_rd"])
     return AccessInputs(demand=demand, facilities=facilities, areas=hierarchy,
-                        config=config, period=period)
+                        config=config, period=period, published_population=pop)
 
 
 def write_results(path: str | Path, table: pd.DataFrame) -> None:
