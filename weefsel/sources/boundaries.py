@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+import httpx
 import numpy as np
 import pandas as pd
 import shapely
@@ -494,9 +495,7 @@ class PdokClient:
 
     URL = "https://service.pdok.nl/cbs/gebiedsindelingen/{year}/wfs/v1_0"
 
-    def __init__(self, url: str = URL, client: "httpx.Client | None" = None, page_size: int = 1000):
-        import httpx
-
+    def __init__(self, url: str = URL, client: httpx.Client | None = None, page_size: int = 1000):
         self.url = url
         self.client = client or httpx.Client(timeout=120, headers={"User-Agent": "weefsel"})
         self.page_size = page_size
