@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from weefsel.errors import InputError
 from weefsel.sources.base import (AREA_COLUMNS, OBSERVATION_COLUMNS, VARIABLE_COLUMNS, Rejection,
@@ -144,29 +145,32 @@ def read_text_table(path: Path, required: list[str] | None = None, what: str = "
         raise InputError("file is empty or has no header line", where=str(path),
                          expected=f"a {what} CSV with a header row")
     sep = ";" if head.count(";") > head.count(",") else ","
-    try:
-        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                         skipinitialspace=False, skiprows=skiprows, quoting=csv.QUOTE_MINIMAL)
-    except pd.errors.ParserError as exc:
-        raise InputError(f"cannot parse CSV ({exc})", where=str(path),
-                         expected=f"a well-formed {what} CSV (same number of fields on every line)"
-                         ) from exc
-    except UnicodeDecodeError as exc:
-        raise InputError("not UTF-8 text", where=str(path), expected="a UTF-8 CSV") from exc
-    df.columns = [str(c).strip() for c in df.columns]
-    if df.shape[1] < 2:
-        raise InputError(f"only one column found ({df.columns[0][:60]!r}): wrong delimiter?",
+    names = next(csv.reader([head.lstrip("\ufeff")], delimiter=sep))
+    if len(names) < 2:
+        raise InputError(f"only one column found ({names[0][:60]!r}): wrong delimiter?",
                          where=str(path), expected="fields separated by ',' or ';'")
-    short = df.isna().any(axis=1).to_numpy()
-    if short.any():
-        i = int(np.flatnonzero(short)[0])
-        missing_col = df.columns[df.iloc[i].isna().to_numpy()][0]
-        raise InputError(
-            f"line {i + 2 + skiprows} has too few fields (first missing column {missing_col!r}); "
-            "the file looks truncated", where=str(path),
-            expected=f"{df.shape[1]} fields on every line")
-    for c in df.columns:
-        df[c] = df[c].str.strip()
+    if len(set(names)) < len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise InputError(f"column {dup!r} appears twice in the header", where=str(path),
+                         expected="unique column names")
+    try:
+        table = pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(skip_rows=skiprows + 1, column_names=names,
+                                                 encoding="utf8"),
+            parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid as exc:
+        line, nfields = _first_ragged_line(path, sep, len(names), skiprows)
+        if line is not None:
+            raise InputError(
+                f"line {line} has {nfields} fields instead of {len(names)}"
+                + ("; the file looks truncated" if nfields < len(names) else ""),
+                where=str(path), expected=f"{len(names)} fields on every line") from exc
+        raise InputError(f"cannot parse CSV ({str(exc)[:200]})", where=str(path),
+                         expected=f"a well-formed {what} CSV") from exc
+    table = pa.table({n.strip(): pc.utf8_trim_whitespace(table[n]) for n in names})
+    df = table.to_pandas()
     if required:
         stems = {stem_of(c) for c in df.columns}
         lacking = [r for r in required if r not in stems and r not in df.columns]
@@ -175,6 +179,18 @@ def read_text_table(path: Path, required: list[str] | None = None, what: str = "
                              f"{', '.join(list(df.columns)[:8])}...", where=str(path),
                              expected=f"a {what}")
     return df
+
+
+def _first_ragged_line(path: Path, sep: str, n: int, skiprows: int) -> tuple[int | None, int]:
+    """(1-based line number, field count) of the first record whose width is not ``n``."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        for i, row in enumerate(reader):
+            if i <= skiprows:
+                continue
+            if row and len(row) != n:
+                return reader.line_num, len(row)
+    return None, 0
 
 
 def find_column(df: pd.DataFrame, stem: str, path: Path | str | None = None) -> str:
