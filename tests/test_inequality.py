@@ -45,6 +45,10 @@ def test_pysal_matches_direct_formulas(values, k):
     assert t == pytest.approx(theil_direct(x), abs=1e-9)
     assert bg == pytest.approx(theil_between_direct(x, groups), abs=1e-9)
     assert bg + wg == pytest.approx(t)
+    from inequality.theil import TheilD
+    d = TheilD(x, groups)
+    assert bg == pytest.approx(float(np.ravel(d.bg)[0]), abs=1e-9)
+    assert wg == pytest.approx(float(np.ravel(d.wg)[0]), abs=1e-9)
     assert wg >= -1e-9                           # within part is a weighted sum of Theils
 
 

@@ -12,8 +12,6 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
-from inequality.gini import Gini
-from inequality.theil import Theil, TheilD
 
 INEQUALITY_COLUMNS = ["indicator", "period", "level", "partition", "n_areas", "n_groups", "mean",
                       "gini", "theil", "theil_between", "theil_within", "between_share",
@@ -40,11 +38,18 @@ def gini(values: np.ndarray) -> float:
     v = v[np.isfinite(v)]
     if len(v) < 2 or v.sum() == 0:
         return np.nan
+    from inequality.gini import Gini   # imported lazily: the package pulls in scipy.stats (slow)
     return float(Gini(v).g)
 
 
 def theil_decomposition(values: np.ndarray, partition: np.ndarray | None) -> tuple[float, float, float]:
-    """(T, between, within) over positive values; partition None -> (T, nan, nan)."""
+    """(T, between, within) over positive values; partition None -> (T, nan, nan).
+
+    T is PySAL's ``Theil``. The between-group part is the formula of PySAL's ``TheilD``,
+    bg = sum_g s_g ln(s_g n / n_g) (s_g = group share of the total), computed with bincount:
+    TheilD loops over groups in Python (about 1 s per call for 350 gemeenten). The tests
+    check both against TheilD and the direct formulas.
+    """
     v = np.asarray(values, dtype=float)
     ok = np.isfinite(v) & (v > 0)
     if partition is not None:
@@ -52,11 +57,17 @@ def theil_decomposition(values: np.ndarray, partition: np.ndarray | None) -> tup
         ok &= pd.notna(part)
     if ok.sum() < 2:
         return np.nan, np.nan, np.nan
+    from inequality.theil import Theil   # imported lazily: the package pulls in scipy.stats (slow)
+    y = v[ok]
+    t = float(np.ravel(Theil(y).T)[0])
     if partition is None:
-        return float(np.ravel(Theil(v[ok]).T)[0]), np.nan, np.nan
-    d = TheilD(v[ok], np.asarray(part[ok]).astype(str))
-    t = float(np.ravel(d.T)[0])
-    bg = float(np.ravel(d.bg)[0])
+        return t, np.nan, np.nan
+    codes, _ = pd.factorize(pd.Series(part[ok]).astype(str), sort=True)
+    n = len(y)
+    sg = np.bincount(codes, weights=y) / y.sum()
+    ng = np.bincount(codes).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bg = float(np.nansum(np.where(sg > 0, sg * np.log(sg * n / ng), 0.0)))
     return t, bg, t - bg
 
 

@@ -30,6 +30,9 @@ def register(app: typer.Typer) -> None:
         draws: int = typer.Option(1000, help="Monte-Carlo draws for the rank intervals"),
         seed: int = typer.Option(42, help="random seed (results are reproducible)"),
         catalogue: Optional[Path] = typer.Option(None, help="indicator catalogue YAML (default: packaged)"),
+        skip_missing: bool = typer.Option(False, "--skip-missing",
+                                          help="skip (and list) every indicator whose variables the "
+                                               "warehouse lacks, instead of stopping with an error"),
     ) -> None:
         """Compute indicators, SVI-style flags, the composite with rank intervals and inequality."""
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -49,7 +52,7 @@ def register(app: typer.Typer) -> None:
                       console=console, transient=True) as progress:
             progress.add_task(f"indicators, SVI, composite ({draws} draws), inequality ...", total=None)
             run = run_index(warehouse, level=level, period=period, reference=reference, spec=spec,
-                            catalogue=catalogue)
+                            catalogue=catalogue, skip_missing=skip_missing)
         console.print(f"[bold]weefsel index[/] {warehouse} level={level} reference={reference} "
                       f"normalisation={normalisation} weights={weights} aggregation={aggregation}")
         for line in summary_lines(run):

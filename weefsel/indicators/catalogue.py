@@ -210,9 +210,11 @@ def available_variables(con) -> set[tuple[str, str]]:
     return {(v, b or "") for v, b in rows}
 
 
-def validate_against(catalogue: Catalogue, available: set[tuple[str, str]]) -> Catalogue:
+def validate_against(catalogue: Catalogue, available: set[tuple[str, str]],
+                     skip_missing: bool = False) -> Catalogue:
     """Fail (CatalogueError naming indicator and variable) before computing anything when a
-    required indicator names a variable the warehouse lacks; optional ones are skipped."""
+    required indicator names a variable the warehouse lacks; optional ones are skipped.
+    ``skip_missing`` treats every indicator as optional (a warehouse that covers little)."""
     keep, skipped = [], dict(catalogue.skipped)
     for ind in catalogue:
         lacking = [(v, b) for v, b in ind.needs() if (v, b) not in available]
@@ -220,7 +222,7 @@ def validate_against(catalogue: Catalogue, available: set[tuple[str, str]]) -> C
             keep.append(ind)
             continue
         desc = ", ".join(f"'{v}'" + (f" (breakdown {b})" if b else "") for v, b in lacking)
-        if ind.optional:
+        if ind.optional or skip_missing:
             skipped[ind.id] = f"variable {desc} not in the warehouse"
             continue
         raise CatalogueError(

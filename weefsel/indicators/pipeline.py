@@ -58,7 +58,8 @@ def latest_period(wh: Warehouse) -> str:
 
 def compute_indicators(warehouse: str | Path | Warehouse, level: str = "buurt",
                        period: str | None = None,
-                       catalogue: Catalogue | str | Path | None = None) -> pd.DataFrame:
+                       catalogue: Catalogue | str | Path | None = None,
+                       skip_missing: bool = False) -> pd.DataFrame:
     """Indicator values for every area of ``level`` (long form, see VALUE_COLUMNS + level).
 
     Validates the catalogue against the warehouse first: a required indicator naming a
@@ -66,7 +67,7 @@ def compute_indicators(warehouse: str | Path | Warehouse, level: str = "buurt",
     indicators are listed in ``result.attrs['skipped']``."""
     cat = _catalogue(catalogue)
     with _open(warehouse) as wh:
-        cat = validate_against(cat, available_variables(wh.con))
+        cat = validate_against(cat, available_variables(wh.con), skip_missing)
         period = str(period) if period else latest_period(wh)
         areas = wh.areas(level=level)
         if areas.empty:
@@ -228,14 +229,15 @@ class IndexRun:
 
 def compute_all(warehouse: str | Path | Warehouse, level: str = "buurt", period: str | None = None,
                 reference: str = "nl", spec: CompositeSpec | None = None,
-                catalogue: Catalogue | str | Path | None = None) -> IndexRun:
+                catalogue: Catalogue | str | Path | None = None,
+                skip_missing: bool = False) -> IndexRun:
     """Everything ``weefsel index`` writes, as DataFrames (nothing written)."""
     spec = spec or CompositeSpec()
     spec.check()
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     with _open(warehouse) as wh:
-        values = compute_indicators(wh, level, period, catalogue)
+        values = compute_indicators(wh, level, period, catalogue, skip_missing)
         t["indicators"] = time.perf_counter() - t0
         s = time.perf_counter()
         svi_t = svi(wh, level, reference=reference, values=values)
@@ -301,12 +303,13 @@ def write_tables(path: str | Path, tables: Mapping[str, pd.DataFrame]) -> None:
 
 def run_index(path: str | Path, level: str = "buurt", period: str | None = None,
               reference: str = "nl", spec: CompositeSpec | None = None,
-              catalogue: Catalogue | str | Path | None = None) -> IndexRun:
+              catalogue: Catalogue | str | Path | None = None,
+              skip_missing: bool = False) -> IndexRun:
     """Compute everything (read-only), then write it in one transaction."""
     path = Path(path)
     wh = Warehouse(path)
     try:
-        run = compute_all(wh, level, period, reference, spec, catalogue)
+        run = compute_all(wh, level, period, reference, spec, catalogue, skip_missing)
     finally:
         wh.close()
     s = time.perf_counter()
