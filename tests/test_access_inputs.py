@@ -174,3 +174,25 @@ def test_network_model_same_code_path():
     res = compute_access(AccessInputs(demand, fac, AREAS, AccessConfig(), "2024", model=net))
     t = res.table.set_index(["area_code", "measure", "facility_type"])["value"]
     assert t[("BU00010001", "nearest_distance", "buurthuis")] == pytest.approx(700.0)
+
+
+def test_network_from_networkx_and_unreachable():
+    nx = pytest.importorskip("networkx")
+    g = nx.Graph()
+    for i, (x, y) in enumerate([(150_000, 450_000), (150_300, 450_000), (150_300, 450_400), (160_000, 460_000)]):
+        g.add_node(f"n{i}", x=float(x), y=float(y))
+    g.add_edge("n0", "n1", length=300.0)
+    g.add_edge("n1", "n2", length=400.0)  # n3 is an island
+    net = NetworkDistance.from_networkx(g)
+    o = np.array([[150_000.0, 450_000.0], [160_000.0, 460_000.0]])
+    f = np.array([[150_300.0, 450_400.0]])
+    d = net.nearest(o, f)
+    assert d[0] == pytest.approx(700.0) and np.isinf(d[1])
+    demand = pd.DataFrame({"area_code": ["BU00010001", "BU00010002"], "x": o[:, 0], "y": o[:, 1],
+                           "population": [5.0, 5.0]})
+    fac = pd.DataFrame({"type": ["buurthuis"], "x_rd": f[:, 0], "y_rd": f[:, 1]})
+    t = compute_access(AccessInputs(demand, fac, AREAS, AccessConfig(), "2024", model=net)).table
+    near = t[(t["measure"] == "nearest_distance")].set_index("area_code")
+    assert near.loc["BU00010002", "missing_reason"] == "not reachable"
+    assert near.loc["WK000100", "missing_reason"] == "not reachable"
+    assert near.loc["BU00010001", "value"] == pytest.approx(700.0)
