@@ -255,3 +255,67 @@ def test_discover_real_folder(data_dir):
     kwb = next(s for s in specs if s.path.name.endswith("partial_first10000rows.csv"))
     assert kwb.kwargs["dataproperties"].name == "kwb_2024_85984NED_DataProperties.csv"
     assert sniff_csv(data_dir / "ses" / "ses_woa_85900NED_2014_2022_almere.csv") == "ses"
+
+
+# --------------------------------------------------------------------------- real data
+
+FLEVOLAND = {"GM0034": "Almere", "GM0995": "Lelystad", "GM0303": "Dronten",
+             "GM0050": "Zeewolde", "GM0171": "Noordoostpolder", "GM0184": "Urk"}
+
+
+def test_flevoland_has_six_gemeenten_and_almere_levels(flevoland_warehouse):
+    with Warehouse(flevoland_warehouse) as w:
+        gm = w.areas("gemeente")
+        assert dict(zip(gm.code, gm.name)) == FLEVOLAND
+        assert set(gm.provincie_code) == {"PV24"}
+        assert gm.set_index("code").loc["GM0034"].name == "GM0034"
+        cur = w.sql("SELECT level, count(*) n FROM areas WHERE gemeente_code = 'GM0034' "
+                    "AND vintage = 2024 GROUP BY level")
+        n = dict(zip(cur.level, cur.n))
+        assert n["wijk"] == 71 and n["buurt"] == 238
+        assert w.sql("SELECT count(*) n FROM areas WHERE level='wijk' AND geom_rd IS NULL"
+                     ).n[0] == 0
+        assert set(w.areas("land").code) == {"NL00"}
+        assert "PV24" in set(w.areas("provincie").code)
+        # nothing from outside the region except land, province and named regions
+        other = w.sql("SELECT count(*) n FROM areas WHERE gemeente_code IS NOT NULL AND "
+                      "gemeente_code NOT IN (SELECT unnest(?))", [list(FLEVOLAND)])
+        assert other.n[0] == 0
+        info = w.build_info()
+        assert info["region"] == "flevoland" and info["gemeenten"].count("GM") == 6
+
+
+def test_flevoland_population_sums(flevoland_warehouse):
+    """Population (KWB 2024): Almere's buurten add up to the gemeente within KWB rounding,
+    and every gemeente has a population at gemeente level."""
+    with Warehouse(flevoland_warehouse) as w:
+        pop = w.sql("""SELECT a.level, a.gemeente_code gm, sum(o.value) v FROM observations o
+                       JOIN areas a ON a.code = o.area_code
+                       WHERE o.variable = 'AantalInwoners' AND o.period = '2024'
+                       GROUP BY ALL""")
+    p = pop.set_index(["level", "gm"]).v
+    assert set(p["gemeente"].index) == set(FLEVOLAND)
+    for gm in FLEVOLAND:
+        assert p[("buurt", gm)] == pytest.approx(p[("gemeente", gm)], rel=0.02)
+        assert p[("wijk", gm)] == pytest.approx(p[("gemeente", gm)], rel=0.02)
+    assert 200_000 < p[("gemeente", "GM0034")] < 250_000  # Almere 1 Jan 2024: 226,500
+
+
+def test_flevoland_validation_report(flevoland_warehouse):
+    with Warehouse(flevoland_warehouse) as w:
+        v = w.sql("SELECT * FROM validation")
+    gp = v[v.check_name == "gemeente_present"]
+    assert set(gp.area_code) == set(FLEVOLAND)
+    assert (gp.severity != "error").all()
+    for name in FLEVOLAND.values():
+        assert gp.message.str.contains(name).any()
+    # which levels each source holds, per gemeente
+    almere = gp[gp.area_code == "GM0034"].message.iloc[0]
+    assert "85984NED: gemeente+wijk+buurt" in almere and "50090NED" in almere
+    src = v[v.check_name == "source_rows"]
+    assert src.source.str.contains("gezondheid").any()
+    # the subset files only repeat the national ones: their values are counted as duplicates
+    dup = v[v.check_name == "duplicates"]
+    assert dup.source.str.contains("flevoland").any()
+    assert {"sum_consistency", "rate_consistency", "coverage", "source_levels"} <= set(
+        v.check_name)

@@ -87,9 +87,11 @@ def info_command(
         t = Table(title="Sources (provenance)", title_justify="left")
         for c in ("file", "table", "publisher", "licence", "rows read", "rejected"):
             t.add_column(c, overflow="fold")
-        for r in w.sql("SELECT * FROM provenance ORDER BY file").itertuples():
-            t.add_row(Path(str(r.file)).name, r.table_id or "", r.publisher or "",
-                      r.licence or "", f"{r.rows_read or 0}", f"{r.rows_rejected or 0}")
+        prov = w.sql("SELECT file, coalesce(table_id, '') t, coalesce(publisher, '') p, "
+                     "coalesce(licence, '') l, coalesce(rows_read, 0) r, "
+                     "coalesce(rows_rejected, 0) x FROM provenance ORDER BY file")
+        for r in prov.itertuples():
+            t.add_row(Path(str(r.file)).name, str(r.t), str(r.p), str(r.l), f"{r.r}", f"{r.x}")
         console.print(t)
         t = Table(title="Values per source, level and period", title_justify="left")
         for c in ("source", "level", "periods", "areas", "variables", "values"):

@@ -7,8 +7,9 @@ Checks (``check_name``):
   source already had them.
 * ``source_levels``: which levels each source really holds (areas with at least one value).
 * ``gemeente_present``: every gemeente of the region, and per source the levels it holds there.
-* ``coverage`` / ``coverage_level``: per gemeente and level (wijk, buurt), how many areas have
-  population, health, SES, safety figures and a polygon (expected = number of areas).
+* ``coverage`` / ``coverage_level``: per gemeente and level (wijk, buurt), how many areas of
+  the current classification have population, health, SES, safety figures and a polygon
+  (expected = number of areas), and how many codes of older classifications were kept.
 * ``sum_consistency``: gemeente counts vs the sum over their wijken and buurten
   (expected = gemeente value, observed = sum; deviation |sum-gemeente|/gemeente > tolerance).
 * ``rate_consistency``: gemeente health rates vs the population-weighted mean of their buurt
@@ -112,27 +113,37 @@ def gemeente_presence(con: duckdb.DuckDBPyConnection, expected: list[str]) -> li
 
 
 def coverage(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Areas of the current classification (newest vintage of the level) with each kind of
+    data; codes of older classifications (health 2020 buurten...) are counted apart."""
     aspect_cols = ",\n".join(
-        f"count(DISTINCT CASE WHEN {cond} THEN a.code END) AS {name}"
+        f"count(DISTINCT CASE WHEN cur AND {cond} THEN a.code END) AS {name}"
         for name, cond in ASPECTS.items())
     df = con.execute(f"""
-        SELECT a.gemeente_code AS gm, a.level, count(DISTINCT a.code) AS n,
-               count(DISTINCT CASE WHEN a.geom_rd IS NOT NULL THEN a.code END) AS geometry,
-               {aspect_cols}
-        FROM areas a LEFT JOIN observations o ON o.area_code = a.code
+        WITH lv AS (SELECT level, max(vintage) AS v FROM areas GROUP BY level),
+        a AS (SELECT areas.*, (areas.vintage IS NULL OR lv.v IS NULL OR areas.vintage >= lv.v)
+                     AS cur
+              FROM areas JOIN lv USING (level))
+        SELECT a.gemeente_code AS gm, a.level,
+               count(DISTINCT CASE WHEN cur THEN a.code END) AS n,
+               count(DISTINCT CASE WHEN cur AND a.geom_rd IS NOT NULL THEN a.code END) AS geometry,
+               {aspect_cols},
+               count(DISTINCT CASE WHEN NOT cur THEN a.code END) AS older_codes
+        FROM a LEFT JOIN observations o ON o.area_code = a.code
         WHERE a.level IN ('gemeente', 'wijk', 'buurt') AND a.gemeente_code IS NOT NULL
         GROUP BY ALL ORDER BY 1, 2""").df()
     names = dict(con.execute("SELECT code, name FROM areas WHERE level='gemeente'").fetchall())
-    aspects = [*ASPECTS, "geometry"]
+    aspects = [*ASPECTS, "geometry", "older_codes"]
     rows = []
     for r in df.itertuples():
         if r.level == "gemeente":
             continue
         for asp in aspects:
+            what = (f"{getattr(r, asp)} codes of an older classification besides the {r.n} "
+                    "current ones" if asp == "older_codes"
+                    else f"{getattr(r, asp)} of {r.n} with {asp}")
             rows.append(_row("coverage", "info", area_code=r.gm, level=r.level, variable=asp,
                              expected=float(r.n), observed=float(getattr(r, asp)),
-                             message=(f"{names.get(r.gm, r.gm)} {r.level}: {getattr(r, asp)} of "
-                                      f"{r.n} with {asp}")))
+                             message=f"{names.get(r.gm, r.gm)} {r.level}: {what}"))
     by_level = df.groupby("level")[["n", *aspects]].sum()
     for level, r in by_level.iterrows():
         for asp in aspects:
@@ -294,7 +305,7 @@ def print_report(validation: pd.DataFrame, console: Any = None, max_rows: int = 
         piv = cov.pivot_table(index=["area_code", "level"], columns="variable",
                               values="observed", aggfunc="first")
         n = cov.groupby(["area_code", "level"])["expected"].first()
-        aspects = [a for a in [*ASPECTS, "geometry"] if a in piv.columns]
+        aspects = [a for a in [*ASPECTS, "geometry", "older_codes"] if a in piv.columns]
         t = table("Coverage per gemeente (areas with ... / areas)",
                   ["gemeente", "level", "areas", *aspects])
         for i, ((gm, level), row) in enumerate(piv.iterrows()):
