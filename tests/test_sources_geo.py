@@ -9,6 +9,8 @@ import httpx
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from weefsel.errors import InputError, WeefselError
 from weefsel.sources.boundaries import (PdokClient, decode_topojson, load_boundaries,
@@ -426,3 +428,44 @@ def test_typology_is_complete_and_prioritised():
 def test_docs_typology_table_matches_yaml():
     doc = Path(__file__).parents[1] / "docs" / "typology.md"
     assert render_markdown() in doc.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- properties
+
+@settings(max_examples=40, deadline=None)
+@given(rects=st.lists(st.tuples(st.integers(0, 500), st.integers(0, 500), st.integers(1, 50), st.integers(1, 50)),
+                      min_size=1, max_size=6),
+       scale=st.sampled_from([0.5, 1.0, 10.0]), tx=st.integers(0, 300_000), ty=st.integers(300_000, 600_000),
+       reverse=st.booleans())
+def test_topojson_delta_decoding_roundtrip(rects, scale, tx, ty, reverse):
+    """Quantized, delta-encoded rings decode back to x * scale + translate, in either arc direction."""
+    arcs, geoms = [], []
+    for i, (x, y, w, h) in enumerate(rects):
+        ring = [(x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y)]
+        stored = ring[::-1] if reverse else ring
+        arcs.append([list(stored[0])] + [[b[0] - a[0], b[1] - a[1]] for a, b in zip(stored, stored[1:])])
+        geoms.append({"type": "Polygon", "arcs": [[~i if reverse else i]], "properties": {"k": i}})
+    topo = {"type": "Topology", "transform": {"scale": [scale, scale], "translate": [tx, ty]},
+            "arcs": arcs, "objects": {"o": {"type": "GeometryCollection", "geometries": geoms}}}
+    for (x, y, w, h), (props, g) in zip(rects, decode_topojson(topo)):
+        expect = shapely.box(tx + x * scale, ty + y * scale, tx + (x + w) * scale, ty + (y + h) * scale)
+        assert g.equals(expect)
+        assert g.exterior.coords[0] == pytest.approx((tx + x * scale, ty + y * scale))
+
+
+@settings(max_examples=30, deadline=None)
+@given(pts=st.lists(st.tuples(st.floats(0.5, 299.5), st.floats(0.5, 199.5)), min_size=1, max_size=50))
+def test_assign_areas_matches_grid_arithmetic(pts):
+    """On a 3x2 grid of 100 m buurten the assigned code is the cell that floor division names."""
+    rows = []
+    for i in range(3):
+        for j in range(2):
+            rows.append({"code": f"BU0034{i}{j}00", "level": "buurt",
+                         "geom_rd": shapely.to_wkb(shapely.box(i * 100, j * 100, (i + 1) * 100, (j + 1) * 100))})
+    fac = pd.DataFrame({"facility_id": [str(k) for k in range(len(pts))],
+                        "x_rd": [p[0] for p in pts], "y_rd": [p[1] for p in pts]})
+    out = assign_areas(fac, pd.DataFrame(rows))
+    on_edge = [(x % 100 == 0) or (y % 100 == 0) for x, y in pts]
+    for (x, y), code, edge in zip(pts, out["area_code"], on_edge):
+        if not edge:
+            assert code == f"BU0034{int(x // 100)}{int(y // 100)}00"
