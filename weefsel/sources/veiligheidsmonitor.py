@@ -177,6 +177,7 @@ def load_vm_csv(path: Path, known_areas: pd.DataFrame | None = None,
     path = Path(path)
     file = str(path)
     df = read_text_table(path, required=["Marges", "RegioS", "Perioden"], what="85146NED Veiligheidsmonitor")
+    n_read = len(df)
     lines = np.arange(len(df)) + 2
     role = df["Marges"].str.lower().map(MARGES_ROLE)
     if role.isna().any():
@@ -235,7 +236,7 @@ def load_vm_csv(path: Path, known_areas: pd.DataFrame | None = None,
          "description": m.description or "85146NED; mostly % of residents aged 15+",
          "source_table": TABLE_ID, "topic": m.topic} for c, m in metas.items() if c in data_cols])
     out.rejections = rejections
-    out.rows_read = int(len(np.arange(len(df))) + miss.sum() + badp.sum())
+    out.rows_read = n_read
     out.provenance = [provenance(path, publisher=PUBLISHER_CBS, table_id=TABLE_ID, rows_read=out.rows_read,
                                  rows_rejected=rows_rejected(rejections))]
     return out
