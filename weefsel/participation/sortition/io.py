@@ -16,32 +16,35 @@ from weefsel.participation.sortition.model import Instance, Quota
 ID_COLUMNS = ("id", "nationbuilder_id", "person_id", "respondent_id", "ID")
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+def _read_text(path: Path) -> str:
     if not path.is_file():
         raise InputError("file not found", where=str(path))
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text ({exc.reason})", where=str(path)) from None
-    sample = text[:4096]
+
+
+def _parse_rows(text: str, where: str) -> tuple[list[str], list[dict[str, str]]]:
+    """Header and rows of a CSV text (comma, semicolon or tab separated)."""
+    text = text.lstrip("\ufeff")
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
     reader = csv.DictReader(text.splitlines(), dialect=dialect)
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
-        raise InputError("empty file, no header row", where=str(path))
-    rows = []
-    for row in reader:
-        rows.append({(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None})
+        raise InputError("empty file, no header row", where=where)
+    rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+            for row in reader]
     return header, rows
 
 
-def read_categories(path: str | Path) -> list[Quota]:
-    """Quotas from categories.csv; min/max must be integers with 0 ≤ min ≤ max."""
+def read_categories(path: str | Path, *, text: str | None = None) -> list[Quota]:
+    """Quotas from categories.csv (or its ``text``); min/max integers with 0 ≤ min ≤ max."""
     path = Path(path)
-    header, rows = _read_rows(path)
+    header, rows = _parse_rows(_read_text(path) if text is None else text, str(path))
     missing = [c for c in ("category", "feature", "min", "max") if c not in header]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}", where=str(path),
@@ -70,11 +73,11 @@ def read_categories(path: str | Path) -> list[Quota]:
 
 
 def read_respondents(path: str | Path, quotas: list[Quota], *, id_column: str | None = None,
-                     household_column: str | None = None
+                     household_column: str | None = None, text: str | None = None
                      ) -> tuple[list[str], list[dict[str, str]], list[str | None] | None]:
-    """People from respondents.csv: ids, features per category, households (or None)."""
+    """People from respondents.csv (or its ``text``): ids, features, households (or None)."""
     path = Path(path)
-    header, rows = _read_rows(path)
+    header, rows = _parse_rows(_read_text(path) if text is None else text, str(path))
     categories = list(dict.fromkeys(q.category for q in quotas))
     missing = [c for c in categories if c not in header]
     if missing:
@@ -140,11 +143,17 @@ def check_at_a_glance(inst: Instance, where: str = "categories.csv") -> None:
 
 
 def load_instance(categories: str | Path, respondents: str | Path, k: int, *,
-                  household_column: str | None = None, id_column: str | None = None) -> Instance:
-    """Read and validate both files; raise InputError before any algorithm runs."""
-    quotas = read_categories(categories)
+                  household_column: str | None = None, id_column: str | None = None,
+                  categories_text: str | None = None, respondents_text: str | None = None) -> Instance:
+    """Read and validate both files; raise InputError before any algorithm runs.
+
+    With ``*_text`` the CSV content is given directly (web uploads) and the paths only
+    name the files in error messages.
+    """
+    quotas = read_categories(categories, text=categories_text)
     ids, people, households = read_respondents(respondents, quotas, id_column=id_column,
-                                               household_column=household_column)
+                                               household_column=household_column,
+                                               text=respondents_text)
     inst = Instance(ids=ids, people=people, quotas=quotas, k=k, households=households,
                     source=f"{categories} + {respondents}")
     check_at_a_glance(inst, where=str(categories))
