@@ -309,8 +309,12 @@ class OverpassClient:
         raise WeefselError(f"{self.url}: Overpass still busy after {self.max_attempts} attempts "
                            f"({last}); try later or load a saved extract with load_osm")
 
-    def fetch(self, bbox_or_area: BBox | int | str, typology: Typology | None = None) -> SourceFrames:
-        typology = typology or load_typology()
+    def fetch(self, bbox_or_area: BBox | int | str,
+              typology: Typology | Path | str | None = None) -> SourceFrames:
+        """Facilities of every typology type in a bbox (south, west, north, east), an Overpass
+        area id, or an administrative area name; ``typology`` may be a Typology or a YAML path."""
+        typology = typology if isinstance(typology, Typology) else load_typology(
+            Path(typology) if typology else None)
         query = build_overpass_query(bbox_or_area, typology)
         doc = self._post(query)
         rejections: list[Rejection] = []
