@@ -236,7 +236,8 @@ def _float_cache(e: Election) -> tuple:
         wf = [w.astype(np.float64) for w in e.weights]
         unit = all(bool((w == 1).all()) for w in e.weights)
         tw = [float(w.sum()) for w in wf]
-        hit = (e, (costs, wf, unit, tw))
+        ranks = [np.arange(len(w), 0, -1, dtype=np.float64) for w in wf]
+        hit = (e, (costs, wf, unit, tw, ranks))
         _FLOAT_CACHE.clear()
         _FLOAT_CACHE[key] = hit
     return hit[1]
@@ -256,31 +257,37 @@ class _MesFloat:
         n = max(e.n_voters, 1)
         self.budget = np.full(n, total / n)
         cache = _float_cache(e)
-        self.costs, self.wf, self.unit, self.bound0 = cache
+        self.costs, self.wf, self.unit, self.bound0, self.ranks = cache
 
     def evaluate(self, j: int):
         cost = self.costs[j]
-        sup = self.e.supporters[j]
-        b = self.budget[sup]
-        money = float(b.sum())
-        if abs(money - cost) <= _REL * cost:
-            raise _Uncertain
-        if money < cost:
-            return None
-        w = self.wf[j]
+        b = self.budget[self.e.supporters[j]]
         if self.unit:
-            order = np.argsort(b, kind="stable")
-            bs = b[order]
-            ws = np.ones_like(bs)
+            bs = np.sort(b)
+            cs = np.cumsum(bs)
+            money = float(cs[-1])
+            if abs(money - cost) <= _REL * cost:
+                raise _Uncertain
+            if money < cost:
+                return None
+            paid = cs - bs
+            wrem = self.ranks[j]                      # k, k-1, ..., 1
+            q = (cost - paid) / wrem
+            k = int(np.argmax(bs >= q))
         else:
+            w = self.wf[j]
+            money = float(b.sum())
+            if abs(money - cost) <= _REL * cost:
+                raise _Uncertain
+            if money < cost:
+                return None
             order = np.argsort(b / w, kind="stable")
             bs = b[order]
             ws = w[order]
-        paid = np.concatenate(([0.0], np.cumsum(bs)[:-1]))
-        wrem = float(ws.sum()) - np.concatenate(([0.0], np.cumsum(ws)[:-1]))
-        q = (cost - paid) / wrem
-        ok = np.nonzero(bs >= q * ws)[0]
-        k = int(ok[0]) if len(ok) else len(bs) - 1
+            paid = np.cumsum(bs) - bs
+            wrem = float(ws.sum()) - (np.cumsum(ws) - ws)
+            q = (cost - paid) / wrem
+            k = int(np.argmax(bs >= q * ws))
         rest = cost - float(paid[k])
         if self.cost_utility:
             rho = rest / (float(wrem[k]) * cost)
