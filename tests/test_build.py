@@ -40,7 +40,7 @@ class Sel:
         return code[:2] in ("GM", "WK", "BU") and "GM" + code[2:6] in self.gemeente_codes
 
 
-def fake_resolve(region, areas, provincie_of):
+def fake_resolve(region, areas, provincie_of, members=None):
     r = region.lower()
     if r == "nl":
         return Sel("Nederland", sorted(areas.loc[areas.level == "gemeente", "code"]),
@@ -214,28 +214,79 @@ def test_gemeente_filter_selects_all_levels():
     assert gemeente_filter([]) is None
 
 
-def test_online_path_uses_odata_client_with_filter(monkeypatch, tmp_path):
-    calls = []
+class FakeOData:
+    def __init__(self):
+        self.calls = []
 
-    class FakeClient:
-        def load_table(self, table_id, filter=None):
-            calls.append((table_id, filter))
-            if table_id != "85984NED":
-                return SourceFrames(source=table_id)
-            f = national_frames()
-            f.observations["source"] = table_id
-            return f
+    def load_table(self, table_id, filter=None):
+        self.calls.append((table_id, filter))
+        if table_id != "85984NED":
+            return SourceFrames(source=table_id)
+        f = national_frames()
+        f.observations["source"] = table_id
+        return f
+
+
+class FakePdok:
+    def __init__(self):
+        self.calls = []
+
+    def fetch(self, level, year):
+        self.calls.append((level, year))
+        geo = boundary_frames().areas
+        return SourceFrames(source=f"pdok:{level}", areas=geo[geo.level == level], rows_read=2)
+
+
+class FakeOverpass:
+    def __init__(self, fail=False):
+        self.bbox, self.fail = None, fail
+
+    def fetch(self, bbox):
+        from weefsel.errors import WeefselError
+        if self.fail:
+            raise WeefselError("overpass-api.de: Overpass still busy after 4 attempts")
+        self.bbox = bbox
+        fac = pd.DataFrame({"facility_id": ["osm:node/1"], "type": ["library"],
+                            "source": ["osm"], "source_id": ["node/1"], "x_rd": [5.0],
+                            "y_rd": [5.0], "area_code": [None]})
+        return SourceFrames(source="overpass", facilities=fac, rows_read=1)
+
+
+def _assign(fac, areas):
+    fac = fac.copy()
+    fac["area_code"] = "GM0034"
+    return fac
+
+
+@pytest.mark.parametrize("overpass_fails", [False, True])
+def test_online_path_uses_mocked_clients(monkeypatch, tmp_path, overpass_fails):
+    """--online without a data folder: region resolved on PDOK polygons, CBS tables fetched
+    with a $filter on the region's gemeenten, facilities from Overpass for its bbox."""
     monkeypatch.setattr(B, "_resolve", fake_resolve)
+    monkeypatch.setattr("weefsel.sources.boundaries.provincie_of_gemeenten", fake_provincie_of)
+    monkeypatch.setattr("weefsel.sources.osm.assign_areas", _assign)
+    odata, pdok, over = FakeOData(), FakePdok(), FakeOverpass(fail=overpass_fails)
     out = tmp_path / "w.duckdb"
-    rep = B.build("Almere", None, out, online=True, progress=False, odata_client=FakeClient(),
-                  specs=B.plan_sources(None, True, ["GM0034"]))
-    ids = [c[0] for c in calls]
-    assert {"84799NED", "85984NED", "86165NED", "50090NED", "85900NED", "85146NED"} <= set(ids)
-    assert dict(calls)["85984NED"] == "substring(WijkenEnBuurten,2,4) eq '0034'"
-    assert dict(calls)["85146NED"] is None
+    rep = B.build("flevoland", None, out, online=True, progress=False, odata_client=odata,
+                  pdok_client=pdok, overpass_client=over)
+    ids = dict(odata.calls)
+    assert {"84799NED", "85039NED", "85318NED", "85618NED", "85984NED", "86165NED",
+            "50090NED", "85900NED", "85146NED"} <= set(ids)
+    assert ids["85984NED"] == "substring(WijkenEnBuurten,2,4) eq '0034'"
+    assert ids["85146NED"] is None
+    assert pdok.calls.count(("gemeente", 2024)) == 1          # cached between steps
     assert rep.gemeenten == ["GM0034"]
     with Warehouse(out) as w:
         assert w.build_info()["online"] == "true"
+        assert w.areas("gemeente").code.tolist() == ["GM0034"]
+        v = w.sql("SELECT * FROM validation WHERE check_name = 'rejection_reason'")
+        if overpass_fails:
+            assert len(w.facilities()) == 0
+            assert v.message.str.contains("Overpass not reachable").any()
+        else:
+            assert w.facilities().facility_id.tolist() == ["osm:node/1"]
+            s, west, n, e = over.bbox
+            assert 40 < s < n < 60 and 0 < west < e < 10   # WGS84 lat/lon of the RD box
 
 
 def test_discover_real_folder(data_dir):

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import duckdb
 import pandas as pd
@@ -30,6 +30,9 @@ from weefsel.warehouse.writer import insert_frame
 
 LEVEL_PREFIX = {"NL": "land", "PV": "provincie", "GM": "gemeente", "WK": "wijk", "BU": "buurt"}
 NATIONAL_ALIASES = {"NL01": "NL00"}
+#: Online boundaries: PDOK gebiedsindelingen of the KWB classification year.
+PDOK_YEAR = 2024
+PDOK_LEVELS = ["provincie", "gemeente", "wijk", "buurt"]
 
 
 @dataclass
@@ -116,7 +119,21 @@ def _load(spec: SourceSpec, context: dict[str, Any]) -> SourceFrames:
             from weefsel.sources.cbs_odata import ODataClient
             client = context["odata_client"] = ODataClient()
         return client.load_table(spec.table_id, filter=kw.get("filter"))
+    if k == "pdok":
+        return _pdok(context, kw["level"], kw["year"])
     raise WeefselError(f"no loader for source kind {k!r}")
+
+
+def _pdok(context: dict[str, Any], level: str, year: int) -> SourceFrames:
+    """PDOK gebiedsindelingen for one level/year, fetched once per build (cached)."""
+    cache = context.setdefault("pdok_cache", {})
+    if (level, year) not in cache:
+        client = context.get("pdok_client")
+        if client is None:
+            from weefsel.sources.boundaries import PdokClient
+            client = context["pdok_client"] = PdokClient()
+        cache[(level, year)] = client.fetch(level, year)
+    return cache[(level, year)]
 
 
 def load_source(spec: SourceSpec, context: dict[str, Any]) -> SourceFrames:
@@ -226,8 +243,11 @@ def select_codes(areas: pd.DataFrame, members: pd.DataFrame, selection: Any) -> 
     return keep
 
 
-def _resolve(region: str, areas: pd.DataFrame, provincie_of: dict[str, str]) -> Any:
+def _resolve(region: str, areas: pd.DataFrame, provincie_of: dict[str, str],
+             members: pd.DataFrame | None = None) -> Any:
     from weefsel.sources.regions import resolve_region
+    if members is not None and len(members):
+        return resolve_region(region, areas, provincie_of, members)
     return resolve_region(region, areas, provincie_of)
 
 
@@ -265,6 +285,10 @@ def plan_sources(data_dir: Path | None, online: bool, gemeenten: list[str] | Non
         for s in specs:
             if s.table_id != "85146NED":     # VM is small and keyed by name: fetch whole
                 s.kwargs["filter"] = flt
+        for level in PDOK_LEVELS:
+            specs.append(SourceSpec(kind="pdok", path=None, scope="online",
+                                    kwargs={"level": level, "year": PDOK_YEAR},
+                                    table_id=f"pdok:{level}_gegeneraliseerd:{PDOK_YEAR}"))
         return specs
     if data_dir is None:
         raise WeefselError("No data folder found (looked for $WEEFSEL_DATA and ../shared/data). "
@@ -273,8 +297,8 @@ def plan_sources(data_dir: Path | None, online: bool, gemeenten: list[str] | Non
 
 
 def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
-          progress: bool = True, *, odata_client: Any = None,
-          specs: list[SourceSpec] | None = None) -> BuildReport:
+          progress: bool = True, *, odata_client: Any = None, pdok_client: Any = None,
+          overpass_client: Any = None, specs: list[SourceSpec] | None = None) -> BuildReport:
     """Build the warehouse for ``region`` from ``data_dir`` (or online) into ``out``.
 
     Atomic: the previous ``out`` is replaced only when the whole build has succeeded.
@@ -292,7 +316,8 @@ def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
     _remove(tmp)
     report = BuildReport(region=region, out=out, data_dir=Path(data_dir) if data_dir else None,
                          online=online)
-    context: dict[str, Any] = {"odata_client": odata_client}
+    context: dict[str, Any] = {"odata_client": odata_client, "pdok_client": pdok_client,
+                               "overpass_client": overpass_client, "online": online}
     try:
         with _progress(progress) as prog:
             result = _build_into(tmp, region, data_dir, online, specs, context, report, prog)
@@ -351,7 +376,7 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
 
     gemeenten_hint: list[str] = []
     if online and specs is None:
-        gemeenten_hint = _online_gemeenten(region, data_dir)
+        gemeenten_hint = _online_gemeenten(region, data_dir, context)
     if specs is None:
         specs = plan_sources(data_dir, online, gemeenten_hint)
     task = prog.add_task("Reading sources", total=len(specs)) if prog else None
@@ -403,7 +428,7 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
     areas, provincie_of = add_provinces(areas)
     step("Resolving the region")
 
-    selection = _resolve(region, areas, provincie_of)
+    selection = _resolve(region, areas, provincie_of, members)
     report.region_name = str(getattr(selection, "name", region))
     keep = select_codes(areas, members, selection)
     areas = areas[areas["code"].isin(keep)].reset_index(drop=True)
@@ -411,8 +436,12 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
     report.gemeenten = sorted(areas.loc[areas["level"] == "gemeente", "code"])
     step("Assigning facilities to areas")
 
-    facilities = pd.concat([_conform(f.facilities, FACILITY_COLUMNS) for _, f, _ in loaded],
-                           ignore_index=True)
+    fac_frames = [_conform(f.facilities, FACILITY_COLUMNS) for _, f, _ in loaded]
+    if context.get("online") and not getattr(selection, "is_national", False):
+        extra = _overpass_facilities(context, areas, report)
+        if extra is not None and len(extra):
+            fac_frames.append(_conform(extra, FACILITY_COLUMNS))
+    facilities = pd.concat(fac_frames, ignore_index=True)
     if len(facilities):
         facilities = facilities.drop_duplicates("facility_id", keep="first")
         polys = areas[areas["geom_rd"].notna()]
@@ -435,7 +464,10 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
                                                     variables["variable"])
         insert_frame(con, "variables", variables)
         insert_frame(con, "facilities", _conform(facilities, FACILITY_COLUMNS))
-        insert_frame(con, "provenance", _provenance(loaded))
+        prov = _provenance(loaded)
+        if context.get("extra_provenance"):
+            prov = pd.concat([prov, pd.DataFrame(context["extra_provenance"])], ignore_index=True)
+        insert_frame(con, "provenance", prov)
         step("Validating")
         report.level_counts = dict(con.execute(
             "SELECT level, count(*) FROM areas GROUP BY level").fetchall())
@@ -527,30 +559,64 @@ def _provenance(loaded: list[tuple[SourceSpec, SourceFrames, SourceReport]]) -> 
     return frame
 
 
-def _online_gemeenten(region: str, data_dir: Path | None) -> list[str]:
-    """Gemeente codes of the region for the online OData filter.
+def _online_gemeenten(region: str, data_dir: Path | None,
+                      context: dict[str, Any] | None = None) -> list[str]:
+    """Gemeente codes of the region, for the OData filter of the online path.
 
-    Resolution needs the code list and provinces: a local region list / boundaries are used
-    when present; otherwise 'nl' fetches whole tables and a GM code is taken as given.
+    Resolution needs the gemeente list and provinces: a local region list / boundaries are
+    used when present, else the PDOK gemeente and provincie layers (cached for the build).
+    'nl' fetches whole tables.
     """
+    context = context if context is not None else {}
     if region.strip().lower() in ("nl", "nederland", "nl00"):
         return []
-    import re
-    codes = re.findall(r"GM\d{4}", region.upper())
-    if codes:
-        return codes
     if data_dir is not None and Path(data_dir).is_dir():
         specs = [s for s in discover(Path(data_dir)) if s.kind in ("region_list", "boundaries")]
         frames = [load_source(s, {}).areas for s in specs]
-        areas, prov = add_provinces(merge_areas(frames))
-        sel = _resolve(region, areas, prov)
-        return sorted(getattr(sel, "gemeente_codes", []) or [])
+    else:
+        frames = [_pdok(context, "gemeente", PDOK_YEAR).areas,
+                  _pdok(context, "provincie", PDOK_YEAR).areas]
+    areas, prov = add_provinces(merge_areas(frames))
+    sel = _resolve(region, areas, prov)
+    return sorted(getattr(sel, "gemeente_codes", []) or [])
+
+
+def _overpass_facilities(context: dict[str, Any], areas: pd.DataFrame,
+                         report: BuildReport) -> pd.DataFrame | None:
+    """Facilities of the region from Overpass (online builds of a region, not of 'nl').
+
+    Overpass is often busy: a failure is reported in the validation report and the build
+    goes on without facilities rather than failing the CBS part.
+    """
+    from shapely import wkb
+    from pyproj import Transformer
+
+    polys = areas[(areas["level"] == "gemeente") & areas["geom_rd"].notna()]
+    if polys.empty:
+        return None
+    bounds = [wkb.loads(bytes(g)).bounds for g in polys["geom_rd"]]
+    x0, y0 = min(b[0] for b in bounds), min(b[1] for b in bounds)
+    x1, y1 = max(b[2] for b in bounds), max(b[3] for b in bounds)
+    tr = Transformer.from_crs("EPSG:28992", "EPSG:4326", always_xy=True)
+    (w, s_), (e, n) = tr.transform(x0, y0), tr.transform(x1, y1)
+    client = context.get("overpass_client")
+    rep = SourceReport(label="Overpass (OpenStreetMap)", kind="overpass", scope="online",
+                       table_id="overpass")
+    report.sources.append(rep)
+    t = time.perf_counter()
     try:
-        from weefsel.sources import regions
-        online_resolve: Callable | None = getattr(regions, "resolve_region_online", None)
-    except ImportError:  # pragma: no cover
-        online_resolve = None
-    if online_resolve is not None:
-        return sorted(online_resolve(region).gemeente_codes)
-    raise WeefselError(f"Cannot resolve region {region!r} online without a code list: give "
-                       "gemeente codes (e.g. GM0034,GM0995), 'nl', or --data with a region list.")
+        if client is None:
+            from weefsel.sources.osm import OverpassClient
+            client = context["overpass_client"] = OverpassClient()
+        frames = client.fetch((s_, w, n, e))
+    except WeefselError as exc:
+        rep.rejected = 1
+        rep.reasons[f"Overpass not reachable, no facilities: {exc}"] += 1
+        return None
+    rep.rows_read = int(frames.rows_read or 0)
+    rep.rejected = len(frames.rejections)
+    rep.reasons = Counter(r.reason for r in frames.rejections)
+    rep.facilities = len(frames.facilities)
+    rep.seconds = time.perf_counter() - t
+    context.setdefault("extra_provenance", []).extend(frames.provenance)
+    return frames.facilities

@@ -26,7 +26,7 @@ ONLINE_TABLES = [*KWB_TABLES.values(), HEALTH_TABLE, SES_TABLE, VM_TABLE]
 
 #: Loader kinds, in the order the build runs them (areas of earlier kinds win on names).
 KIND_ORDER = ["region_list", "kwb_csv", "kwb_xlsx", "kwb_basic", "buurt_population", "health",
-              "ses", "vm", "nabijheid", "boundaries", "osm"]
+              "ses", "vm", "nabijheid", "odata", "boundaries", "pdok", "osm"]
 
 #: Words in a file name that mark a regional subset of a national file.
 SUBSET_WORDS = ("flevoland", "almere", "amsterdam", "lelystad", "utrecht", "rotterdam", "sample")
