@@ -1,0 +1,113 @@
+"""Benchmark of the burgerberaad draw against the published replication of Flanigan et al. (2021).
+
+Peer: the published LEXIMIN runtimes in citizensassemblies-replication/reference_output/
+*_statistics.txt ("Out of 3 runs, LEXIMIN took a median running time of … seconds"; their
+code, Gurobi, their hardware). Only the two synthetic 'example' pools are public; the real
+pools sf_a … obf are private, so those instances cannot be re-run here (their published
+figures are printed for reference only).
+
+Run:  /work/.venv/bin/python bench/sortition.py [--plain] [--legacy-samples 2000]
+Prints per instance: our median LEXIMIN runtime (3 runs, seconds, wall clock), the
+published one, the ratio published/ours (>1 = we are faster), the minimum probability
+(exact; published: 10.0%), and the LEGACY minimum estimated by seeded sampling with its
+99% Jeffreys upper bound next to the published bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from weefsel.config import default_data_dir
+from weefsel.participation.sortition.fair import fair_distribution
+from weefsel.participation.sortition.io import load_instance
+from weefsel.participation.sortition.legacy import jeffreys_upper, legacy_probabilities
+from weefsel.participation.sortition.select import rng_for
+from weefsel.participation.sortition.stats import gini
+
+INSTANCES = [("example_small_20", 20), ("example_large_200", 200)]
+
+
+def published(ref: Path, name: str) -> dict[str, str]:
+    text = (ref / "reference_output" / f"{name}_statistics.txt").read_text(encoding="utf-8")
+    out = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+    m = re.search(r"median running time of ([\d.]+) seconds", text)
+    out["runtime_s"] = m.group(1) if m else "nan"
+    return out
+
+
+def curve_distance(ref: Path, name: str, algorithm: str, probs: np.ndarray) -> float:
+    """Largest gap between our sorted probability curve and the published one (same percentiles)."""
+    df = pd.read_csv(ref / "reference_output" / f"{name}_prob_allocs_data.csv")
+    df = df[df["algorithm"].str.lower() == algorithm]
+    ours = np.percentile(np.sort(probs), df["percentile of pool members"].to_numpy(), method="lower")
+    return float(np.abs(ours - df["selection probability"].to_numpy()).max())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plain", action="store_true",
+                        help="also time the plain formulation (one unit per person) on the small example")
+    parser.add_argument("--legacy-samples", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    data = default_data_dir()
+    ref = (data / "participation/sortition/citizensassemblies-replication") if data else None
+    if ref is None or not ref.is_dir():
+        sys.exit("reference data not found (set WEEFSEL_DATA)")
+    print("Published LEXIMIN runtimes: Flanigan et al. 2021 replication, reference_output/*_statistics.txt")
+    print("(their hardware, Gurobi; ours: HiGHS via scipy on this machine, shared 2-core VM)\n")
+    for name, k in INSTANCES:
+        d = ref / "data" / name
+        inst = load_instance(d / "categories.csv", d / "respondents.csv", k)
+        pub = published(ref, name)
+        times, dist, stats = [], None, None
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            dist, stats = fair_distribution(inst)
+            times.append(time.perf_counter() - t0)
+        ours = statistics.median(times)
+        p = dist.marginals(inst.n)
+        pub_t = float(pub["runtime_s"])
+        print(f"== {name} (n={inst.n}, k={k})")
+        print(f"LEXIMIN runtime, median of {args.runs}: ours {ours:.3f} s | published {pub_t:.1f} s | "
+              f"ratio published/ours {pub_t / ours:,.0f}x")
+        print(f"LEXIMIN min probability (exact): ours {p.min():.6f} | published {pub['LEXIMIN minimum probability (exact)']}"
+              f" | max |p_i - k/n| = {np.abs(p - k / inst.n).max():.2e} | gini {gini(p):.4f}")
+        print(f"  ({stats['units']} groups of interchangeable people, {stats['iterations']} LP/ILP rounds, "
+              f"{stats['panels_in_support']} panel compositions in the lottery)")
+        print(f"  LEXIMIN curve vs published curve: max gap {curve_distance(ref, name, 'leximin', p):.2e}")
+        if args.plain and name == "example_small_20":
+            t0 = time.perf_counter()
+            dist2, stats2 = fair_distribution(inst, group_identical=False)
+            t_plain = time.perf_counter() - t0
+            p2 = dist2.marginals(inst.n)
+            print(f"  plain formulation (one unit per person): {t_plain:.1f} s, {stats2['iterations']} rounds, "
+                  f"min {p2.min():.6f}; ratio published/plain {pub_t / t_plain:.2f}x")
+        samples = args.legacy_samples if k <= 20 else max(200, args.legacy_samples // 10)
+        t0 = time.perf_counter()
+        lp = legacy_probabilities(inst, samples, rng_for(1))
+        t_leg = time.perf_counter() - t0
+        print(f"LEGACY ({samples} seeded samples, {t_leg:.1f} s): min {lp.min():.4f}, 99% upper bound "
+              f"{jeffreys_upper(lp.min(), samples):.4f} | published {pub['LEGACY minimum probability'].split(' (')[0]} "
+              f"(10,000 samples) | gini ours {gini(lp):.3f} vs published {pub['gini coefficient of LEGACY']}")
+        print()
+    print("Real pools (private, not re-runnable; published LEXIMIN runtime and minimum):")
+    for f in sorted((ref / "reference_output").glob("*_statistics.txt")):
+        name = f.name.removesuffix("_statistics.txt")
+        if name.startswith("example"):
+            continue
+        pub = published(ref, name)
+        print(f"  {name:10s} n={pub['pool size n']:>5s} k={pub['panel size k']:>4s} "
+              f"LEXIMIN min {pub['LEXIMIN minimum probability (exact)']:>5s} runtime {float(pub['runtime_s']):8.1f} s")
+
+
+if __name__ == "__main__":
+    main()
