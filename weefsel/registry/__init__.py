@@ -1,1 +1,5 @@
-"""registry stage of weefsel."""
+"""Registry: what people enter (burgerbegroting processes, proposals, ballots); never rebuilt."""
+
+from weefsel.registry.store import Registry
+
+__all__ = ["Registry"]
