@@ -7,11 +7,15 @@ parameters are 422s, and tabular endpoints also answer ``?format=csv``.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
+import threading
 import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
+
+import math
 
 import pandas as pd
 from fastapi import FastAPI, Path as PathParam, Query, Request
@@ -49,6 +53,8 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     ``catalogue`` overrides weefsel/indicators/catalogue.yaml (tests, demos).
     """
     data = WebData(warehouse_path, catalogue=catalogue)
+    data._preloaded()  # profile rows in memory now, not on the first request
+    threading.Thread(target=_warm, args=(data,), daemon=True, name="weefsel-warm").start()
     app = FastAPI(
         title="weefsel API",
         description="Het sociaal weefsel van Nederlandse buurten: gebieden, indicatoren, "
@@ -57,13 +63,22 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     app.state.data = data
     cache = data.response_cache
 
-    def cached(key: tuple, make) -> Response:
+    def cached(key: tuple, make, request: Request | None = None) -> Response:
+        """Serve bytes made once; large ones also gzipped once (maps of a whole level)."""
         body = cache.get(key)
         if body is None:
             body = make()
             if len(cache) > MAX_CACHE:
                 cache.clear()
             cache[key] = body
+        if request is not None and len(body) > 50_000 and \
+                "gzip" in request.headers.get("accept-encoding", ""):
+            gz = cache.get(("gz",) + key)
+            if gz is None:
+                gz = gzip.compress(body, compresslevel=5)
+                cache[("gz",) + key] = gz
+            return Response(gz, media_type="application/json",
+                            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
         return Response(body, media_type="application/json")
 
     # -- errors in Dutch ----------------------------------------------------------------------
@@ -99,7 +114,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                                                data.areas["has_geom"]).sum())}
                            for lv in data.levels],
                 "tables": sorted(data.tables), "build": data.build,
-                "bounds": data.bounds(), "basemap_url": basemap_url,
+                "bounds": data.bounds(FIRST_ZOOM), "basemap_url": basemap_url,
                 "default_indicator": (data.default_layer_ids(1) or [None])[0]}
 
     @app.get("/api/areas", summary="Gebieden zoeken op naam of code")
@@ -156,7 +171,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                 "levels": [lv for lv in data.levels if data.periods(lay, lv)]}
 
     @app.get("/api/map/{level}", summary="GeoJSON (EPSG:4326) met waarden voor een kaart")
-    def map_layer(level: Annotated[str, PathParam(max_length=32)],
+    def map_layer(request: Request, level: Annotated[str, PathParam(max_length=32)],
                   indicator: Annotated[str | None, Query(max_length=200)] = None,
                   period: Annotated[str | None, Query(max_length=16)] = None,
                   zoom: Annotated[int, Query(ge=0, le=22)] = 8):
@@ -166,7 +181,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         per = data.resolve_period(lay, level, period) if lay else None
         z = max(5, min(zoom, 13))
         return cached(("map", level, lid, per, z),
-                      lambda: _json(_geojson(data, level, lay, per, z)))
+                      lambda: _geojson(data, level, lay, per, z), request)
 
     @app.get("/api/table", summary="Tabel: gebieden van één niveau, één of meer indicatoren")
     def table(level: Annotated[str, Query(max_length=32)],
@@ -220,6 +235,21 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     return app
 
 
+#: the zoom the dashboard asks for first at each level (static/app.js ZOOM_FOR_LEVEL)
+FIRST_ZOOM = {"land": 6, "provincie": 7, "gemeente": 8, "wijk": 8, "buurt": 10}
+
+
+def _warm(data: WebData) -> None:
+    """Convert the first-view geometry of every level in the background after start-up."""
+    order = ["wijk"] + [lv for lv in data.levels if lv != "wijk"]
+    for level in order:
+        if level in data.levels:
+            try:
+                data.geometries(level, FIRST_ZOOM.get(level, 8))
+            except Exception:  # warming is an optimisation; requests report real errors
+                log.exception("warming geometry of %s failed", level)
+
+
 def _include_participation(app: FastAPI) -> None:
     """Mount the burgerbegroting router (weefsel.participation.web) when it exists."""
     try:
@@ -230,35 +260,35 @@ def _include_participation(app: FastAPI) -> None:
     app.include_router(router)
 
 
-def _geojson(data: WebData, level: str, lay, period: str | None, zoom: int) -> dict:
+def _geojson(data: WebData, level: str, lay, period: str | None, zoom: int) -> bytes:
+    """The FeatureCollection as bytes, joined from cached geometry text and fresh values."""
     geoms = data.geometries(level, zoom)
-    areas = data.areas[data.areas["level"] == level].set_index("code")
-    vals = (data.values(lay, level=level, period=period).drop_duplicates("area_code")
-            .set_index("area_code") if lay else pd.DataFrame())
-    feats, counts = [], {"ok": 0, "onderdrukt": 0, "ontbreekt": 0}
-    for code, geom in geoms.items():
+    names = data.areas.loc[data.areas["level"] == level].set_index("code")["name"].to_dict()
+    vals: dict[str, tuple] = {}
+    if lay is not None:
+        q, params = data._layer_query(lay, level=level, period=period)
+        for code, _, value, suppressed, *_ in data.cursor().execute(q, params).fetchall():
+            vals.setdefault(code, (value, suppressed))
+    counts = {"ok": 0, "onderdrukt": 0, "ontbreekt": 0}
+    feats = []
+    for i, (code, geom) in enumerate(geoms.items()):
         value, status = None, "ontbreekt"
-        if code in vals.index:
-            r = vals.loc[code]
-            if bool(r["suppressed"]):
+        hit = vals.get(code)
+        if hit is not None:
+            if hit[1]:
                 status = "onderdrukt"
-            elif pd.notna(r["value"]):
-                value, status = float(r["value"]), "ok"
+            elif hit[0] is not None and math.isfinite(hit[0]):
+                value, status = float(hit[0]), "ok"
         counts[status] += 1
-        name = areas.at[code, "name"] if code in areas.index else code
-        feats.append({"type": "Feature", "id": len(feats), "geometry": geom,
-                      "properties": {"code": code, "name": name, "value": value,
-                                     "status": status}})
-    bbox = None
-    if geoms:
-        import shapely
-        from shapely.geometry import shape
-        b = shapely.total_bounds([shape(g) for g in geoms.values()])
-        bbox = [round(float(x), 5) for x in b]
-    meta = {"level": level, "period": period, "zoom": zoom, "counts": counts, "bbox": bbox,
-            "n_without_geometry": int((~areas["has_geom"]).sum()),
-            "indicator": lay.public() if lay else None}
-    return {"type": "FeatureCollection", "meta": meta, "features": feats}
+        props = json.dumps({"code": code, "name": names.get(code, code), "value": value,
+                            "status": status}, ensure_ascii=False)
+        feats.append(f'{{"type":"Feature","id":{i},"geometry":{geom},"properties":{props}}}')
+    n_level = int((data.areas["level"] == level).sum())
+    meta = {"level": level, "period": period, "zoom": zoom, "counts": counts,
+            "bbox": geoms.bbox, "n_without_geometry": n_level - len(geoms),
+            "indicator": data._public[lay.id] if lay else None}
+    head = '{"type":"FeatureCollection","meta":' + json.dumps(meta, ensure_ascii=False)
+    return (head + ',"features":[' + ",".join(feats) + "]}").encode("utf-8")
 
 
 def _table(data: WebData, level: str, lays, period: str | None, q: str | None) -> pd.DataFrame:

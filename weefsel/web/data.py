@@ -125,8 +125,14 @@ class WebData:
         self.land_code = next(iter(self.areas.loc[self.areas["level"] == "land", "code"]), None)
         self.build = self._build_info()
         self.layers = self._discover_layers()
-        self._geom_cache: dict[tuple[str, int], dict[str, Any]] = {}
+        self._geom_cache: dict[tuple[str, int], LevelGeometry] = {}
+        self._geom_locks: dict[tuple[str, int], threading.Lock] = {}
         self.response_cache: dict[Any, bytes] = {}
+        self._periods: dict[tuple, list[str]] = {}
+        self._pre_state = "unknown"
+        self._pre: dict[str, list[tuple]] | None = None
+        self._public = {lid: lay.public() for lid, lay in self.layers.items()}
+        self._area_dicts = {r["code"]: r for r in clean_records(self.areas)}
         self._cache_lock = threading.Lock()
 
     def close(self) -> None:
@@ -201,6 +207,12 @@ class WebData:
     def _reference_filter(self, table: str) -> tuple[str, tuple]:
         """Derived tables may hold several reference populations; the web shows 'nl' (else
         the first one), so every area has one value per period."""
+        memo = self.__dict__.setdefault("_ref_memo", {})
+        if table not in memo:
+            memo[table] = self._reference_filter_uncached(table)
+        return memo[table]
+
+    def _reference_filter_uncached(self, table: str) -> tuple[str, tuple]:
         if "reference" not in self.columns.get(table, []):
             return "", ()
         refs = [r for (r,) in self._con.execute(
@@ -323,9 +335,9 @@ class WebData:
             return preferred[:n]
         return list(self.layers)[:n]
 
-    def values(self, layer: Layer, *, level: str | None = None,
-               codes: Iterable[str] | None = None, period: str | None = None) -> pd.DataFrame:
-        """``area_code, period, value, suppressed`` (+ lower, upper) for one layer."""
+    def _layer_query(self, layer: Layer, *, level: str | None = None,
+                     codes: Iterable[str] | None = None, period: str | None = None,
+                     with_layer: bool = False) -> tuple[str, list]:
         sup = f"coalesce(CAST(t.{layer.suppressed_col} AS BOOLEAN), false)" \
             if layer.suppressed_col else "false"
         col = layer.column if "(" in layer.column else f"t.{layer.column}"
@@ -333,10 +345,15 @@ class WebData:
         upper = f"CAST(t.{layer.upper_col} AS DOUBLE)" if layer.upper_col else "NULL::DOUBLE"
         period_sel = "CAST(t.period AS VARCHAR)" if "period" in self.columns[layer.table] \
             else "''"
-        q = (f"SELECT t.area_code, {period_sel} AS period, CAST({col} AS DOUBLE) AS value, "
+        params: list = []
+        head = ""
+        if with_layer:
+            head = "?::VARCHAR AS layer, "
+            params.append(layer.id)
+        q = (f"SELECT {head}t.area_code, {period_sel} AS period, CAST({col} AS DOUBLE) AS value, "
              f"{sup} AS suppressed, {lower} AS lower, {upper} AS upper "
              f"FROM {layer.table} t WHERE 1=1")
-        params: list = list(layer.params)
+        params += list(layer.params)
         if layer.where:
             q += " AND " + " AND ".join(f"t.{part.strip()}" for part in layer.where.split(" AND "))
         if level:
@@ -348,58 +365,117 @@ class WebData:
         if period:
             q += f" AND {period_sel} = ?"
             params.append(str(period))
+        return q, params
+
+    def values(self, layer: Layer, *, level: str | None = None,
+               codes: Iterable[str] | None = None, period: str | None = None) -> pd.DataFrame:
+        """``area_code, period, value, suppressed`` (+ lower, upper) for one layer."""
+        q, params = self._layer_query(layer, level=level, codes=codes, period=period)
         df = self.sql(q, params)
         # NaN values are missing, not numbers; suppressed wins over missing.
         df["value"] = df["value"].where(np.isfinite(df["value"].astype(float)), None)
         return df
 
-    def values_many(self, codes: list[str], layer_ids: Iterable[str] | None = None
-                    ) -> pd.DataFrame:
-        """All periods of many layers for a few areas, batched per table (profile, compare)."""
+    #: above this many value rows the profile queries DuckDB per request instead of memory
+    PRELOAD_MAX_ROWS = 1_500_000
+
+    def rows_many(self, codes: list[str], layer_ids: Iterable[str] | None = None
+                  ) -> list[tuple]:
+        """``(layer, area_code, period, value, suppressed, lower, upper)`` of many layers for a
+        few areas, without pandas (the profile endpoint is latency-bound). Small warehouses
+        are held in memory per area after the first call; large ones are queried."""
         wanted = set(layer_ids) if layer_ids is not None else None
-        frames = []
+        pre = self._preloaded()
+        if pre is not None:
+            rows = [r for c in codes for r in pre.get(c, ())]
+        else:
+            rows = self._query_rows(codes, wanted)
+        if wanted is not None:
+            rows = [r for r in rows if r[0] in wanted]
+        return rows
+
+    def _preloaded(self) -> dict[str, list[tuple]] | None:
+        if self._pre_state == "no":
+            return None
+        if self._pre_state == "yes":
+            return self._pre
+        with self._lock:
+            if self._pre_state == "unknown":
+                n = 0
+                for t in {lay.table for lay in self.layers.values()}:
+                    n += self._con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                if n > self.PRELOAD_MAX_ROWS:
+                    self._pre_state = "no"
+                    return None
+                pre: dict[str, list[tuple]] = {}
+                for r in self._query_rows(None, None, con=self._con.cursor()):
+                    pre.setdefault(r[1], []).append(r)
+                self._pre = pre
+                self._pre_state = "yes"
+        return self._pre if self._pre_state == "yes" else None
+
+    def _query_rows(self, codes: list[str] | None, wanted: set[str] | None,
+                    con: duckdb.DuckDBPyConnection | None = None) -> list[tuple]:
         by_table: dict[str, list[Layer]] = {}
         for lay in self.layers.values():
             if wanted is None or lay.id in wanted:
                 by_table.setdefault(lay.table, []).append(lay)
+        parts: list[str] = []
+        params: list = []
+        area_filter = " AND area_code IN (SELECT unnest(?))" if codes is not None else ""
         for table, lays in by_table.items():
             if table == "indicator_values":
                 sup = "coalesce(CAST(suppressed AS BOOLEAN), false)" \
                     if "suppressed" in self.columns[table] else "false"
-                df = self.sql(
+                parts.append(
                     f"SELECT indicator AS layer, area_code, CAST(period AS VARCHAR) AS period, "
                     f"CAST(value AS DOUBLE) AS value, {sup} AS suppressed, "
                     f"NULL::DOUBLE AS lower, NULL::DOUBLE AS upper FROM indicator_values "
-                    f"WHERE area_code IN (SELECT unnest(?)) AND indicator IN (SELECT unnest(?))",
-                    [codes, [lay.params[0] for lay in lays]])
+                    f"WHERE indicator IN (SELECT unnest(?)){area_filter}")
+                params.append([lay.params[0] for lay in lays])
+                if codes is not None:
+                    params.append(list(codes))
             elif table == "observations":
-                df = self.sql(
+                parts.append(
                     "SELECT 'var:' || variable || CASE WHEN breakdown = '' THEN '' "
                     "ELSE '@' || breakdown END AS layer, area_code, period, value, "
-                    "false AS suppressed, lower, upper FROM observations "
-                    "WHERE area_code IN (SELECT unnest(?))", [codes])
-                if wanted is not None:
-                    df = df[df["layer"].isin(wanted)]
+                    f"false AS suppressed, lower, upper FROM observations WHERE 1=1{area_filter}")
+                if codes is not None:
+                    params.append(list(codes))
             else:
-                parts = []
                 for lay in lays:
-                    d = self.values(lay, codes=codes)
-                    d.insert(0, "layer", lay.id)
-                    parts.append(d)
-                df = pd.concat(parts, ignore_index=True) if parts else None
-            if df is not None and len(df):
-                frames.append(df)
-        if not frames:
-            return pd.DataFrame(columns=["layer", "area_code", "period", "value", "suppressed",
-                                         "lower", "upper"])
-        out = pd.concat(frames, ignore_index=True)
+                    q, p = self._layer_query(lay, codes=codes, with_layer=True)
+                    parts.append(q)
+                    params += p
+        if not parts:
+            return []
+        cur = con or self.cursor()
+        rows = cur.execute(" UNION ALL ".join(f"({q})" for q in parts), params).fetchall()
+        out = []
+        for r in rows:
+            v = r[3]
+            if v is not None and not math.isfinite(v):
+                v = None
+            out.append((r[0], r[1], str(r[2]), v, bool(r[4]), r[5], r[6]))
+        return out
+
+    def values_many(self, codes: list[str], layer_ids: Iterable[str] | None = None
+                    ) -> pd.DataFrame:
+        """rows_many as a DataFrame (compare view)."""
+        cols = ["layer", "area_code", "period", "value", "suppressed", "lower", "upper"]
+        out = pd.DataFrame(self.rows_many(codes, layer_ids), columns=cols)
         out["value"] = out["value"].astype(float)
-        out.loc[~np.isfinite(out["value"]), "value"] = np.nan
         return out
 
     def periods(self, layer: Layer, level: str | None = None) -> list[str]:
-        df = self.values(layer, level=level)
-        return sorted(df["period"].dropna().astype(str).unique().tolist())
+        key = (layer.id, level)
+        hit = self._periods.get(key)
+        if hit is None:
+            q, params = self._layer_query(layer, level=level)
+            hit = sorted({str(r[0]) for r in self.cursor().execute(
+                f"SELECT DISTINCT period FROM ({q}) WHERE period IS NOT NULL", params).fetchall()})
+            self._periods[key] = hit
+        return hit
 
     def resolve_period(self, layer: Layer, level: str | None, period: str | None) -> str | None:
         periods = self.periods(layer, level)
@@ -411,9 +487,10 @@ class WebData:
 
     # -- areas -----------------------------------------------------------------------------
     def area(self, code: str) -> dict[str, Any]:
-        if code not in self._area_index.index:
+        hit = self._area_dicts.get(code)
+        if hit is None:
             raise NotFound(f"Onbekende gebiedscode: {code}")
-        return _clean(self._area_index.loc[code].to_dict())
+        return dict(hit)
 
     def check_level(self, level: str) -> str:
         if level not in self.levels:
@@ -427,7 +504,7 @@ class WebData:
         chain: list[str] = []
         for key in ("wijk_code", "gemeente_code", "provincie_code"):
             c = a.get(key)
-            if c and c != code and c in self._area_index.index:
+            if c and c != code and c in self._area_dicts:
                 chain.append(c)
         if a.get("level") != "land" and self.land_code:
             chain.append(self.land_code)
@@ -456,31 +533,44 @@ class WebData:
         return df.head(limit)
 
     # -- geometry --------------------------------------------------------------------------
-    def geometries(self, level: str, zoom: int) -> dict[str, Any]:
-        """code → GeoJSON geometry in EPSG:4326, simplified for ``zoom`` and cached."""
+    def geometries(self, level: str, zoom: int) -> "LevelGeometry":
+        """code → GeoJSON geometry text in EPSG:4326, simplified for ``zoom`` and cached.
+
+        Kept as JSON text so a map response is assembled by joining strings: switching the
+        indicator never re-serialises the coordinates."""
         key = (level, zoom)
         with self._cache_lock:
-            if key in self._geom_cache:
-                return self._geom_cache[key]
-        geoms = _convert_geometries(self.sql(
-            "SELECT code, geom_rd FROM areas WHERE level = ? AND geom_rd IS NOT NULL", [level]),
-            zoom)
-        with self._cache_lock:
-            self._geom_cache[key] = geoms
+            hit = self._geom_cache.get(key)
+        if hit is not None:
+            return hit
+        lock = self._geom_locks.setdefault(key, threading.Lock())
+        with lock:  # one conversion per (level, zoom), however many requests wait for it
+            with self._cache_lock:
+                hit = self._geom_cache.get(key)
+            if hit is not None:
+                return hit
+            rows = self.cursor().execute(
+                "SELECT code, geom_rd FROM areas WHERE level = ? AND geom_rd IS NOT NULL",
+                [level]).fetchall()
+            geoms = _convert_geometries(rows, zoom)
+            with self._cache_lock:
+                self._geom_cache[key] = geoms
         return geoms
 
-    def bounds(self) -> list[float] | None:
-        """Lon/lat bounding box of the coarsest level with geometry (the initial view)."""
-        for level in self.levels:
-            g = self.geometries(level, 6)
-            if g:
-                xs, ys = [], []
-                for geom in g.values():
-                    for x, y in _iter_coords(geom["coordinates"]):
-                        xs.append(x)
-                        ys.append(y)
-                return [min(xs), min(ys), max(xs), max(ys)]
+    def bounds(self, zoom_of: dict[str, int] | None = None) -> list[float] | None:
+        """Lon/lat bounding box of the finest level with geometry (the initial view);
+        ``zoom_of`` names the zoom already cached per level, so no extra conversion runs."""
+        for level in reversed(self.levels):
+            g = self.geometries(level, (zoom_of or {}).get(level, 8))
+            if g.bbox:
+                return g.bbox
         return None
+
+
+class LevelGeometry(dict):
+    """code → GeoJSON geometry text, plus the lon/lat bbox of the whole level."""
+
+    bbox: list[float] | None = None
 
 
 def zoom_tolerance(zoom: int) -> float:
@@ -489,12 +579,14 @@ def zoom_tolerance(zoom: int) -> float:
     return metres_per_pixel * 0.5
 
 
-def _convert_geometries(frame: pd.DataFrame, zoom: int) -> dict[str, Any]:
+def _convert_geometries(rows: list[tuple], zoom: int) -> LevelGeometry:
     import shapely
     from pyproj import Transformer
-    if frame.empty:
-        return {}
-    geoms = shapely.from_wkb(frame["geom_rd"].map(bytes).to_numpy())
+    out = LevelGeometry()
+    if not rows:
+        return out
+    codes = [r[0] for r in rows]
+    geoms = shapely.from_wkb(np.array([bytes(r[1]) for r in rows], dtype=object))
     geoms = shapely.simplify(geoms, zoom_tolerance(zoom), preserve_topology=True)
     tf = Transformer.from_crs("EPSG:28992", "EPSG:4326", always_xy=True)
 
@@ -505,11 +597,14 @@ def _convert_geometries(frame: pd.DataFrame, zoom: int) -> dict[str, Any]:
     geoms = shapely.transform(geoms, _tf)
     digits = 5 if zoom >= 10 else 4
     geoms = shapely.set_precision(geoms, 10 ** -digits, mode="pointwise")
-    out = {}
-    for code, g in zip(frame["code"], geoms):
-        if g is None or g.is_empty:
+    texts = shapely.to_geojson(geoms)
+    for code, g, text in zip(codes, geoms, texts):
+        if g is None or g.is_empty or text is None:
             continue
-        out[code] = json.loads(shapely.to_geojson(g))
+        out[code] = text
+    ok = geoms[~shapely.is_empty(geoms)]
+    if len(ok):
+        out.bbox = [round(float(v), 5) for v in shapely.total_bounds(ok)]
     return out
 
 

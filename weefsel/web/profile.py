@@ -36,50 +36,51 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
                  if lay.kind in ("indicator", "toegankelijkheid")]
     if not layer_ids:
         layer_ids = [lid for lid, lay in data.layers.items() if lay.kind == "variabele"]
-    vals = data.values_many(codes, layer_ids)
+    rows = data.rows_many(codes, layer_ids)
+    # layer -> area -> period -> row
+    grid: dict[str, dict[str, dict[str, tuple]]] = {}
+    for r in rows:
+        grid.setdefault(r[0], {}).setdefault(r[1], {})[str(r[2])] = r
     indicators = []
-    if len(vals):
-        own = vals[vals["area_code"] == code]
-        for lid in [lid for lid in layer_ids if lid in set(own["layer"])]:
-            lay = data.layers[lid]
-            mine = own[own["layer"] == lid].sort_values("period")
-            with_value = mine[mine["value"].notna() | mine["suppressed"]]
-            if with_value.empty:
-                continue
-            last = with_value.iloc[-1]
-            period = str(last["period"])
-            same = vals[(vals["layer"] == lid) & (vals["period"] == period)]
-            comp = {}
-            for c in comparators:
-                v = same.loc[same["area_code"] == c["code"], "value"]
-                comp[c["code"]] = _num(v.iloc[0]) if len(v) else None
-            trend = [{"period": str(r.period), "value": _num(r.value)}
-                     for r in mine.itertuples() if pd.notna(r.value)]
-            indicators.append({
-                **lay.public(), "period": period,
-                "value": None if bool(last["suppressed"]) else _num(last["value"]),
-                "suppressed": bool(last["suppressed"]),
-                "lower": _num(last["lower"]), "upper": _num(last["upper"]),
-                "comparators": comp, "trend": trend if len(trend) > 1 else [],
-            })
-    flags = []
-    for lid, lay in data.layers.items():
-        if lay.kind != "flag":
+    for lid in layer_ids:
+        per_area = grid.get(lid)
+        mine = per_area.get(code) if per_area else None
+        if not mine:
             continue
-        v = data.values(lay, codes=[code])
-        if len(v):
-            last = v.sort_values("period").iloc[-1]
-            value = _num(last["value"])
-            flags.append({"id": lid, "title": lay.title, "period": str(last["period"]),
-                          "value": value, "is_flag": lay.unit.startswith("vlag"),
-                          "unit": lay.unit, "raised": bool((value or 0) > 0)})
+        periods = sorted(p for p, r in mine.items() if r[3] is not None or r[4])
+        if not periods:
+            continue
+        lay = data.layers[lid]
+        period = periods[-1]
+        last = mine[period]
+        comp = {}
+        for c in comparators:
+            r = per_area.get(c["code"], {}).get(period)
+            comp[c["code"]] = None if r is None or r[4] else _num(r[3])
+        trend = [{"period": p, "value": _num(mine[p][3])} for p in sorted(mine)
+                 if mine[p][3] is not None]
+        indicators.append({
+            **data._public[lid], "period": period,
+            "value": None if last[4] else _num(last[3]), "suppressed": bool(last[4]),
+            "lower": _num(last[5]), "upper": _num(last[6]),
+            "comparators": comp, "trend": trend if len(trend) > 1 else [],
+        })
+    flags = []
+    flag_ids = [lid for lid, lay in data.layers.items() if lay.kind == "flag"]
+    flag_rows: dict[str, dict[str, tuple]] = {}
+    for r in (data.rows_many([code], flag_ids) if flag_ids else []):
+        flag_rows.setdefault(r[0], {})[str(r[2])] = r
+    for lid in flag_ids:
+        if lid not in flag_rows:
+            continue
+        lay = data.layers[lid]
+        period = max(flag_rows[lid])
+        value = _num(flag_rows[lid][period][3])
+        flags.append({"id": lid, "title": lay.title, "period": period, "value": value,
+                      "is_flag": lay.unit.startswith("vlag"), "unit": lay.unit,
+                      "raised": bool((value or 0) > 0)})
     sources = sorted({i["source"] for i in indicators if i["source"]})
-    if "provenance" in data.tables:
-        prov = data.sql("SELECT DISTINCT publisher, licence, table_id FROM provenance "
-                        "WHERE publisher IS NOT NULL ORDER BY 1, 3")
-        prov_list = clean_records(prov)
-    else:
-        prov_list = []
+    prov_list = _provenance(data)
     return {
         "area": {k: area.get(k) for k in ("code", "name", "level", "gemeente_code", "wijk_code",
                                           "provincie_code", "vintage")},
@@ -95,26 +96,43 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
     }
 
 
+def _provenance(data: WebData) -> list[dict[str, Any]]:
+    """Publishers and licences of the warehouse (same for every area: computed once)."""
+    if "provenance" not in data.tables:
+        return []
+    key = ("_provenance",)
+    if key not in data.response_cache:
+        prov = data.sql("SELECT DISTINCT publisher, licence, table_id FROM provenance "
+                        "WHERE publisher IS NOT NULL ORDER BY 1, 3")
+        data.response_cache[key] = clean_records(prov)
+    return data.response_cache[key]
+
+
 def _composite(data: WebData, code: str) -> dict[str, Any] | None:
     if "index_results" not in data.tables:
         return None
     cols = data.columns["index_results"]
     ref_where, ref_params = data._reference_filter("index_results")
     ref = f" AND {ref_where}" if ref_where else ""
-    df = data.sql(f"SELECT * FROM index_results WHERE area_code = ?{ref} ORDER BY period DESC",
-                  [code, *ref_params])
-    if df.empty:
+    cur = data.cursor().execute(
+        f"SELECT * FROM index_results WHERE area_code = ?{ref} ORDER BY period DESC LIMIT 1",
+        [code, *ref_params])
+    names = [d[0] for d in cur.description]
+    hit = cur.fetchone()
+    if hit is None:
         return None
-    row = clean_records(df.head(1))[0]
+    row = dict(zip(names, hit))
     level = data.area(code)["level"]
     if row.get("n_ranked"):
         n = int(row["n_ranked"])
     else:
-        n = data.sql(f"SELECT count(*) AS n FROM index_results WHERE CAST(period AS VARCHAR) = ?"
-                     f" AND area_code IN (SELECT code FROM areas WHERE level = ?){ref}",
-                     [str(row.get("period")), level, *ref_params])["n"].iloc[0]
-    out = {k: row.get(k) for k in ("period", "composite", "rank", "rank_median", "rank_p05",
-                                    "rank_p95", "n_draws") if k in cols}
+        n = data.cursor().execute(
+            f"SELECT count(*) FROM index_results WHERE CAST(period AS VARCHAR) = ?"
+            f" AND area_code IN (SELECT code FROM areas WHERE level = ?){ref}",
+            [str(row.get("period")), level, *ref_params]).fetchone()[0]
+    out = {k: _num(row.get(k)) for k in ("composite", "rank", "rank_median", "rank_p05",
+                                         "rank_p95", "n_draws") if k in cols}
+    out["period"] = row.get("period")
     out["period"] = str(out.get("period"))
     out["n_areas"] = int(n)
     out["level"] = level
@@ -151,7 +169,7 @@ def e(v: Any) -> str:
     return html.escape("" if v is None else str(v), quote=True)
 
 
-def sparkline(trend: list[dict], unit: str, title: str, width: int = 150,
+def sparkline(trend: list[dict], unit: str, title: str, width: int = 110,
               height: int = 44) -> str:
     """A small line chart of a trend, with the numbers in its text alternative."""
     pts = [(t["period"], t["value"]) for t in trend if t["value"] is not None]
@@ -246,7 +264,7 @@ def render_fragment(p: dict[str, Any]) -> str:
             elif f["is_flag"]:
                 state = "ja" if f["raised"] else "nee"
             else:
-                state = f"{fmt(f['value'])} {f['unit']}".strip()
+                state = fmt(f['value'])
             out.append(f'<li class="vlag vlag-{state}"><span class="vlag-teken" aria-hidden="true">'
                        f'{"▲" if f["raised"] else "○"}</span> {e(f["title"])}: <strong>{state}'
                        f'</strong> ({e(f["period"])})</li>')

@@ -8,7 +8,7 @@ const KIND_LABELS = { index: 'Samengestelde index', indicator: 'Indicatoren', fl
 const LEVEL_LABELS = { land: 'Nederland', provincie: 'Provincies', gemeente: 'Gemeenten',
                        wijk: 'Wijken', buurt: 'Buurten' };
 const PALETTE = ['#eff3ff', '#bdd7e7', '#6baed6', '#3182bd', '#08519c'];
-const ZOOM_FOR_LEVEL = { land: 6, provincie: 7, gemeente: 8, wijk: 9, buurt: 11 };
+const ZOOM_FOR_LEVEL = { land: 6, provincie: 7, gemeente: 8, wijk: 8, buurt: 10 };
 
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g,
   (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
@@ -186,7 +186,10 @@ async function loadMapData() {
   document.body.dataset.mapRendered = 'false';
   const status = document.getElementById('kaartstatus');
   status.textContent = 'Kaart wordt geladen…';
-  const zoom = Math.max(ZOOM_FOR_LEVEL[state.level] || 8, Math.round(map.getZoom()));
+  // Geometry detail follows the view: one zoom step finer than shown, refetched when the
+  // user zooms in two steps or more (the server simplifies and caches per zoom).
+  const target = state.fittedLevel === state.level ? map.getZoom() : (ZOOM_FOR_LEVEL[state.level] || 8) - 1;
+  const zoom = Math.max(5, Math.round(target) + 1);
   const params = new URLSearchParams({ zoom });
   if (state.indicator) params.set('indicator', state.indicator);
   if (state.period) params.set('period', state.period);

@@ -1,0 +1,259 @@
+"""Bench of the web stage: API latency under load and time until the national map is drawn.
+
+    python bench/api.py [--warehouse FILE] [--clients 100] [--seconds 30]
+
+1. Latency: ``weefsel serve`` (uvicorn, one process) on loopback; N concurrent keep-alive
+   clients (a lean asyncio HTTP/1.1 client, so the load generator costs little CPU on the
+   shared 2 cores) request /api/areas/{code}/profile for random wijk codes for S seconds.
+   Prints p50/p95/p99 (ms) and throughput. Peer: the same server and client against a
+   minimal ASGI app that returns a fixed 2 kB JSON body (the floor of uvicorn + client on
+   this machine); the ratio says how much the profile endpoint costs above that floor.
+   Target: p95 < 50 ms.
+2. Map: headless Chromium (Debian, via Playwright) opens the dashboard, whose first view is
+   the national wijk map (3,393 polygons), and waits for the ``data-map-rendered`` marker the
+   page sets when MapLibre is idle after drawing the data. Cold = first visit (server
+   converts and simplifies the geometry), warm = a new browser page afterwards.
+   Target: < 1.5 s.
+
+Without --warehouse a bench warehouse is built from ../shared/data: the national wijk and
+gemeente boundaries and the national KWB 2024 basics (8 variables), as RD New WKB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- bench warehouse ---------------------------------------------------------------------------
+
+def build_bench_warehouse(data_dir: Path, out: Path) -> Path:
+    """National wijken + gemeenten with the 8 national KWB basics (CBS, CC BY 4.0)."""
+    import pandas as pd
+    import shapely
+    from pyproj import Transformer
+    from shapely.geometry import shape
+
+    from weefsel.warehouse.writer import create_warehouse
+
+    tf = Transformer.from_crs("EPSG:4326", "EPSG:28992", always_xy=True)
+
+    def read(path: Path, level: str, name_key: str) -> pd.DataFrame:
+        fc = json.loads(path.read_text(encoding="utf-8"))
+        rows = []
+        for f in fc["features"]:
+            p = f["properties"]
+            g = shapely.transform(shape(f["geometry"]),
+                                  lambda c: __import__("numpy").column_stack(
+                                      tf.transform(c[:, 0], c[:, 1])))
+            code = p["statcode"]
+            rows.append(dict(code=code, level=level, name=p.get(name_key) or code,
+                             gemeente_code="GM" + code[2:6], vintage=2024,
+                             source=path.name, geom_rd=shapely.to_wkb(g)))
+        return pd.DataFrame(rows)
+
+    b = data_dir / "boundaries"
+    wijk = read(b / "wijk_2024_gegeneraliseerd.geojson", "wijk", "name")
+    gem = read(b / "gemeente_2023_gegeneraliseerd.geojson", "gemeente", "statnaam")
+    land = pd.DataFrame([dict(code="NL00", level="land", name="Nederland", source="bench")])
+    areas = pd.concat([land, gem, wijk], ignore_index=True)
+    kwb = pd.read_csv(data_dir / "kwb" / "kwb_2024_gemeente_wijk_basic_national.csv")
+    code_col = next(c for c in kwb.columns if kwb[c].astype(str).str.match(r"^(GM|WK)").any())
+    obs = []
+    for col in kwb.columns:
+        if col == code_col or not pd.api.types.is_numeric_dtype(kwb[col]):
+            continue
+        stem = col.rsplit("_", 1)[0]
+        for code, v in zip(kwb[code_col].astype(str).str.strip(), kwb[col]):
+            if pd.notna(v):
+                obs.append(dict(area_code=code, period="2024", variable=stem, breakdown="",
+                                value=float(v), source="85984NED"))
+    obs = pd.DataFrame(obs)
+    nl = obs[obs["area_code"].str.startswith("GM")].groupby("variable")["value"].sum()
+    obs = pd.concat([obs, pd.DataFrame(dict(area_code="NL00", period="2024", variable=nl.index,
+                                            breakdown="", value=nl.values,
+                                            source="85984NED"))], ignore_index=True)
+    return create_warehouse(out, areas=areas, observations=obs)
+
+
+# -- load generator ----------------------------------------------------------------------------
+
+async def _client(host: str, port: int, paths: list[str], until: float, lat: list[float],
+                  errors: list[str]) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while time.perf_counter() < until:
+            path = random.choice(paths)
+            t0 = time.perf_counter()
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            lat.append(time.perf_counter() - t0)
+            if status >= 400:
+                errors.append(f"{status} {path}")
+    finally:
+        writer.close()
+
+
+async def _load(port: int, paths: list[str], clients: int, seconds: float):
+    lat: list[float] = []
+    errors: list[str] = []
+    until = time.perf_counter() + seconds
+    await asyncio.gather(*[_client("127.0.0.1", port, paths, until, lat, errors)
+                           for _ in range(clients)])
+    return lat, errors
+
+
+def load(port: int, paths: list[str], clients: int, seconds: float) -> dict:
+    lat, errors = asyncio.run(_load(port, paths, clients, seconds))
+    q = statistics.quantiles([x * 1000 for x in lat], n=100) if len(lat) > 2 else [0] * 99
+    return {"n": len(lat), "rps": len(lat) / seconds, "p50": q[49], "p95": q[94], "p99": q[98],
+            "errors": len(errors)}
+
+
+def start_server(code: str, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", code, str(port)], cwd=str(ROOT),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode())
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+SERVE = """
+import sys, uvicorn
+from weefsel.web.api import create_app
+uvicorn.run(create_app({wh!r}), host="127.0.0.1", port=int(sys.argv[1]), log_level="error",
+            access_log=False)
+"""
+PEER = """
+import sys, json, uvicorn
+BODY = json.dumps({{"x": "y" * 2000}}).encode()
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({{"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(BODY)).encode())]}})
+    await send({{"type": "http.response.body", "body": BODY}})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="error", access_log=False)
+"""
+
+
+# -- map timing --------------------------------------------------------------------------------
+
+def map_times(url: str) -> tuple[float, float, int]:
+    from playwright.sync_api import sync_playwright
+    out = []
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium",
+                              args=["--headless", "--no-sandbox", "--disable-gpu",
+                                    "--disable-background-networking"])
+        for _ in range(2):
+            page = b.new_page(viewport={"width": 1280, "height": 900})
+            t0 = time.perf_counter()
+            page.goto(url + "/#/kaart")
+            page.wait_for_selector('body[data-map-rendered="true"]', timeout=60000)
+            out.append(time.perf_counter() - t0)
+            n = page.evaluate("window.weefselMap.querySourceFeatures('gebieden').length")
+            page.screenshot(path=str(Path(tempfile.gettempdir()) / "weefsel_bench_map.png"))
+            page.close()
+        b.close()
+    return out[0], out[1], n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--warehouse", type=Path)
+    ap.add_argument("--clients", type=int, default=100)
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--peer-seconds", type=float, default=10)
+    args = ap.parse_args()
+
+    from weefsel.config import default_data_dir
+    tmp = tempfile.TemporaryDirectory()
+    wh = args.warehouse
+    if wh is None:
+        data = default_data_dir()
+        if data is None:
+            sys.exit("no --warehouse and no ../shared/data")
+        t0 = time.perf_counter()
+        wh = build_bench_warehouse(data, Path(tmp.name) / "bench.duckdb")
+        print(f"bench warehouse (national wijk + gemeente, KWB basics) in "
+              f"{time.perf_counter() - t0:.1f} s")
+    import duckdb
+    con = duckdb.connect(str(wh), read_only=True)
+    level = next(lv for lv in ("wijk", "buurt", "gemeente")
+                 if con.execute("SELECT count(*) FROM areas WHERE level = ? AND geom_rd IS NOT "
+                                "NULL", [lv]).fetchone()[0])
+    codes = [c for (c,) in con.execute("SELECT code FROM areas WHERE level = ?",
+                                       [level]).fetchall()]
+    n_geom = con.execute("SELECT count(*) FROM areas WHERE level = ? AND geom_rd IS NOT NULL",
+                         [level]).fetchone()[0]
+    con.close()
+    print(f"warehouse {wh}: {len(codes)} {level} areas ({n_geom} with polygon)")
+
+    port = free_port()
+    server = start_server(SERVE.format(wh=str(wh)), port)
+    try:
+        print(f"\nmap: national {level} layer ({n_geom} polygons), headless Chromium")
+        cold, warm, n = map_times(f"http://127.0.0.1:{port}")
+        print(f"  time to map-rendered: cold {cold:.2f} s, warm {warm:.2f} s "
+              f"({n} features drawn; target < 1.5 s)")
+        paths = [f"/api/areas/{c}/profile" for c in codes]
+        print(f"\nlatency: {args.clients} clients x {args.seconds:.0f} s, GET "
+              f"/api/areas/{{random {level}}}/profile")
+        r = load(port, paths, args.clients, args.seconds)
+        print(f"  weefsel profile: n={r['n']} ({r['rps']:.0f}/s) p50 {r['p50']:.1f} ms  "
+              f"p95 {r['p95']:.1f} ms  p99 {r['p99']:.1f} ms  errors {r['errors']}  "
+              f"(target p95 < 50 ms)")
+    finally:
+        server.terminate()
+        server.wait(10)
+    port = free_port()
+    peer = start_server(PEER.format(), port)
+    try:
+        p = load(port, ["/"], args.clients, args.peer_seconds)
+        print(f"  peer (bare uvicorn ASGI, fixed 2 kB JSON): n={p['n']} ({p['rps']:.0f}/s) "
+              f"p50 {p['p50']:.1f} ms  p95 {p['p95']:.1f} ms  p99 {p['p99']:.1f} ms")
+        print(f"  ratio p95 weefsel/peer: {r['p95'] / p['p95']:.2f}   "
+              f"throughput weefsel/peer: {r['rps'] / p['rps']:.2f}")
+    finally:
+        peer.terminate()
+        peer.wait(10)
+
+
+if __name__ == "__main__":
+    main()
