@@ -196,3 +196,11 @@ def test_network_from_networkx_and_unreachable():
     assert near.loc["BU00010002", "missing_reason"] == "not reachable"
     assert near.loc["WK000100", "missing_reason"] == "not reachable"
     assert near.loc["BU00010001", "value"] == pytest.approx(700.0)
+
+
+def test_network_parallel_edges_keep_the_shortest():
+    nodes = np.array([[150_000.0, 450_000.0], [150_500.0, 450_000.0]])
+    net = NetworkDistance(nodes, np.array([[0, 1, 900.0], [1, 0, 600.0], [0, 1, 700.0]]))
+    assert net.nearest(nodes[:1], nodes[1:])[0] == pytest.approx(600.0)
+    with pytest.raises(InputError, match="does not exist"):
+        NetworkDistance(nodes, np.array([[0, 5, 1.0]]))

@@ -27,6 +27,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from weefsel.analysis.access.crs import check_rd
 from weefsel.errors import InputError
 
 
@@ -125,13 +126,21 @@ class NetworkDistance:
             raise InputError("network edges must be rows (u, v, length)", where="network")
         if (edges[:, 2] < 0).any():
             raise InputError("network edge with negative length", where="network")
+        check_rd(nodes[:, 0], nodes[:, 1], where="network nodes")
         n = len(nodes)
         u, v, w = edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64), edges[:, 2]
-        # csgraph drops explicit zeros in some paths: give zero-length edges a tiny length.
-        w = np.where(w == 0, 1e-9, w)
-        graph = sparse.coo_matrix((w, (u, v)), shape=(n, n)).tocsr()
+        if len(u) and (min(u.min(), v.min()) < 0 or max(u.max(), v.max()) >= n):
+            raise InputError("network edge refers to a node that does not exist", where="network")
         if not directed:
-            graph = _sym_min(graph)
+            u, v, w = np.r_[u, v], np.r_[v, u], np.r_[w, w]
+        # parallel edges: keep the shortest (a sparse matrix would add them up)
+        key = u * n + v
+        order = np.lexsort((w, key))
+        first = np.r_[True, key[order][1:] != key[order][:-1]] if len(key) else np.zeros(0, bool)
+        u, v, w = u[order][first], v[order][first], w[order][first]
+        # csgraph treats a stored 0 as "no edge" in places: give zero-length edges a tiny length
+        w = np.where(w == 0, 1e-9, w)
+        graph = sparse.csr_matrix((w, (u, v)), shape=(n, n))
         self.graph = graph
         # Dijkstra runs from facilities, so it walks the reversed graph (origin → facility).
         self.rev = graph if not directed else graph.T.tocsr()
@@ -190,13 +199,3 @@ class NetworkDistance:
         pairs = self.pairs_within(origins, dests, max_cost)
         return np.bincount(pairs.rows, minlength=len(origins)).astype(np.int64)
 
-
-def _sym_min(graph: sparse.csr_matrix) -> sparse.csr_matrix:
-    """Undirected version of ``graph`` keeping the shorter length where both directions exist."""
-    t = graph.T.tocsr()
-    both = graph.multiply(t > 0)  # entries present in both
-    sym = (graph + t).tocsr()
-    # where both directions exist, graph+t double counts: take the minimum instead
-    both_t = t.multiply(graph > 0)
-    mins = both.minimum(both_t)
-    return (sym - both - both_t + mins).tocsr()
