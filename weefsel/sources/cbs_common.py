@@ -85,6 +85,40 @@ def wijk_of(codes: pd.Series) -> pd.Series:
 
 
 _SENTINELS = (-99999999.0, -99999997.0, -99999998.0, -99999996.0, -99999995.0)
+_MISSING_PA = pa.array(sorted(MISSING_TOKENS))
+
+
+def _parse_arrow(arr: pa.Array, decimal_comma: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Arrow strings -> (float64 array with NaN for missing, bool array of bad cells)."""
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pc.cast(arr, pa.string())
+    arr = pc.utf8_trim_whitespace(arr)
+    if decimal_comma:
+        arr = pc.if_else(pc.equal(arr, "."), arr, pc.replace_substring(arr, ".", ""))
+        arr = pc.replace_substring(arr, ",", ".")
+    missing_pa = pc.or_kleene(pc.is_null(arr), pc.is_in(arr, value_set=_MISSING_PA))
+    missing = missing_pa.to_numpy(zero_copy_only=False).astype(bool)
+    arr = pc.if_else(missing_pa, pa.scalar(None, arr.type), arr)
+    try:
+        num = np.array(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype="float64")
+        bad = np.zeros(len(arr), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        num = pd.to_numeric(pd.Series(arr.to_pylist(), dtype=object), errors="coerce").to_numpy(dtype="float64", copy=True)
+        bad = np.isnan(num) & ~missing
+    sentinel = np.isin(num, _SENTINELS)
+    num = np.where(sentinel, np.nan, num)
+    return num, bad & ~sentinel
+
+
+def _to_arrow(values: pd.Series) -> pa.Array:
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array([None if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v)
+                        for v in values], type=pa.string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr
 
 
 def parse_numbers(values: pd.Series, decimal_comma: bool = False) -> tuple[pd.Series, pd.Series]:
@@ -92,39 +126,25 @@ def parse_numbers(values: pd.Series, decimal_comma: bool = False) -> tuple[pd.Se
 
     Missing tokens ('.', empty, -99999999 ...) become NaN and are not bad; anything
     else that does not parse is bad and is reported by the caller as a rejection.
-    Fast path: Arrow cast of the whole column; falls back to pandas coercion when a
-    column holds text.
     """
     if pd.api.types.is_numeric_dtype(values.dtype):
         num = values.astype("float64")
         num = num.mask(num.isin(_SENTINELS))
         return num, pd.Series(False, index=values.index)
-    try:
-        arr = pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        arr = pa.array(values.astype(object).where(values.notna(), None).map(
-            lambda x: None if x is None else str(x)), type=pa.string())
-    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
-        arr = pc.cast(arr, pa.string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    arr = pc.utf8_trim_whitespace(arr)
-    if decimal_comma:
-        arr = pc.if_else(pc.equal(arr, "."), arr, pc.replace_substring(arr, ".", ""))
-        arr = pc.replace_substring(arr, ",", ".")
-    missing_pa = pc.or_(pc.is_null(arr), pc.is_in(arr, value_set=pa.array(sorted(MISSING_TOKENS))))
-    missing = missing_pa.to_numpy(zero_copy_only=False).astype(bool)
-    arr = pc.if_else(missing_pa, pa.scalar(None, arr.type), arr)
-    try:
-        num = pd.Series(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), index=values.index)
-        bad = np.zeros(len(arr), dtype=bool)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        num = pd.to_numeric(pd.Series(arr.to_pylist(), index=values.index, dtype=object),
-                            errors="coerce").astype("float64")
-        bad = num.isna().to_numpy() & ~missing
-    sentinel = num.isin(_SENTINELS).to_numpy()
-    num = num.mask(sentinel)
-    return num, pd.Series(bad & ~sentinel, index=values.index)
+    num, bad = _parse_arrow(_to_arrow(values), decimal_comma)
+    return pd.Series(num, index=values.index), pd.Series(bad, index=values.index)
+
+
+def parse_block(df: pd.DataFrame, cols: list[str], decimal_comma: bool = False
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Parse many columns in one Arrow pass: (n x k floats, n x k bad mask)."""
+    n, k = len(df), len(cols)
+    if k == 0 or n == 0:
+        return np.full((n, k), np.nan), np.zeros((n, k), dtype=bool)
+    arrs = [_to_arrow(df[c]) for c in cols]
+    arrs = [a if pa.types.is_string(a.type) else pc.cast(a, pa.string()) for a in arrs]
+    num, bad = _parse_arrow(pa.concat_arrays(arrs), decimal_comma)
+    return num.reshape((k, n)).T, bad.reshape((k, n)).T
 
 
 # --------------------------------------------------------------------------- reading files
@@ -228,17 +248,14 @@ def observations_from_wide(df: pd.DataFrame, specs: list[VarSpec], *, area_code:
     mats = {}
     for role in ("value_col", "lower_col", "upper_col"):
         full = np.full((n, k), np.nan)
-        for i, spec in enumerate(specs):
-            col = getattr(spec, role)
-            if col is None:
-                continue
-            nums, bad = parse_numbers(df[col], decimal_comma=decimal_comma)
-            full[:, i] = nums.to_numpy(dtype="float64", na_value=np.nan)
-            badv = bad.to_numpy()
-            if badv.any():
-                for r in np.flatnonzero(badv):
-                    rejections.append(Rejection(file, f"line {int(lines[r])}, column {col}",
-                                                f"not a number: {df[col].iloc[r]!r}"))
+        idx = [i for i, spec in enumerate(specs) if getattr(spec, role) is not None]
+        cols = [getattr(specs[i], role) for i in idx]
+        if cols:
+            block, badm = parse_block(df, cols, decimal_comma=decimal_comma)
+            full[:, idx] = block
+            for r, c in zip(*np.nonzero(badm)):
+                rejections.append(Rejection(file, f"line {int(lines[r])}, column {cols[c]}",
+                                            f"not a number: {df[cols[c]].iloc[r]!r}"))
         mats[role] = full
     value, lower, upper = (mats[r].ravel() for r in ("value_col", "lower_col", "upper_col"))
     keep = ~(np.isnan(value) & np.isnan(lower) & np.isnan(upper))
