@@ -275,7 +275,8 @@ def compute_frame(catalogue: Catalogue, long: pd.DataFrame, area_codes: Iterable
             weight = col(ind.weight_variable, "") if ind.weight_variable else nan
             num = value * weight / ind.scale
             den = weight
-        suppressed = (den < ind.min_population).fillna(False).astype(bool)
+        # only a figure that exists can be suppressed
+        suppressed = ((den < ind.min_population) & value.notna()).fillna(False).astype(bool)
         value = value.where(~suppressed)
         periods = [vintage.get(k) for k in [(v, ind.breakdown) for v in ind.numerator] if vintage.get(k)]
         frames.append(pd.DataFrame({
