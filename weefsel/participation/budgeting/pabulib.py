@@ -60,7 +60,7 @@ class Project:
     fields: dict[str, str]
 
 
-@dataclass
+@dataclass(slots=True)
 class Ballot:
     """One VOTES row: the projects in file order (rank order for ordinal ballots)."""
 
@@ -285,6 +285,7 @@ def _ballots(raw: list[tuple[int, list[str]]], cols: list[str], projects: dict[s
         raise InputError(f"{vtype} ballots need a 'points' column in VOTES", where=source)
     out: list[Ballot] = []
     seen_ids: set[str] = set()
+    known = set(projects)
     for lineno, row in raw:
         if len(row) != ncols:
             raise InputError(f"{len(row)} fields, header has {ncols}", where=f"{source}:{lineno}")
@@ -293,11 +294,16 @@ def _ballots(raw: list[tuple[int, list[str]]], cols: list[str], projects: dict[s
             raise InputError(f"voter {vid} appears twice", where=f"{source}:{lineno}")
         seen_ids.add(vid)
         vote = row[i_vote].strip()
-        chosen = tuple(p.strip() for p in vote.split(",")) if vote else ()
-        for p in chosen:
-            if p not in projects:
-                raise InputError(f"vote for unknown project {p!r}", where=f"{source}:{lineno}",
-                                 expected="a project_id from PROJECTS")
+        if not vote:
+            chosen: tuple[str, ...] = ()
+        elif " " in vote:
+            chosen = tuple(p.strip() for p in vote.split(","))
+        else:
+            chosen = tuple(vote.split(","))
+        if not known.issuperset(chosen):
+            bad = next(p for p in chosen if p not in projects)
+            raise InputError(f"vote for unknown project {bad!r}", where=f"{source}:{lineno}",
+                             expected="a project_id from PROJECTS")
         points = None
         if i_points is not None and row[i_points].strip():
             where = f"{source}:{lineno}"
