@@ -29,6 +29,9 @@ def _recorded(request: httpx.Request) -> httpx.Response:
             rows = body["value"] + json.loads((REC / "85984NED_TypedDataSet_page2.json").read_text())["value"]
             body = {"value": [r for r in rows if code in r["Codering_3"]]}
         return httpx.Response(200, json=body)
+    for name in ("85146NED/TypedDataSet", "85146NED/RegioS", "50090NED/TypedDataSet"):
+        if path.endswith("/" + name):
+            return httpx.Response(200, json=json.loads((REC / f"{name.replace('/', '_')}.json").read_text()))
     if path.endswith("/85984NED/WijkenEnBuurten"):
         return httpx.Response(200, json=json.loads((REC / "85984NED_WijkenEnBuurten.json").read_text()))
     return httpx.Response(404, text="Not found")
@@ -130,3 +133,27 @@ def test_dataproperties_disambiguate_repeated_stems():
     v = frames.variables.set_index("variable")
     assert v.loc["Nederland_Herkomstland", "topic"] == "Bevolking / Bevolking naar herkomst / Herkomstland"
     assert v.loc["Nederland_GeborenInNederland", "stem"] == "Nederland"
+
+
+def test_veiligheidsmonitor_online_uses_region_titles_and_marges_keys():
+    known = pd.DataFrame({"code": ["GM0034", "GM0995", "GM0050"], "name": ["Almere", "Lelystad", "Zeewolde"]})
+    frames = _client().load_table("85146NED", known_areas=known)
+    o = frames.observations.set_index(["area_code", "variable"])
+    row = o.loc[("GM0034", "SocialeCohesieSchaalscore")]
+    assert (row.value, row.lower, row.upper) == (6.0, 5.9, 6.1)
+    assert set(frames.areas.code) == {"GM0034", "PV24", "RG:basisteam:Lelystad / Zeewolde"}
+    assert set(frames.members.member_code) == {"GM0995", "GM0050"}
+    assert frames.provenance[0]["file"].startswith(BASE + "/85146NED/TypedDataSet")
+
+
+def test_health_online_uses_the_file_loader():
+    frames = load_table("50090NED", client=_client())
+    o = frames.observations.set_index(["area_code", "breakdown", "variable"])["value"]
+    assert o[("NL00", "leeftijd=18+", "Eenzaam")] == 47.3  # NL01 normalised
+    assert o[("GM0034", "leeftijd=65+", "Eenzaam")] == 52.0
+    assert set(frames.observations.period) == {"2020"}
+
+
+def test_table_without_loader_is_refused():
+    with pytest.raises(InputError, match="no loader for table '83765NED'"):
+        load_table("83765NED", client=_client())

@@ -98,38 +98,89 @@ class ODataClient:
         return pd.DataFrame(self._pages(f"{self.base_url}/{quote(table_id)}/{quote(name)}",
                                         {"$format": "json"}, table_id))
 
-    def load_table(self, table_id: str, filter: str | None = None) -> SourceFrames:
-        """Download a KWB table and map it exactly like :func:`weefsel.sources.kwb.load_kwb_csv`."""
-        return load_table(table_id, filter=filter, client=self)
+    def load_table(self, table_id: str, filter: str | None = None,
+                   known_areas: pd.DataFrame | None = None) -> SourceFrames:
+        """Download a table and map it exactly like the offline loader (see :func:`load_table`)."""
+        return load_table(table_id, filter=filter, client=self, known_areas=known_areas)
 
 
 def _as_text(df: pd.DataFrame) -> pd.DataFrame:
     """JSON numbers/None -> the strings the offline dumps hold ('' for null)."""
-    out = df.astype(object).where(df.notna(), "")
-    return out.map(lambda v: v if isinstance(v, str) else (repr(v) if isinstance(v, float) else str(v)))
+    return df.astype("string").fillna("")
 
 
-def load_table(table_id: str, filter: str | None = None, client: ODataClient | None = None
-               ) -> SourceFrames:
-    """Online KWB table -> SourceFrames via the same mapping as the offline CSV loader."""
+#: Non-KWB tables the file loaders understand, and the dimension whose titles they need.
+_OTHER_TABLES = {"50090NED": None, "85900NED": None, "85146NED": "RegioS"}
+
+
+def load_table(table_id: str, filter: str | None = None, client: ODataClient | None = None,
+               known_areas: pd.DataFrame | None = None) -> SourceFrames:
+    """Online table -> SourceFrames through the same mapping code as the offline loaders.
+
+    KWB tables go through :func:`weefsel.sources.kwb.map_typed_dataset` (DataProperties stems);
+    50090NED, 85900NED and 85146NED are written to a temporary CSV and read by their file
+    loaders, so online and offline cannot drift. ``known_areas`` is passed to the
+    Veiligheidsmonitor loader to resolve gemeente names.
+    """
+    from weefsel.sources.cbs_common import KWB_TABLES
     from weefsel.sources.kwb import clean_dataproperties, map_typed_dataset
 
     client = client or ODataClient()
+    tid = table_id.upper()
     url = f"{client.base_url}/{table_id}"
-    dp_raw = client.data_properties(table_id)
-    dp = clean_dataproperties(_as_text(dp_raw), f"{url}/DataProperties")
+    if tid not in KWB_TABLES and tid not in _OTHER_TABLES:
+        raise InputError(f"no loader for table {table_id!r}",
+                         expected=f"a KWB table ({', '.join(KWB_TABLES)}) or one of {', '.join(_OTHER_TABLES)}")
     data = client.typed_dataset(table_id, filter=filter)
     if data.empty:
         raise InputError(f"TypedDataSet of {table_id} returned no rows"
                          + (f" for filter {filter!r}" if filter else ""), where=url)
-    titles = None
+    where = f"{url}/TypedDataSet" + (f"?$filter={filter}" if filter else "")
+    if tid in _OTHER_TABLES:
+        return _load_other(client, tid, _as_text(data), where, known_areas)
+    dp_raw = client.data_properties(table_id)
+    dp = clean_dataproperties(_as_text(dp_raw), f"{url}/DataProperties")
+    titles = _titles(client, table_id, "WijkenEnBuurten")
+    return map_typed_dataset(_as_text(data), dp, table_id=table_id, file=where, titles=titles)
+
+
+def _titles(client: ODataClient, table_id: str, dim: str) -> dict[str, str] | None:
     try:
-        dim = client.dimension(table_id, "WijkenEnBuurten")
-        if {"Key", "Title"} <= set(dim.columns):
-            titles = dict(zip(dim["Key"].astype(str).str.strip(), dim["Title"].astype(str).str.strip()))
+        d = client.dimension(table_id, dim)
     except (InputError, ODataError):
-        titles = None  # names are a nicety; the codes carry the data
-    frames = map_typed_dataset(_as_text(data), dp, table_id=table_id,
-                               file=f"{url}/TypedDataSet" + (f"?$filter={filter}" if filter else ""),
-                               titles=titles)
+        return None  # names are a nicety; the codes carry the data
+    if not {"Key", "Title"} <= set(d.columns):
+        return None
+    return dict(zip(d["Key"].astype(str).str.strip(), d["Title"].astype(str).str.strip()))
+
+
+def _load_other(client: ODataClient, tid: str, data: pd.DataFrame, where: str,
+                known_areas: pd.DataFrame | None) -> SourceFrames:
+    import tempfile
+    from pathlib import Path
+
+    from weefsel.sources.health import load_health_csv
+    from weefsel.sources.ses import load_ses_csv
+    from weefsel.sources.veiligheidsmonitor import load_vm_csv
+
+    dim = _OTHER_TABLES[tid]
+    if dim:  # 85146NED names its regions: the file loader resolves titles like 'Almere (GM)'
+        titles = _titles(client, tid, dim)
+        if not titles:
+            raise InputError(f"cannot read the {dim} titles of {tid}", where=where,
+                             expected=f"the {dim} dimension with Key and Title")
+        data[dim] = data[dim].str.strip().map(titles).fillna(data[dim])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{tid}.csv"
+        data.to_csv(path, index=False)
+        if tid == "50090NED":
+            frames = load_health_csv(path)
+        elif tid == "85900NED":
+            frames = load_ses_csv(path)
+        else:
+            frames = load_vm_csv(path, known_areas=known_areas)
+    for r in frames.rejections:
+        r.source = where
+    for p in frames.provenance:
+        p["file"], p["sha256"] = where, None
     return frames

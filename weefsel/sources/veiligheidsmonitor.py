@@ -43,7 +43,9 @@ LANDSDELEN = {"noord-nederland": ("LD01", ["PV20", "PV21", "PV22"]),
               "zuid-nederland": ("LD04", ["PV30", "PV31"])}
 SUFFIX_LEVEL = {"PD": "politiedistrict", "RE": "regionale_eenheid", "BT": "basisteam"}
 MARGES_ROLE = {"waarde": "value", "betrouwbaarheidsmarge ondergrens": "lower",
-               "betrouwbaarheidsmarge bovengrens": "upper"}
+               "betrouwbaarheidsmarge bovengrens": "upper",
+               # the OData keys of the Marges dimension (TypedDataSet online)
+               "mw00000": "value", "mog0095": "lower", "mbg0095": "upper"}
 _REGION_RE = re.compile(r"^(?P<name>.*?)\s*\((?P<suffix>LD|PV|PD|RE|GM|BT)\)\s*$")
 
 
