@@ -324,3 +324,17 @@ def test_index_on_the_real_flevoland_build(built_flevoland, tmp_path):
     g = compute_indicators(p, "gemeente")
     coh = g[(g.indicator == "sociale_cohesie")].dropna(subset=["value"])
     assert len(coh) >= 1 and coh["value"].between(0, 10).all()
+
+
+def test_zero_reference_population_stops_before_anything_is_written(tmp_path, cat_path):
+    o = pd.concat([obs("AantalInwoners", [0, 0, 0, 0]), obs("k_65JaarOfOuder", [0, 0, 0, 0]),
+                   obs("Eenzaam", [40.0, 50.0, 60.0, 30.0], period="2020", breakdown="leeftijd=18+"),
+                   obs("Vrijwilligerswerk", [20.0, 1.0, 25.0, 30.0], period="2020",
+                       breakdown="leeftijd=18+")])
+    p = create_warehouse(tmp_path / "zero.duckdb", areas=AREAS, observations=o)
+    with pytest.raises(CatalogueError, match="population is zero"):
+        run_index(p, "buurt", catalogue=cat_path, spec=_spec(10))
+    con = duckdb.connect(str(p), read_only=True)
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    con.close()
+    assert "index_results" not in tables and "indicator_values" not in tables

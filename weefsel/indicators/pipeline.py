@@ -123,6 +123,16 @@ def _population(values_long: pd.DataFrame | None, wh: Warehouse, level: str,
     return pop.drop_duplicates("area_code").set_index("area_code")["value"]
 
 
+def check_reference(wh: Warehouse, level: str, reference: str, period: str | None) -> None:
+    """Stop early when the reference (NL, or a province) has no population at this level."""
+    period = str(period) if period else latest_period(wh)
+    pop = _population(None, wh, level, period)
+    if pop is None:
+        return   # the warehouse has no population at this level: nothing to check against
+    groups = _reference_groups(wh, level, reference, pop.index)
+    check_reference_population(pop, groups, f"reference '{reference}' at level {level}")
+
+
 def _context(warehouse, level, period, catalogue, values):
     """Shared front part of svi/composite/inequality: values and catalogue."""
     if values is None:
@@ -237,6 +247,7 @@ def compute_all(warehouse: str | Path | Warehouse, level: str = "buurt", period:
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     with _open(warehouse) as wh:
+        check_reference(wh, level, reference, period)      # before anything is computed
         values = compute_indicators(wh, level, period, catalogue, skip_missing)
         t["indicators"] = time.perf_counter() - t0
         s = time.perf_counter()
