@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from weefsel.analysis.aggregate import aggregate, aggregate_groups, aggregate_to_level, group_map
+from weefsel.analysis.aggregate import aggregate_groups, aggregate_to_level, group_map
 from weefsel.errors import CatalogueError, InputError
 from weefsel.indicators import compute_indicators, load_catalogue, run_index
 from weefsel.indicators.catalogue import THEMES, Catalogue, parse_entry
