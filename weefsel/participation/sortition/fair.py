@@ -18,7 +18,8 @@ are interchangeable, and the leximin selection probabilities are unique, so they
 probabilities. We therefore work with *units* of interchangeable people and panels as
 counts per unit; within a unit the seated members are drawn uniformly. With many
 categories almost every unit is one person and this is the plain algorithm.
-Solvers: HiGHS (scipy.optimize.linprog / milp), both open and on PyPI.
+Solvers: HiGHS (highspy: persistent warm-started models, see ``highs_models``; the
+one-shot scipy.optimize.milp for the starting panels), open source and on PyPI.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import csc_matrix, hstack
 
+from weefsel.participation.sortition.highs_models import MasterLP, Pricer
 from weefsel.participation.sortition.ilp import PanelProblem, best_panel, require_feasible
 from weefsel.participation.sortition.model import Distribution, Instance
 
@@ -102,7 +104,7 @@ def _solve_master(prob: PanelProblem, panels: list[tuple[int, ...]], fixed: dict
 
 def fair_distribution(inst: Instance, *, leximin: bool = True,
                       progress: Callable[[int, int], None] | None = None,
-                      group_identical: bool = True,
+                      group_identical: bool = True, extra_columns: int = 4,
                       max_iterations: int = 100_000) -> tuple[Distribution, dict]:
     """LEXIMIN (or MAXIMIN) distribution over quota-feasible panels, with solver statistics.
 
@@ -115,6 +117,9 @@ def fair_distribution(inst: Instance, *, leximin: bool = True,
     rounds = max(3, min(40, 2 * int(np.ceil(prob.units / max(inst.k, 1)))))
     panels = _initial_panels(prob, rounds)
     known = set(panels)
+    master, pricer = MasterLP(prob.sizes), Pricer(prob)
+    for panel in panels:
+        master.add_panel(np.array(panel, dtype=float))
     fixed: dict[int, float] = {}
     tiers: list[float] = []
     iterations = 0
@@ -123,8 +128,8 @@ def fair_distribution(inst: Instance, *, leximin: bool = True,
             iterations += 1
             if iterations > max_iterations:
                 raise RuntimeError("column generation did not converge")
-            probs, z, y, mu = _solve_master(prob, panels, fixed)
-            found = best_panel(prob, y / prob.sizes)
+            probs, z, y, mu = master.solve()
+            found = pricer.best(y / prob.sizes)
             if found is None or found[1] <= mu + EPS_PRICE:
                 break
             key = tuple(int(c) for c in found[0])
@@ -132,11 +137,30 @@ def fair_distribution(inst: Instance, *, leximin: bool = True,
                 break
             panels.append(key)
             known.add(key)
+            master.add_panel(found[0].astype(float))
+            # more improving panels from the same duals, avoiding the seats just used:
+            # fewer LP rounds for pools where everyone is different (cheap, exactness unaffected)
+            w = y / prob.sizes
+            used = found[0].astype(float)
+            for _ in range(extra_columns):
+                w = w * np.where(used > 0, 0.0, 1.0)
+                more = pricer.best(w)
+                if more is None:
+                    break
+                value = float(np.dot(y / prob.sizes, more[0]))
+                k2 = tuple(int(c) for c in more[0])
+                if value <= mu + EPS_PRICE or k2 in known:
+                    break
+                panels.append(k2)
+                known.add(k2)
+                master.add_panel(more[0].astype(float))
+                used = more[0].astype(float)
         tiers.append(z)
         free = [u for u in range(prob.units) if u not in fixed]
         tight = [u for u in free if y[u] > EPS_DUAL] or free
         for u in tight:
             fixed[u] = max(z - EPS_FIX, 0.0)
+            master.fix(u, fixed[u])
         if progress is not None:
             progress(sum(len(units[u]) for u in fixed), inst.n)
         if not leximin or len(fixed) == prob.units:
