@@ -338,3 +338,22 @@ def test_zero_reference_population_stops_before_anything_is_written(tmp_path, ca
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     con.close()
     assert "index_results" not in tables and "indicator_values" not in tables
+
+
+def test_cli_groups_file_writes_group_values(small_wh, cat_path, tmp_path):
+    from weefsel.cli import app
+    g = tmp_path / "teams.yaml"
+    g.write_text("team noord: [WK000101]\nteam zuid: [WK000102]\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["index", "--warehouse", str(small_wh), "--catalogue", str(cat_path),
+                                   "--draws", "20", "--groups", str(g)])
+    assert res.exit_code == 0, res.output
+    con = duckdb.connect(str(small_wh), read_only=True)
+    v = con.execute("SELECT value FROM indicator_groups WHERE group_code = 'team noord' "
+                    "AND indicator = 'share_65plus'").fetchone()[0]
+    con.close()
+    assert v == pytest.approx(25.0)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- WK000101\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["index", "--warehouse", str(small_wh), "--catalogue", str(cat_path),
+                                   "--draws", "20", "--groups", str(bad)])
+    assert res.exit_code != 0 and isinstance(res.exception, InputError)

@@ -33,13 +33,16 @@ def register(app: typer.Typer) -> None:
         skip_missing: bool = typer.Option(False, "--skip-missing",
                                           help="skip (and list) every indicator whose variables the "
                                                "warehouse lacks, instead of stopping with an error"),
+        groups: Optional[Path] = typer.Option(None, help="YAML {group: [area codes]}, e.g. gebiedsteams of "
+                                                         "wijken: their values are recomputed from counts "
+                                                         "into table indicator_groups"),
     ) -> None:
         """Compute indicators, SVI-style flags, the composite with rank intervals and inequality."""
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         from weefsel.analysis.composite import CompositeSpec
         from weefsel.errors import WeefselError
-        from weefsel.indicators.pipeline import load_weights, run_index, summary_lines
+        from weefsel.indicators.pipeline import load_groups, load_weights, run_index, summary_lines
 
         if not warehouse.exists():
             raise WeefselError(f"No warehouse at {warehouse}. Run 'weefsel build --region <name>' first.")
@@ -47,15 +50,15 @@ def register(app: typer.Typer) -> None:
         spec = CompositeSpec(imputation=imputation, normalisation=normalisation, weights=w,
                              aggregation=aggregation, draws=draws, seed=seed)
         spec.check()
+        group_map = load_groups(groups) if groups else None
         console = Console()
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                       console=console, transient=True) as progress:
             progress.add_task(f"indicators, SVI, composite ({draws} draws), inequality ...", total=None)
             run = run_index(warehouse, level=level, period=period, reference=reference, spec=spec,
-                            catalogue=catalogue, skip_missing=skip_missing)
+                            catalogue=catalogue, skip_missing=skip_missing, groups=group_map)
         console.print(f"[bold]weefsel index[/] {warehouse} level={level} reference={reference} "
                       f"normalisation={normalisation} weights={weights} aggregation={aggregation}")
         for line in summary_lines(run):
             console.print("  " + line)
-        console.print("  written: indicator_values, svi_results, index_results, index_sensitivity, "
-                      "inequality, indicator_catalogue")
+        console.print("  written: " + ", ".join(run.tables))

@@ -237,10 +237,37 @@ class IndexRun:
     indicators: list[str] = field(default_factory=list)
 
 
+def load_groups(path: str | Path) -> dict[str, list[str]]:
+    """A YAML file ``{group name: [area codes]}``, e.g. gebiedsteams made of wijken."""
+    p = Path(path)
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("groups file not found", where=str(p))
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML ({exc})", where=str(p))
+    if not isinstance(doc, dict) or not doc or not all(isinstance(v, list) for v in doc.values()):
+        raise InputError("expected a mapping 'group name: [codes]'", where=str(p),
+                         expected="e.g. 'team noord: [WK003401, WK003402]'")
+    return {str(k): [str(c) for c in v] for k, v in doc.items()}
+
+
+def group_values(warehouse: str | Path | Warehouse, values: pd.DataFrame,
+                 groups: Mapping[str, list[str]]) -> pd.DataFrame:
+    """Indicator values of user-defined groups, recomputed from the counts of their areas."""
+    from weefsel.analysis.aggregate import aggregate_groups
+    with _open(warehouse) as wh:
+        areas = wh.areas()
+    out = aggregate_groups(values, areas, groups, values.attrs["catalogue"])
+    out.insert(1, "level", str(values["level"].iloc[0]) if len(values) else "")
+    return out
+
+
 def compute_all(warehouse: str | Path | Warehouse, level: str = "buurt", period: str | None = None,
                 reference: str = "nl", spec: CompositeSpec | None = None,
                 catalogue: Catalogue | str | Path | None = None,
-                skip_missing: bool = False) -> IndexRun:
+                skip_missing: bool = False,
+                groups: Mapping[str, list[str]] | None = None) -> IndexRun:
     """Everything ``weefsel index`` writes, as DataFrames (nothing written)."""
     spec = spec or CompositeSpec()
     spec.check()
@@ -264,6 +291,8 @@ def compute_all(warehouse: str | Path | Warehouse, level: str = "buurt", period:
               "inequality": ineq}
     cat = values.attrs["catalogue"]
     tables["indicator_catalogue"] = cat.frame()
+    if groups:
+        tables["indicator_groups"] = group_values(warehouse, values, groups)
     return IndexRun(tables, t, dict(values.attrs.get("skipped", {})),
                     dict(comp.attrs.get("dropped", {})), list(comp.attrs.get("indicators", [])))
 
@@ -273,7 +302,7 @@ def compute_all(warehouse: str | Path | Warehouse, level: str = "buurt", period:
 _KEYS = {"indicator_values": ("level", "period"), "svi_results": ("level", "period", "reference"),
          "index_results": ("level", "period", "reference"),
          "index_sensitivity": ("level", "period", "reference"), "inequality": ("level", "period"),
-         "indicator_catalogue": ()}
+         "indicator_catalogue": (), "indicator_groups": ("level", "period")}
 
 
 def write_tables(path: str | Path, tables: Mapping[str, pd.DataFrame]) -> None:
@@ -315,12 +344,13 @@ def write_tables(path: str | Path, tables: Mapping[str, pd.DataFrame]) -> None:
 def run_index(path: str | Path, level: str = "buurt", period: str | None = None,
               reference: str = "nl", spec: CompositeSpec | None = None,
               catalogue: Catalogue | str | Path | None = None,
-              skip_missing: bool = False) -> IndexRun:
+              skip_missing: bool = False,
+              groups: Mapping[str, list[str]] | None = None) -> IndexRun:
     """Compute everything (read-only), then write it in one transaction."""
     path = Path(path)
     wh = Warehouse(path)
     try:
-        run = compute_all(wh, level, period, reference, spec, catalogue, skip_missing)
+        run = compute_all(wh, level, period, reference, spec, catalogue, skip_missing, groups)
     finally:
         wh.close()
     s = time.perf_counter()
