@@ -6,7 +6,7 @@ code, Gurobi, their hardware). Only the two synthetic 'example' pools are public
 pools sf_a … obf are private, so those instances cannot be re-run here (their published
 figures are printed for reference only).
 
-Run:  /work/.venv/bin/python bench/sortition.py [--plain] [--legacy-samples 2000]
+Run:  /work/.venv/bin/python bench/sortition.py [--plain] [--synthetic] [--legacy-samples 2000]
 Prints per instance: our median LEXIMIN runtime (3 runs, seconds, wall clock), the
 published one, the ratio published/ours (>1 = we are faster), the minimum probability
 (exact; published: 10.0%), and the LEGACY minimum estimated by seeded sampling with its
@@ -35,6 +35,36 @@ from weefsel.participation.sortition.stats import gini
 INSTANCES = [("example_small_20", 20), ("example_large_200", 200)]
 
 
+def synthetic_pool(n: int = 300, k: int = 30, seed: int = 0):
+    """A made-up pool shaped like the private ones (6 categories, skewed volunteers, ±20% quotas).
+
+    Not comparable to any published instance; it shows the runtime when almost nobody is
+    interchangeable (the plain column generation does all the work).
+    """
+    from weefsel.participation.sortition.model import Instance, Quota
+    rng = np.random.default_rng(seed)
+    cats = {"geslacht": ["v", "m"], "leeftijd": ["16-24", "25-44", "45-64", "65+"],
+            "opleiding": ["laag", "midden", "hoog"], "wijk": [f"w{i}" for i in range(5)],
+            "herkomst": ["nl", "eu", "noneu"], "klimaat": ["ja", "nee"]}
+    volunteers = {"opleiding": [0.15, 0.35, 0.5], "leeftijd": [0.08, 0.25, 0.35, 0.32],
+                  "herkomst": [0.85, 0.07, 0.08]}
+    population = {"opleiding": [0.3, 0.4, 0.3], "leeftijd": [0.15, 0.33, 0.3, 0.22],
+                  "herkomst": [0.75, 0.1, 0.15]}
+    people = []
+    for _ in range(n):
+        p = {c: v[rng.choice(len(v), p=volunteers.get(c))] for c, v in cats.items()}
+        if p["leeftijd"] == "65+" and rng.random() < 0.5:
+            p["opleiding"] = "hoog"
+        people.append(p)
+    quotas = []
+    for c, values in cats.items():
+        for f, share in zip(values, population.get(c, [1 / len(values)] * len(values))):
+            have = sum(p[c] == f for p in people)
+            lo = min(int(np.floor(share * k * 0.8)), have)
+            quotas.append(Quota(c, f, lo, max(lo, int(np.ceil(share * k * 1.2)))))
+    return Instance([f"p{i}" for i in range(n)], people, quotas, k, source="synthetic")
+
+
 def published(ref: Path, name: str) -> dict[str, str]:
     text = (ref / "reference_output" / f"{name}_statistics.txt").read_text(encoding="utf-8")
     out = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
@@ -57,6 +87,8 @@ def main() -> None:
                         help="also time the plain formulation (one unit per person) on the small example")
     parser.add_argument("--legacy-samples", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--synthetic", action="store_true",
+                        help="also time a made-up 6-category pool (n=300, k=30) without interchangeable people")
     args = parser.parse_args()
     data = default_data_dir()
     ref = (data / "participation/sortition/citizensassemblies-replication") if data else None
@@ -99,6 +131,16 @@ def main() -> None:
               f"{jeffreys_upper(lp.min(), samples):.4f} | published {pub['LEGACY minimum probability'].split(' (')[0]} "
               f"(10,000 samples) | gini ours {gini(lp):.3f} vs published {pub['gini coefficient of LEGACY']}")
         print()
+    if args.synthetic:
+        inst = synthetic_pool()
+        t0 = time.perf_counter()
+        dist, stats = fair_distribution(inst)
+        p = dist.marginals(inst.n)
+        print(f"== synthetic pool (n={inst.n}, k={inst.k}, 6 categories, {stats['units']} groups): LEXIMIN "
+              f"{time.perf_counter() - t0:.1f} s, {stats['iterations']} rounds, {stats['tiers']} tiers, "
+              f"min {p.min():.4f}, gini {gini(p):.3f}; LEGACY min (500 samples) "
+              f"{legacy_probabilities(inst, 500, rng_for(1)).min():.4f}")
+        print("   (no published counterpart; compare in size with sf_a_35 n=312 k=35: 19.6 s published)\n")
     print("Real pools (private, not re-runnable; published LEXIMIN runtime and minimum):")
     for f in sorted((ref / "reference_output").glob("*_statistics.txt")):
         name = f.name.removesuffix("_statistics.txt")

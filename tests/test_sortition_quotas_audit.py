@@ -80,6 +80,10 @@ def test_cli_json_and_report(data_dir, tmp_path):
     again = json.loads(CliRunner().invoke(app, ["beraad", cats, resp, "--k", "20", "--json"]).stdout)
     assert again["panel"] == data["panel"]              # default seed 42: the same panel
     assert "weefsel beraad" in report.read_text() and "seed" in report.read_text()
+    drop = ",".join(data["panel"][:2])
+    rep = json.loads(CliRunner().invoke(app, ["beraad", cats, resp, "--k", "20", "--json",
+                                              "--dropouts", drop]).stdout)["replacements"]
+    assert len(rep) == 2 and not set(rep) & set(data["panel"])
     text = CliRunner().invoke(app, ["beraad", cats, resp, "--k", "20", "--seed", "1"]).stdout
     assert "\t0.100000" in text and "# panel (seed 1" in text
 
