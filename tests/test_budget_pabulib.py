@@ -103,3 +103,20 @@ def test_build_pb_validates_and_round_trips():
     assert parse_pb(dumps_pb(pb)) == pb
     with pytest.raises(InputError):
         build_pb({"budget": "1000"}, [{"project_id": "1", "cost": "400"}], [{"voter_id": "t", "vote": "9"}])
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_text = st.text(alphabet=st.sampled_from('ab ;",éł-'), min_size=1, max_size=12).filter(lambda t: t == t.strip())
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(_text, min_size=1, max_size=5), st.lists(st.integers(1, 10**7), min_size=5, max_size=5))
+def test_round_trip_property(names, costs):
+    prows = [{"project_id": str(i), "cost": str(costs[i]), "name": nm} for i, nm in enumerate(names)]
+    pb = build_pb({"budget": "1000", "vote_type": "approval", "description": names[0]}, prows,
+                  [{"voter_id": "v1", "vote": ",".join(str(i) for i in range(len(names)))}])
+    again = parse_pb(dumps_pb(pb))
+    assert again == pb
+    assert [p.fields["name"] for p in again.projects.values()] == names
+    assert [p.cost for p in again.projects.values()] == [Fraction(c) for c in costs[: len(names)]]

@@ -130,29 +130,32 @@ def elections(draw):
     costs = [Fraction(draw(st.integers(1, 50))) for _ in range(m)]
     ballots = [draw(st.sets(st.integers(0, m - 1), max_size=m)) for _ in range(n)]
     sup = [np.array([v for v, b in enumerate(ballots) if j in b], dtype=np.int64) for j in range(m)]
-    w = [np.ones(len(s), dtype=np.int64) for s in sup]
+    weighted = draw(st.booleans())
+    w = [np.array([draw(st.integers(1, 3)) if weighted else 1 for _ in s], dtype=np.int64) for s in sup]
     budget = Fraction(draw(st.integers(1, 120)))
     votes = [len(s) for s in sup]
-    return Election([str(j) for j in range(m)], costs, budget, n, sup, w, votes, [Fraction(v) for v in votes])
+    return Election([str(j) for j in range(m)], costs, budget, n, sup, w, votes, [Fraction(int(x.sum())) for x in w])
 
 
 @settings(max_examples=60, deadline=None)
-@given(elections())
-def test_rules_respect_budget_and_float_search_is_exact(e):
-    for out in (greedy(e), mes(e, completion="none"), mes(e, completion="add1"), max_welfare(e)):
+@given(elections(), st.booleans())
+def test_rules_respect_budget_and_float_search_is_exact(e, cost_utility):
+    for out in (greedy(e), mes(e, completion="none"), mes(e, completion="add1"), max_welfare(e),
+                mes(e, cost_utility=False, completion="add1u")):
         assert out.cost <= e.budget
     # max welfare is at least greedy's welfare
     score = lambda sel: sum(e.scores[int(p)] for p in sel)  # noqa: E731
     assert score(max_welfare(e).selected) >= score(greedy(e).selected)
     # the float-searched add1 equals a purely exact add1 loop
     supported = {j for j in range(len(e.costs)) if len(e.supporters[j])}
-    plain, _ = rules._Mes(e, e.budget, True).run()
+    plain, _ = rules._Mes(e, e.budget, cost_utility).run()
     total = e.budget
     cur = plain
     if sum(e.costs) > e.budget:
         while set(cur) != supported:
-            w2, _ = rules._Mes(e, total + e.n_voters, True).run()
+            w2, _ = rules._Mes(e, total + e.n_voters, cost_utility).run()
             if sum((e.costs[j] for j in w2), Fraction(0)) > e.budget:
                 break
             total, cur = total + e.n_voters, w2
-    assert sorted(mes(e, completion="add1").selected) == sorted(e.project_ids[j] for j in cur)
+    got = mes(e, cost_utility=cost_utility, completion="add1").selected
+    assert sorted(got) == sorted(e.project_ids[j] for j in cur)

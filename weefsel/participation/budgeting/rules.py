@@ -262,6 +262,26 @@ class _MesFloat:
     def evaluate(self, j: int):
         cost = self.costs[j]
         b = self.budget[self.e.supporters[j]]
+        if self.unit and len(b) <= 64:  # small: plain Python beats numpy call overhead
+            bl = sorted(b.tolist())
+            money = sum(bl)
+            if abs(money - cost) <= _REL * cost:
+                raise _Uncertain
+            if money < cost:
+                return None
+            paid = 0.0
+            left = len(bl)
+            for x in bl:
+                q = (cost - paid) / left
+                if x >= q:
+                    break
+                paid += x
+                left -= 1
+            if left == 0:  # only by rounding when money ~ cost
+                raise _Uncertain
+            rest = cost - paid
+            rho = rest / (left * cost) if self.cost_utility else rest / left
+            return rho, rest / left
         if self.unit:
             bs = np.sort(b)
             cs = np.cumsum(bs)
@@ -273,7 +293,10 @@ class _MesFloat:
             paid = cs - bs
             wrem = self.ranks[j]                      # k, k-1, ..., 1
             q = (cost - paid) / wrem
-            k = int(np.argmax(bs >= q))
+            hit = bs >= q
+            k = int(np.argmax(hit))
+            if not hit[k]:
+                raise _Uncertain
         else:
             w = self.wf[j]
             money = float(b.sum())
@@ -287,7 +310,10 @@ class _MesFloat:
             paid = np.cumsum(bs) - bs
             wrem = float(ws.sum()) - (np.cumsum(ws) - ws)
             q = (cost - paid) / wrem
-            k = int(np.argmax(bs >= q * ws))
+            hit = bs >= q * ws
+            k = int(np.argmax(hit))
+            if not hit[k]:
+                raise _Uncertain
         rest = cost - float(paid[k])
         if self.cost_utility:
             rho = rest / (float(wrem[k]) * cost)
