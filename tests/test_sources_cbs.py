@@ -6,12 +6,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from weefsel.errors import InputError
 from weefsel.sources.cbs_common import normalise_codes, parse_numbers, slug, stem_of
-from weefsel.sources.kwb import (XLSX_TO_KEY, load_buurt_population, load_kwb_basic, load_kwb_csv,
-                                 load_kwb_xlsx, load_region_list)
+from weefsel.sources.kwb import (
+    XLSX_TO_KEY,
+    load_buurt_population,
+    load_kwb_basic,
+    load_kwb_csv,
+    load_kwb_xlsx,
+    load_region_list,
+)
 
 KWB = "kwb/kwb_2024_85984NED_flevoland.csv"
 PARTIAL = "kwb/kwb_2024_85984NED_partial_first10000rows.csv"

@@ -11,7 +11,7 @@ import pytest
 
 from weefsel.errors import InputError
 from weefsel.sources.cbs_odata import ODataClient, ODataError, load_table
-from weefsel.sources.kwb import map_typed_dataset, clean_dataproperties
+from weefsel.sources.kwb import clean_dataproperties, map_typed_dataset
 
 REC = Path(__file__).parent / "recorded" / "odata"
 BASE = "https://opendata.cbs.nl/ODataApi/OData"

@@ -11,7 +11,7 @@ import csv
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +21,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from weefsel.errors import InputError
-from weefsel.sources.base import (AREA_COLUMNS, OBSERVATION_COLUMNS, VARIABLE_COLUMNS, Rejection,
-                                  sha256_of)
+from weefsel.sources.base import (
+    AREA_COLUMNS,
+    OBSERVATION_COLUMNS,
+    VARIABLE_COLUMNS,
+    Rejection,
+    sha256_of,
+)
 
 LICENCE = "CC BY 4.0"
 PUBLISHER_CBS = "CBS"
@@ -347,7 +352,7 @@ def provenance(path: Path | str, *, publisher: str, table_id: str, rows_read: in
     return {"file": str(path), "sha256": sha256_of(p) if checksum and p.is_file() else None,
             "publisher": publisher, "licence": LICENCE, "table_id": table_id,
             "rows_read": int(rows_read), "rows_rejected": int(rows_rejected),
-            "ingested_at": datetime.now(timezone.utc).replace(tzinfo=None)}
+            "ingested_at": datetime.now(UTC).replace(tzinfo=None)}
 
 
 def rows_rejected(rejections: list[Rejection]) -> int:

@@ -14,11 +14,23 @@ import pandas as pd
 
 from weefsel.errors import InputError
 from weefsel.sources.base import SourceFrames
-from weefsel.sources.cbs_common import (PUBLISHER_RIVM, SOORT_REGIO_LEVEL, VarSpec, areas_frame,
-                                        drop_duplicate_keys, level_of, normalise_codes,
-                                        observations_from_wide, provenance, read_text_table,
-                                        reject_bad_codes, rows_rejected, stem_of, title_from_stem,
-                                        variables_frame)
+from weefsel.sources.cbs_common import (
+    PUBLISHER_RIVM,
+    SOORT_REGIO_LEVEL,
+    VarSpec,
+    areas_frame,
+    drop_duplicate_keys,
+    level_of,
+    normalise_codes,
+    observations_from_wide,
+    provenance,
+    read_text_table,
+    reject_bad_codes,
+    rows_rejected,
+    stem_of,
+    title_from_stem,
+    variables_frame,
+)
 
 TABLE_ID = "50090NED"
 #: StatLine margin codes: estimate, lower and upper bound of the 95% interval.
@@ -69,11 +81,13 @@ def load_health_csv(path: Path) -> SourceFrames:
                                     f"SoortRegio {df[soort].iloc[i]!r} does not fit code {codes.iloc[i]}"))
     ok &= ~bad_level
     value_cols = [c for c in df.columns if stem_of(c) not in IDENTITY and c not in IDENTITY]
-    key = pd.DataFrame({"code": codes, "period": period, "breakdown": breakdown, "role": role})
+    if not value_cols:
+        raise InputError("no indicator columns", where=file, expected="columns like Eenzaam_28")
+    gm_name = df[gemnaam].where(levels == "gemeente") if gemnaam else pd.Series(None, index=df.index)
+    key = pd.DataFrame({"code": codes, "period": period, "breakdown": breakdown, "role": role,
+                        "_name": gm_name})
     frame = pd.concat([key, df[value_cols]], axis=1)[ok].reset_index(drop=True)
     lines = lines[ok]
-    names = df[gemnaam][ok].reset_index(drop=True) if gemnaam else None
-    levels = levels[ok].reset_index(drop=True)
     frame, lines, rej = drop_duplicate_keys(frame, ["code", "period", "breakdown", "role"], lines, file,
                                             "area code + year + age group + Marges")
     rejections += rej
@@ -99,14 +113,12 @@ def load_health_csv(path: Path) -> SourceFrames:
         obs = allobs.groupby(keys, as_index=False, sort=False).agg(
             value=("value", "first"), lower=("lower", "first"), upper=("upper", "first"),
             source=("source", "first"))[obs.columns]
-    kept = frame.index
+    # all years are on the classification of the newest year (2020 in the shared file)
     vintage = int(pd.to_numeric(frame["period"], errors="coerce").max()) if len(frame) else None
-    area_names = names.where(levels == "gemeente") if names is not None else None
     area_codes = frame["code"].reset_index(drop=True)
-    lv = levels.iloc[kept].reset_index(drop=True) if len(levels) == len(kept) else level_of(area_codes)
     out = SourceFrames(source=TABLE_ID)
-    an = area_names.iloc[kept].reset_index(drop=True) if area_names is not None and len(area_names) == len(kept) else None
-    out.areas = areas_frame(area_codes, level_of(area_codes), an, TABLE_ID, vintage)
+    out.areas = areas_frame(area_codes, level_of(area_codes), frame["_name"].reset_index(drop=True),
+                            TABLE_ID, vintage)
     out.areas.loc[out.areas["code"] == "NL00", "name"] = "Nederland"
     out.observations = obs
     out.variables = variables_frame([{

@@ -20,12 +20,28 @@ import pandas as pd
 
 from weefsel.errors import InputError
 from weefsel.sources.base import Rejection, SourceFrames
-from weefsel.sources.cbs_common import (KWB_TABLE_BY_YEAR, KWB_TABLES, PUBLISHER_CBS, SOORT_REGIO_LEVEL,
-                                        VarSpec, areas_frame, drop_duplicate_keys, find_column,
-                                        is_code, level_of, normalise_codes, observations_from_wide,
-                                        provenance, read_text_table, reject_bad_codes,
-                                        rows_rejected, slug, stem_of, title_from_stem,
-                                        variables_frame)
+from weefsel.sources.cbs_common import (
+    KWB_TABLE_BY_YEAR,
+    KWB_TABLES,
+    PUBLISHER_CBS,
+    SOORT_REGIO_LEVEL,
+    VarSpec,
+    areas_frame,
+    drop_duplicate_keys,
+    find_column,
+    is_code,
+    level_of,
+    normalise_codes,
+    observations_from_wide,
+    provenance,
+    read_text_table,
+    reject_bad_codes,
+    rows_rejected,
+    slug,
+    stem_of,
+    title_from_stem,
+    variables_frame,
+)
 
 #: Identity columns of a KWB TypedDataSet (stems), not observations.
 IDENTITY_STEMS = {"Gemeentenaam", "SoortRegio", "Codering", "IndelingswijzigingGemeenteWijkBuurt",
@@ -300,7 +316,7 @@ def _simple_wide(path: Path, code_col: str, table_id: str, level_col: str | None
                                       "unit": _KNOWN_UNITS.get(s), "description": None,
                                       "source_table": table_id, "topic": None} for s in stems])
     out.rejections = rejections
-    out.rows_read = int(len(ok))
+    out.rows_read = len(ok)
     out.provenance = [provenance(path, publisher=PUBLISHER_CBS, table_id=table_id,
                                  rows_read=out.rows_read, rows_rejected=rows_rejected(rejections))]
     return out
@@ -331,7 +347,7 @@ def load_region_list(path: Path, table_id: str = "85984NED") -> SourceFrames:
     codes = normalise_codes(df["Key"])
     ok, rejections = reject_bad_codes(codes, lines, file)
     kf = df[ok].assign(_code=codes[ok].to_numpy()).reset_index(drop=True)
-    kf, lines2, rej = drop_duplicate_keys(kf[["_code", "Title"]], ["_code"], lines[ok], file, "area code")
+    kf, _, rej = drop_duplicate_keys(kf[["_code", "Title"]], ["_code"], lines[ok], file, "area code")
     rejections += rej
     period = period_of_table(table_id)
     out = SourceFrames(source=table_id)
@@ -501,7 +517,7 @@ def load_kwb_xlsx(path: Path, year: int | None = None) -> SourceFrames:
                                       "description": f"kwb-{year}.xlsx column {s.value_col}",
                                       "source_table": table_id, "topic": None} for s in specs])
     out.rejections = rejections
-    out.rows_read = int(len(ok))
+    out.rows_read = len(ok)
     out.provenance = [provenance(path, publisher=PUBLISHER_CBS, table_id=table_id,
                                  rows_read=out.rows_read, rows_rejected=rows_rejected(rejections))]
     return out

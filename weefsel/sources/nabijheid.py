@@ -33,9 +33,20 @@ import pandas as pd
 
 from weefsel.errors import InputError
 from weefsel.sources.base import Rejection, SourceFrames
-from weefsel.sources.cbs_common import (PUBLISHER_CBS, SOORT_REGIO_LEVEL, VarSpec, areas_frame,
-                                        is_code, level_of, normalise_codes, observations_from_wide,
-                                        provenance, rows_rejected, slug, variables_frame)
+from weefsel.sources.cbs_common import (
+    PUBLISHER_CBS,
+    SOORT_REGIO_LEVEL,
+    VarSpec,
+    areas_frame,
+    is_code,
+    level_of,
+    normalise_codes,
+    observations_from_wide,
+    provenance,
+    rows_rejected,
+    slug,
+    variables_frame,
+)
 
 TABLE_ID = "85231NED"
 _IDENTITY_PREFIX = "Regioaanduiding|"

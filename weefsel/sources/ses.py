@@ -24,10 +24,21 @@ import numpy as np
 
 from weefsel.errors import InputError
 from weefsel.sources.base import Rejection, SourceFrames
-from weefsel.sources.cbs_common import (PUBLISHER_CBS, VarSpec, areas_frame, drop_duplicate_keys,
-                                        is_code, normalise_codes, observations_from_wide,
-                                        provenance, read_text_table, reject_bad_codes,
-                                        rows_rejected, stem_of, variables_frame)
+from weefsel.sources.cbs_common import (
+    PUBLISHER_CBS,
+    VarSpec,
+    areas_frame,
+    drop_duplicate_keys,
+    is_code,
+    normalise_codes,
+    observations_from_wide,
+    provenance,
+    read_text_table,
+    reject_bad_codes,
+    rows_rejected,
+    stem_of,
+    variables_frame,
+)
 
 TABLE_ID = "85900NED"
 

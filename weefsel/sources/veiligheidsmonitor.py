@@ -26,9 +26,16 @@ import pandas as pd
 
 from weefsel.errors import InputError
 from weefsel.sources.base import AREA_COLUMNS, MEMBER_COLUMNS, Rejection, SourceFrames
-from weefsel.sources.cbs_common import (PUBLISHER_CBS, VarSpec, drop_duplicate_keys,
-                                        observations_from_wide, provenance, read_text_table,
-                                        rows_rejected, stem_of, variables_frame)
+from weefsel.sources.cbs_common import (
+    PUBLISHER_CBS,
+    VarSpec,
+    drop_duplicate_keys,
+    observations_from_wide,
+    provenance,
+    read_text_table,
+    rows_rejected,
+    variables_frame,
+)
 
 TABLE_ID = "85146NED"
 
@@ -174,8 +181,11 @@ def _unit(stem: str) -> str:
 def load_vm_csv(path: Path, known_areas: pd.DataFrame | None = None,
                 dataproperties: Path | None = None) -> SourceFrames:
     """85146NED with value and confidence bounds folded into one observation per cell."""
-    from weefsel.sources.kwb import (catalogue_from_dataproperties, catalogue_from_stems,
-                                     read_dataproperties)
+    from weefsel.sources.kwb import (
+        catalogue_from_dataproperties,
+        catalogue_from_stems,
+        read_dataproperties,
+    )
     path = Path(path)
     file = str(path)
     df = read_text_table(path, required=["Marges", "RegioS", "Perioden"], what="85146NED Veiligheidsmonitor")
