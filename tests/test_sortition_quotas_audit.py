@@ -97,3 +97,40 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2
     message = " ".join(proc.stderr.split())          # rich may wrap long lines
     assert "row 4, column g: unknown value 'x'" in message and "Traceback" not in message
+
+
+def hand_made_warehouse(path):
+    """GM0034 with two wijken: the CBS columns the quota helper reads (Kerncijfers 2024 names)."""
+    from weefsel.warehouse.writer import create_warehouse
+    areas = pd.DataFrame([{"code": "GM0034", "level": "gemeente", "name": "Almere", "gemeente_code": "GM0034"},
+                          {"code": "WK003401", "level": "wijk", "name": "Stad", "gemeente_code": "GM0034"},
+                          {"code": "WK003402", "level": "wijk", "name": "Haven", "gemeente_code": "GM0034"}])
+    values = {"GM0034": GEMEENTE.iloc[0].drop(["area_code", "period"]).to_dict(),
+              "WK003401": {"AantalInwoners": 600}, "WK003402": {"AantalInwoners": 400}}
+    obs = pd.DataFrame([{"area_code": a, "period": "2024", "variable": v, "breakdown": "",
+                         "value": float(x), "source": "85984NED"}
+                        for a, d in values.items() for v, x in d.items()])
+    return create_warehouse(path, areas=areas, observations=obs)
+
+
+def test_cli_quota_from_warehouse_and_population_in_audit(tmp_path):
+    wh = hand_made_warehouse(tmp_path / "w.duckdb")
+    cats = tmp_path / "categories.csv"
+    out = CliRunner().invoke(app, ["beraad-quota", "GM0034", "--k", "4", "-w", str(wh), "-o", str(cats),
+                                   "--slack", "0.5", "--wijk"])
+    assert out.exit_code == 0, out.output
+    text = cats.read_text()
+    assert text.startswith("category,feature,min,max") and "wijk,WK003401" in text
+    people = ["id,geslacht,leeftijd,wijk"] + [
+        f"p{i},{'vrouw' if i % 2 else 'man'},{['15-24', '25-44', '45-64', '65+'][i % 4]},WK00340{1 + i % 2}"
+        for i in range(24)]
+    resp = tmp_path / "respondents.csv"
+    resp.write_text("\n".join(people))
+    report = tmp_path / "audit.json"
+    res = CliRunner().invoke(app, ["beraad", str(cats), str(resp), "--k", "4", "--json", "--report", str(report),
+                                   "--population", "GM0034", "-w", str(wh)])
+    assert res.exit_code == 0, res.output
+    audit = json.loads(report.read_text())
+    share = {(r["category"], r["feature"]): r.get("population_share") for r in audit["quotas"]}
+    assert share["geslacht", "vrouw"] == pytest.approx(0.51) and share["wijk", "WK003401"] == pytest.approx(0.6)
+    assert audit["all_quotas_met"]

@@ -9,6 +9,25 @@ from typing import Optional
 
 import typer
 
+from weefsel.config import DEFAULT_WAREHOUSE
+
+
+def _population(warehouse: Path, gemeente: str, period: str, wijk: bool = True) -> dict:
+    """CBS shares (geslacht, leeftijd and, when available, wijk) of a gemeente from the warehouse."""
+    from weefsel.errors import InputError
+    from weefsel.participation.sortition.quotas import area_shares, wijk_shares
+    if not Path(warehouse).is_file():
+        raise InputError("warehouse not found (run weefsel build first)", where=str(warehouse))
+    from weefsel.warehouse.store import Warehouse
+    w = Warehouse(warehouse)
+    shares = area_shares(w.wide("gemeente", period=period), gemeente)
+    if wijk:
+        try:
+            shares["wijk"] = wijk_shares(w.wide("wijk", period=period), gemeente)
+        except InputError:
+            pass                                # no wijk figures: gender and age only
+    return shares
+
 
 def _command_line(categories: Path, respondents: Path, k: int, algorithm: str, seed: int,
                   household_column: Optional[str], id_column: Optional[str], samples: int) -> str:
@@ -42,6 +61,10 @@ def register(app: typer.Typer) -> None:
             None, "--dropouts", help="Comma-separated ids of panel members who dropped out: pick replacements."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object for scripts."),
         report: Optional[Path] = typer.Option(None, "--report", help="Write the audit (Markdown, NL+EN; .json for JSON)."),
+        population: Optional[str] = typer.Option(
+            None, "--population", help="Gemeente code (e.g. GM0034): compare with its CBS make-up in the audit."),
+        warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse", "-w", help="Warehouse for --population."),
+        period: str = typer.Option("2024", "--period", help="CBS period for --population."),
     ) -> None:
         """Draw a burgerberaad panel by lot with quotas; print every selection probability and the panel."""
         from rich.progress import Progress
@@ -69,7 +92,8 @@ def register(app: typer.Typer) -> None:
             replacements = replace_dropouts(inst, result.panel, [index[d] for d in wanted], seed)
         command = _command_line(categories, respondents, k, algorithm, seed, household_column,
                                 id_column, samples)
-        audit = build_audit(result, command=command)
+        shares = _population(warehouse, population, period) if population else None
+        audit = build_audit(result, command=command, population=shares)
         if report is not None:
             text = to_json(audit) if report.suffix.lower() == ".json" else render_report(audit)
             report.write_text(text, encoding="utf-8")
@@ -99,3 +123,23 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"# re-run: {command}")
         if report is not None:
             typer.echo(f"# audit written to {report}")
+
+    @app.command("beraad-quota")
+    def beraad_quota(
+        gemeente: str = typer.Argument(..., help="Gemeente code, e.g. GM0034 (Almere)."),
+        k: int = typer.Option(..., "--k", help="Panel size."),
+        output: Path = typer.Option(Path("categories.csv"), "--output", "-o", help="categories.csv to write."),
+        slack: float = typer.Option(0.15, "--slack", help="Widen each target share·k by this fraction."),
+        wijk: bool = typer.Option(False, "--wijk/--no-wijk", help="Add a quota per wijk (by population)."),
+        warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse", "-w", help="Warehouse file (DuckDB)."),
+        period: str = typer.Option("2024", "--period", help="CBS period."),
+    ) -> None:
+        """Write quotas (categories.csv) from the CBS make-up of a gemeente: gender, age (15+), wijk."""
+        from weefsel.participation.sortition.io import write_categories
+        from weefsel.participation.sortition.quotas import quotas_from_population
+        shares = _population(warehouse, gemeente, period, wijk=wijk)
+        quotas = quotas_from_population(shares, k, slack=slack)
+        write_categories(quotas, output)
+        for q in quotas:
+            typer.echo(f"{q.category}\t{q.feature}\t{q.min}\t{q.max}")
+        typer.echo(f"# {len(quotas)} quotas for {gemeente} (CBS {period}, k={k}, slack {slack:.0%}) written to {output}")

@@ -158,3 +158,15 @@ def load_instance(categories: str | Path, respondents: str | Path, k: int, *,
                     source=f"{categories} + {respondents}")
     check_at_a_glance(inst, where=str(categories))
     return inst
+
+
+def write_categories(quotas: list[Quota], path: str | Path) -> None:
+    """Write quotas as categories.csv (category,feature,min,max), the file ``load_instance`` reads."""
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["category", "feature", "min", "max"])
+        for q in quotas:
+            w.writerow([q.category, q.feature, q.min, q.max])
+    tmp.replace(path)                     # nothing half-written
