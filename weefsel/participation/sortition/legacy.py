@@ -1,9 +1,9 @@
 """LEGACY: the greedy draw the Sortition Foundation used before 2021, for comparison.
 
 As described by Flanigan et al. (Nature 596, 2021, Methods): repeatedly take the feature
-value whose remaining need (min − already selected; once all minimums are met, max −
-selected) is largest relative to the pool members still available with that value, and
-select a uniformly random available person with it. People whose feature value reached its
+value whose unmet minimum (min − already selected) is largest relative to the pool members
+still available with that value, and select a uniformly random available person with it;
+once every minimum is met, fill the remaining seats uniformly from everyone still eligible. People whose feature value reached its
 maximum (and household members of anyone selected) leave the pool. A draw that gets stuck
 is restarted. Its selection probabilities have no closed form, so they are estimated by
 repeated seeded sampling (Monte Carlo), with a Jeffreys upper bound for the minimum.
@@ -44,12 +44,15 @@ def legacy_panel(inst: Instance, rng: np.random.Generator, *, max_restarts: int 
         while len(panel) < inst.k:
             need = lo - selected
             if (need <= 0).all():
-                need = hi - selected
-            ratio = np.where((pool > 0) & (need > 0), need / np.maximum(pool, 1), -1.0)
-            if ratio.max() <= 0:
+                # every minimum met: fill the remaining seats uniformly from everyone still eligible
+                candidates = np.flatnonzero(available)
+            else:
+                ratio = np.where((pool > 0) & (need > 0), need / np.maximum(pool, 1), -1.0)
+                if ratio.max() <= 0:
+                    break
+                candidates = np.flatnonzero(available & m[int(np.argmax(ratio))])
+            if len(candidates) == 0:
                 break
-            j = int(np.argmax(ratio))
-            candidates = np.flatnonzero(available & m[j])
             person = int(candidates[rng.integers(len(candidates))])
             panel.append(person)
             selected += mi[:, person]
