@@ -70,11 +70,21 @@ def source_rows(report: Any) -> list[dict]:
     return rows
 
 
+def make_held(con: duckdb.DuckDBPyConnection) -> None:
+    """One pass over observations: per area, source and period, which kinds of data it has.
+    The coverage checks read this small table instead of the millions of values."""
+    flags = ",\n".join(f"bool_or({cond}) AS {name}" for name, cond in ASPECTS.items())
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _held AS
+        SELECT o.area_code, o.source, o.period, {flags}
+        FROM observations o GROUP BY ALL""")
+
+
 def source_levels(con: duckdb.DuckDBPyConnection) -> list[dict]:
     df = con.execute("""
         SELECT o.source, a.level, count(DISTINCT o.area_code) AS n,
                string_agg(DISTINCT o.period, ',' ORDER BY o.period) AS periods
-        FROM observations o JOIN areas a ON a.code = o.area_code
+        FROM _held o JOIN areas a ON a.code = o.area_code
         GROUP BY ALL ORDER BY 1, 2""").df()
     return [_row("source_levels", source=r.source, level=r.level, observed=float(r.n),
                  message=f"{r.source} holds {r.n} {r.level} areas (periods {r.periods})")
@@ -86,13 +96,15 @@ def gemeente_presence(con: duckdb.DuckDBPyConnection, expected: list[str]) -> li
     names = dict(zip(areas["code"], areas["name"]))
     held = con.execute("""
         SELECT a.gemeente_code AS gm, o.source, a.level
-        FROM observations o JOIN areas a ON a.code = o.area_code
+        FROM _held o JOIN areas a ON a.code = o.area_code
         WHERE a.gemeente_code IS NOT NULL
         GROUP BY ALL""").df()
     order = {"gemeente": 0, "wijk": 1, "buurt": 2}
     rows = []
+    by_gm = {gm: part for gm, part in held.groupby("gm")}
+    empty_part = held.iloc[0:0]
     for gm in sorted(set(expected) | set(names)):
-        part = held[held["gm"] == gm]
+        part = by_gm.get(gm, empty_part)
         per_source = []
         for src, grp in part.groupby("source"):
             levels = sorted(grp["level"], key=lambda lv: order.get(lv, 9))
@@ -116,8 +128,8 @@ def coverage(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Areas of the current classification (newest vintage of the level) with each kind of
     data; codes of older classifications (health 2020 buurten...) are counted apart."""
     aspect_cols = ",\n".join(
-        f"count(DISTINCT CASE WHEN cur AND {cond} THEN a.code END) AS {name}"
-        for name, cond in ASPECTS.items())
+        f"count(DISTINCT CASE WHEN cur AND o.{name} THEN a.code END) AS {name}"
+        for name in ASPECTS)
     df = con.execute(f"""
         WITH lv AS (SELECT level, max(vintage) AS v FROM areas GROUP BY level),
         a AS (SELECT areas.*, (areas.vintage IS NULL OR lv.v IS NULL OR areas.vintage >= lv.v)
@@ -128,7 +140,7 @@ def coverage(con: duckdb.DuckDBPyConnection) -> list[dict]:
                count(DISTINCT CASE WHEN cur AND a.geom_rd IS NOT NULL THEN a.code END) AS geometry,
                {aspect_cols},
                count(DISTINCT CASE WHEN NOT cur THEN a.code END) AS older_codes
-        FROM a LEFT JOIN observations o ON o.area_code = a.code
+        FROM a LEFT JOIN _held o ON o.area_code = a.code
         WHERE a.level IN ('gemeente', 'wijk', 'buurt') AND a.gemeente_code IS NOT NULL
         GROUP BY ALL ORDER BY 1, 2""").df()
     names = dict(con.execute("SELECT code, name FROM areas WHERE level='gemeente'").fetchall())
@@ -244,6 +256,7 @@ def run_validation(con: duckdb.DuckDBPyConnection, report: Any) -> pd.DataFrame:
     """Run all checks, store them in ``validation`` and return them."""
     from weefsel.warehouse.writer import insert_frame
 
+    make_held(con)
     rows: list[dict] = []
     rows += source_rows(report)
     rows += source_levels(con)
@@ -251,6 +264,7 @@ def run_validation(con: duckdb.DuckDBPyConnection, report: Any) -> pd.DataFrame:
     rows += coverage(con)
     rows += sum_consistency(con)
     rows += rate_consistency(con)
+    con.execute("DROP TABLE IF EXISTS _held")
     frame = pd.DataFrame(rows, columns=VALIDATION_COLUMNS)
     for c in ("expected", "observed"):
         frame[c] = pd.to_numeric(frame[c], errors="coerce")
