@@ -279,3 +279,30 @@ def test_xlsx_bad_inputs(tmp_path):
     r.write_text("not excel")
     with pytest.raises(InputError, match="cannot read as Excel"):
         load_kwb_xlsx(r, year=2024)
+
+
+@pytest.mark.parametrize("loader,wrong", [
+    ("kwb", "ses/ses_woa_85900NED_2014_2022_almere.csv"),
+    ("kwb", "cohesion/veiligheidsmonitor_85146NED_2021_2023.csv"),
+    ("health", KWB),
+    ("health", "ses/ses_woa_85900NED_2014_2022_almere.csv"),
+    ("ses", KWB),
+    ("ses", "health/gezondheid_wijk_buurt_50090NED_flevoland.csv"),
+    ("vm", KWB),
+    ("nabijheid", KWB),
+    ("basic", "kwb/kwb_2024_buurt_population_national.csv"),
+    ("regions", KWB),
+])
+def test_each_loader_refuses_another_table(data_dir, loader, wrong):
+    """A table that is not the one it claims to be gives an InputError naming the file."""
+    from weefsel.sources.health import load_health_csv
+    from weefsel.sources.nabijheid import load_nabijheid_csv
+    from weefsel.sources.ses import load_ses_csv
+    from weefsel.sources.veiligheidsmonitor import load_vm_csv
+    fn = {"kwb": lambda p: load_kwb_csv(p, dataproperties=data_dir / DP), "health": load_health_csv,
+          "ses": load_ses_csv, "vm": lambda p: load_vm_csv(p, known_areas=pd.DataFrame(
+              {"code": ["GM0034"], "name": ["Almere"]})),
+          "nabijheid": load_nabijheid_csv, "basic": load_kwb_basic, "regions": load_region_list}[loader]
+    with pytest.raises(InputError) as err:
+        fn(data_dir / wrong)
+    assert Path(wrong).name in str(err.value)
