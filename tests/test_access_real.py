@@ -231,3 +231,16 @@ def test_flevoland_warehouse(flevoland_warehouse, tmp_path):
     con = duckdb.connect(str(path), read_only=True)
     assert con.execute("SELECT count(*) FROM access_results").fetchone()[0] == len(table)
     con.close()
+
+
+def test_typology_link(data_dir):
+    pytest.importorskip("weefsel.sources.typology")
+    from weefsel.analysis.access import cbs_values_for_type, meeting_types
+    chosen = meeting_types(["community_centre", "gp_practice", "library", "unknown_type"])
+    assert chosen is not None and "community_centre" in chosen and "gp_practice" not in chosen
+    wide = read_nabijheid_export(data_dir / "nabijheid/Nabijheid_voorzieningen__afstand_locatie__wijk__en_buurtcijfers_2021_17012023_183355.csv")
+    lib = cbs_values_for_type(wide, "library").set_index("area_code")["value"]
+    assert lib["NL00"] == 2.0 and lib["GM1680"] == 2.7 and len(lib) == 8
+    jordaan = read_nabijheid_export(data_dir / "nabijheid/Nabijheid_voorzieningen__buurt_2021_10022023_144650.csv")
+    assert len(cbs_values_for_type(jordaan, "library")) == 12
+    assert cbs_values_for_type(wide, "community_centre").empty  # CBS has no buurthuis variable

@@ -16,12 +16,13 @@ from weefsel.analysis.access.engine import (AccessInputs, AccessResult, apply_ch
                                             compute_access, what_if)
 from weefsel.analysis.access.measures import ALL_MEETING, AccessConfig, e2sfca, point_measures, shannon
 from weefsel.analysis.access.supply import clean_facilities
+from weefsel.analysis.access.typology_link import cbs_values_for_type, meeting_types
 from weefsel.analysis.access.warehouse import load_inputs, run_access, to_observations, write_results
 
 __all__ = [
     "ALL_MEETING", "AccessConfig", "AccessInputs", "AccessResult", "CbsComparison", "Decay",
     "DistanceModel", "EuclideanDetour", "NetworkDistance", "Pairs", "apply_changes", "assign_areas", "attach_codes", "normalise_name",
-    "check_rd", "clean_facilities", "compare_with_cbs", "compute_access", "demand_from_areas",
+    "cbs_values_for_type", "check_rd", "meeting_types", "clean_facilities", "compare_with_cbs", "compute_access", "demand_from_areas",
     "e2sfca", "load_inputs", "parse_decay", "point_measures", "read_demand_file",
     "read_nabijheid_export", "run_access", "shannon", "to_observations", "what_if", "write_results",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -13,6 +14,7 @@ import shapely
 from weefsel.analysis.access.demand import assign_areas, demand_from_areas, read_demand_file
 from weefsel.analysis.access.engine import AccessInputs, AccessResult, compute_access
 from weefsel.analysis.access.measures import AccessConfig
+from weefsel.analysis.access.typology_link import meeting_types
 from weefsel.errors import WeefselError
 from weefsel.warehouse.store import Warehouse
 
@@ -65,6 +67,8 @@ def load_inputs(wh: Warehouse, config: AccessConfig, demand_file: str | Path | N
     else:
         demand = demand_from_areas(areas.loc[use], pop, geometry=geom[use])
     hierarchy = areas.drop(columns=["geom_rd"])
+    if config.meeting_types is None:  # variety/reach over the typology's meeting places
+        config = replace(config, meeting_types=meeting_types(sorted(facilities["type"].unique())))
     return AccessInputs(demand=demand, facilities=facilities, areas=hierarchy,
                         config=config, period=period, published_population=pop)
 
