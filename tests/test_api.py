@@ -130,6 +130,20 @@ def test_map_geojson_in_wgs84_with_status(client):
     assert fc["meta"]["bbox"][0] < fc["meta"]["bbox"][2]
 
 
+def test_map_meta_only_gives_legend_classes(client):
+    meta = client.get("/api/map/buurt", params={"indicator": "eenzaamheid",
+                                                "meta": "true"}).json()
+    assert "features" not in meta and meta["counts"]["ok"] == 9
+    assert meta["min"] <= meta["breaks"][0] and meta["breaks"] == sorted(meta["breaks"])
+    assert meta["breaks"][-1] <= meta["max"]
+
+
+def test_map_is_gzipped_when_large_and_asked(client):
+    r = client.get("/api/map/buurt", params={"zoom": 13}, headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200            # small demo map: below the 50 kB threshold
+    assert r.headers.get("content-encoding") is None
+
+
 def test_map_period_and_default_indicator(client):
     fc = client.get("/api/map/buurt", params={"indicator": "eenzaamheid",
                                               "period": "2016"}).json()
@@ -279,6 +293,19 @@ def test_cli_profile_html_and_pdf(demo_path, tmp_path):
     assert pdf.read_bytes()[:5] == b"%PDF-"
     r = runner.invoke(app, ["profile", "XX", "-o", str(tmp_path / "x.pdf"), "-w", str(demo_path)])
     assert r.exit_code != 0 and not (tmp_path / "x.pdf").exists()
+
+
+def test_pdf_falls_back_to_chromium(demo_path, tmp_path, monkeypatch):
+    """Where WeasyPrint cannot load, headless Chromium --print-to-pdf makes the PDF."""
+    import shutil
+    import sys
+    if not (shutil.which("chromium") or __import__("os").path.exists("/usr/bin/chromium")):
+        pytest.skip("no chromium")
+    monkeypatch.setitem(sys.modules, "weasyprint", None)    # import fails
+    from weefsel.web.profile import write_profile
+    out = tmp_path / "p.pdf"
+    assert write_profile(WebData(demo_path), "BU00340101", str(out)) == "chromium"
+    assert out.read_bytes()[:5] == b"%PDF-"
 
 
 def test_real_flevoland(flevoland_warehouse):

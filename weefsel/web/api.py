@@ -174,14 +174,19 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     def map_layer(request: Request, level: Annotated[str, PathParam(max_length=32)],
                   indicator: Annotated[str | None, Query(max_length=200)] = None,
                   period: Annotated[str | None, Query(max_length=16)] = None,
-                  zoom: Annotated[int, Query(ge=0, le=22)] = 8):
+                  zoom: Annotated[int, Query(ge=0, le=22)] = 8,
+                  meta: Annotated[bool, Query(description="alleen de legenda-gegevens")] = False):
         data.check_level(level)
         lid = indicator or (data.default_layer_ids(1) or [None])[0]
         lay = data.layer(lid) if lid else None
         per = data.resolve_period(lay, level, period) if lay else None
         z = max(5, min(zoom, 13))
-        return cached(("map", level, lid, per, z),
+        body = cached(("map", level, lid, per, z),
                       lambda: _geojson(data, level, lay, per, z), request)
+        if meta:
+            return cached(("map-meta", level, lid, per, z),
+                          lambda: _json(json.loads(cache[("map", level, lid, per, z)])["meta"]))
+        return body
 
     @app.get("/api/table", summary="Tabel: gebieden van één niveau, één of meer indicatoren")
     def table(level: Annotated[str, Query(max_length=32)],
@@ -284,7 +289,12 @@ def _geojson(data: WebData, level: str, lay, period: str | None, zoom: int) -> b
                             "status": status}, ensure_ascii=False)
         feats.append(f'{{"type":"Feature","id":{i},"geometry":{geom},"properties":{props}}}')
     n_level = int((data.areas["level"] == level).sum())
+    ok = sorted(v for v, s in vals.values() if not s and v is not None and math.isfinite(v))
+    breaks = sorted({ok[min(len(ok) - 1, (i * len(ok)) // 5)] for i in range(1, 5)}
+                    if ok else set())
     meta = {"level": level, "period": period, "zoom": zoom, "counts": counts,
+            "min": ok[0] if ok else None, "max": ok[-1] if ok else None,
+            "breaks": [b for b in breaks if b > ok[0]] if ok else [],
             "bbox": geoms.bbox, "n_without_geometry": n_level - len(geoms),
             "indicator": data._public[lay.id] if lay else None}
     head = '{"type":"FeatureCollection","meta":' + json.dumps(meta, ensure_ascii=False)

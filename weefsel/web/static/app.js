@@ -136,7 +136,7 @@ function initMap() {
   const b = state.info.bounds || [3.3, 50.7, 7.3, 53.6];
   const map = new maplibregl.Map({
     container, style, bounds: [[b[0], b[1]], [b[2], b[3]]], fitBoundsOptions: { padding: 20 },
-    attributionControl: false, dragRotate: false, pitchWithRotate: false,
+    attributionControl: false, dragRotate: false, pitchWithRotate: false, fadeDuration: 0,
     locale: { 'NavigationControl.ZoomIn': 'Inzoomen', 'NavigationControl.ZoomOut': 'Uitzoomen',
               'NavigationControl.ResetBearing': 'Noord boven', 'Map.Title': 'Kaart' },
   });
@@ -148,11 +148,12 @@ function initMap() {
     map.addSource('gebieden', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
     map.addLayer({ id: 'vlakken', type: 'fill', source: 'gebieden',
                    filter: ['==', ['get', 'status'], 'ok'],
-                   paint: { 'fill-color': '#cccccc', 'fill-opacity': 0.9 } });
+                   paint: { 'fill-color': '#cccccc', 'fill-antialias': false } });
     map.addLayer({ id: 'onderdrukt', type: 'fill', source: 'gebieden',
                    filter: ['==', ['get', 'status'], 'onderdrukt'], paint: { 'fill-pattern': 'onderdrukt' } });
     map.addLayer({ id: 'ontbreekt', type: 'fill', source: 'gebieden',
-                   filter: ['==', ['get', 'status'], 'ontbreekt'], paint: { 'fill-color': '#d9d9d9' } });
+                   filter: ['==', ['get', 'status'], 'ontbreekt'],
+                   paint: { 'fill-color': '#d9d9d9', 'fill-antialias': false } });
     map.addLayer({ id: 'lijnen', type: 'line', source: 'gebieden',
                    paint: { 'line-color': '#333333', 'line-width': 0.6 } });
     map.addLayer({ id: 'keuze', type: 'line', source: 'gebieden', filter: ['==', ['get', 'code'], ''],
@@ -170,14 +171,6 @@ function initMap() {
   });
 }
 
-function quantileBreaks(values, n = 5) {
-  const v = values.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return [];
-  const br = [];
-  for (let i = 1; i < n; i++) br.push(v[Math.min(v.length - 1, Math.floor((i * v.length) / n))]);
-  return [...new Set(br)].filter((x) => x > v[0]);
-}
-
 async function loadMapData() {
   const map = state.map;
   if (!map) return;
@@ -193,36 +186,41 @@ async function loadMapData() {
   const params = new URLSearchParams({ zoom });
   if (state.indicator) params.set('indicator', state.indicator);
   if (state.period) params.set('period', state.period);
-  let fc;
+  // The small legend metadata comes to the page; the GeoJSON itself is fetched and parsed
+  // by MapLibre's worker (no big JSON on the main thread).
+  const path = `/api/map/${encodeURIComponent(state.level)}?${params}`;
+  let meta;
   try {
-    fc = await api(`/api/map/${encodeURIComponent(state.level)}?${params}`);
+    meta = await api(`${path}&meta=true`);
   } catch (err) { status.textContent = err.message; return; }
+  const tFetched = performance.now();
   state.loadedZoom = zoom;
-  state.mapData = fc;
-  const meta = fc.meta;
+  state.mapData = { meta };
   state.indicator = meta.indicator ? meta.indicator.id : null;
   state.period = meta.period;
-  await fillPeriods();
-  const values = fc.features.map((f) => f.properties.value);
-  const breaks = quantileBreaks(values);
+  fillPeriods();
+  const breaks = meta.breaks;
   const expr = ['step', ['get', 'value'], PALETTE[0]];
   const colors = breaks.length ? PALETTE.slice(PALETTE.length - breaks.length - 1) : [PALETTE[2]];
   expr[2] = colors[0];
   breaks.forEach((b, i) => expr.push(b, colors[i + 1]));
   map.setPaintProperty('vlakken', 'fill-color', breaks.length ? expr : colors[0]);
-  map.getSource('gebieden').setData(fc);
+  map.getSource('gebieden').setData(new URL(path, location.href).href);
   if (meta.bbox && state.fittedLevel !== state.level) {
     state.fittedLevel = state.level;
     map.fitBounds([[meta.bbox[0], meta.bbox[1]], [meta.bbox[2], meta.bbox[3]]], { padding: 20, animate: false });
   }
-  renderLegend(meta, breaks, colors, values);
+  renderLegend(meta, breaks, colors);
+  const tSet = performance.now();
   map.once('idle', () => {
+    window.weefselTimings = { fetched: tFetched, setData: tSet, idle: performance.now() };
     container.dataset.mapRendered = 'true';
     document.body.dataset.mapRendered = 'true';
     window.dispatchEvent(new Event('map-rendered'));
   });
   const c = meta.counts;
-  status.textContent = `${fc.features.length} gebieden op de kaart: ${c.ok} met een waarde, ` +
+  const nFeatures = c.ok + c.onderdrukt + c.ontbreekt;
+  status.textContent = `${nFeatures} gebieden op de kaart: ${c.ok} met een waarde, ` +
     `${c.onderdrukt} onderdrukt, ${c.ontbreekt} zonder waarde` +
     (meta.n_without_geometry ? `; ${meta.n_without_geometry} zonder grenzen (wel in de tabel).` : '.');
 }
@@ -236,18 +234,15 @@ async function fillPeriods() {
   if (isel && isel.value !== state.indicator) isel.value = state.indicator;
 }
 
-function renderLegend(meta, breaks, colors, values) {
+function renderLegend(meta, breaks, colors) {
   const ind = meta.indicator || {};
-  const finite = values.filter((v) => v !== null);
-  const min = finite.length ? Math.min(...finite) : null;
-  const max = finite.length ? Math.max(...finite) : null;
-  const edges = [min, ...breaks, max];
+  const edges = [meta.min, ...breaks, meta.max];
   const rows = colors.map((c, i) => `<li><span class="vlakje" style="background:${c}"></span>` +
     `${fmt(edges[i])} tot ${i === colors.length - 1 ? 'en met ' : ''}${fmt(edges[i + 1])}</li>`).join('');
   document.getElementById('legenda').innerHTML = `
     <h2 id="legenda-kop">Legenda</h2>
     <p><strong>${esc(ind.title || 'geen indicator')}</strong>${ind.unit ? `, in ${esc(ind.unit)}` : ''}</p>
-    <ul class="legenda-lijst">${finite.length ? rows : ''}
+    <ul class="legenda-lijst">${meta.min !== null ? rows : ''}
       <li><span class="vlakje onderdrukt"></span>onderdrukt (te weinig waarnemingen)</li>
       <li><span class="vlakje ontbreekt"></span>geen waarde</li></ul>
     <p class="bronregel">Jaar: ${esc(meta.period || '–')} · Bron: ${esc(ind.source || '–')}` +
