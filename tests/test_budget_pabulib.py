@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from weefsel.errors import InputError
-from weefsel.participation.budgeting.pabulib import build_pb, dumps_pb, parse_pb, read_pb, write_pb
+from weefsel.participation.budgeting.pabulib import (
+    build_pb,
+    dumps_pb,
+    parse_pb,
+    read_pb,
+    write_pb,
+)
 
 PB_DIR = Path("participation/pabulib/pb_files")
 
@@ -105,7 +111,8 @@ def test_build_pb_validates_and_round_trips():
         build_pb({"budget": "1000"}, [{"project_id": "1", "cost": "400"}], [{"voter_id": "t", "vote": "9"}])
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 _text = st.text(alphabet=st.sampled_from('ab ;",éł-'), min_size=1, max_size=12).filter(lambda t: t == t.strip())
 

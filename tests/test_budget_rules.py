@@ -6,13 +6,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from weefsel.participation.budgeting import rules
 from weefsel.participation.budgeting.election import Election
 from weefsel.participation.budgeting.explain import explain, money
 from weefsel.participation.budgeting.pabulib import parse_pb, read_pb
-from weefsel.participation.budgeting import rules
 from weefsel.participation.budgeting.rules import greedy, max_welfare, mes, run_rule
 
 PB_DIR = Path("participation/pabulib/pb_files")
@@ -144,7 +144,7 @@ def test_rules_respect_budget_and_float_search_is_exact(e, cost_utility):
                 mes(e, cost_utility=False, completion="add1u")):
         assert out.cost <= e.budget
     # max welfare is at least greedy's welfare
-    score = lambda sel: sum(e.scores[int(p)] for p in sel)  # noqa: E731
+    score = lambda sel: sum(e.scores[int(p)] for p in sel)
     assert score(max_welfare(e).selected) >= score(greedy(e).selected)
     # the float-searched add1 equals a purely exact add1 loop
     supported = {j for j in range(len(e.costs)) if len(e.supporters[j])}

@@ -50,7 +50,7 @@ def test_full_cycle(reg):
 def test_bad_input(reg):
     with pytest.raises(InputError):
         reg.create_process("x", 0)
-    pid, org = reg.create_process("x", 100)
+    pid, _org = reg.create_process("x", 100)
     with pytest.raises(InputError):
         reg.propose(pid, "p", "duur")
     with pytest.raises(InputError):

@@ -130,10 +130,10 @@ def process_page(pid: int) -> HTMLResponse:
         f"<tr><td>{x['id']}</td><td>{e(x['title'])}<br><small>{e(x['description'] or '')}</small></td>"
         f"<td>{e(money(float(x['cost']), p['currency']))}</td><td>{e(x['status'])}"
         f"{(' — ' + e(x['check_note'])) if x['check_note'] else ''}</td></tr>" for x in reg.projects(pid))
-    body = [f"<p>{e(p['description'] or '')}</p><p>Fase: <strong>{e(p['phase'])}</strong>. Budget: "
-            f"{e(money(float(p['budget']), p['currency']))}. Regel: {e(p['rule'])}.</p>",
-            f'<table><caption>Voorstellen</caption><thead><tr><th scope="col">nr</th><th scope="col">project</th>'
-            f'<th scope="col">kosten</th><th scope="col">status</th></tr></thead><tbody>{rows}</tbody></table>']
+    body = [(f"<p>{e(p['description'] or '')}</p><p>Fase: <strong>{e(p['phase'])}</strong>. Budget: "
+             f"{e(money(float(p['budget']), p['currency']))}. Regel: {e(p['rule'])}.</p>"),
+            (f'<table><caption>Voorstellen</caption><thead><tr><th scope="col">nr</th><th scope="col">project</th>'
+             f'<th scope="col">kosten</th><th scope="col">status</th></tr></thead><tbody>{rows}</tbody></table>')]
     if p["phase"] == "voorstellen":
         body.append(f"""<h2>Project voorstellen</h2><form method="post" action="/api/begroting/p/{pid}/voorstel">
 <label for="titel">Titel</label><input id="titel" name="titel" required>

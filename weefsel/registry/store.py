@@ -15,8 +15,22 @@ import hashlib
 import secrets
 from fractions import Fraction
 
-from sqlalchemy import (Boolean, Column, Float, ForeignKey, Integer, MetaData, String, Table, Text,
-                        create_engine, func, insert, select, update)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 
 from weefsel.config import DEFAULT_REGISTRY_URL
@@ -87,14 +101,14 @@ PHASES = ("voorstellen", "controle", "stemmen", "gesloten")
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def _amount(text: str | int | float, what: str) -> str:
+def _amount(text: str | float, what: str) -> str:
     try:
         value = Fraction(str(text).strip().replace(",", "."))
     except (ValueError, ZeroDivisionError):
@@ -218,7 +232,7 @@ class Registry:
         if proc["phase"] != "stemmen":
             raise InputError("stemmen kan nu niet: de fase is " + proc["phase"])
         on_ballot = {p["id"] for p in self.projects(pid, "on_ballot")}
-        chosen = sorted(set(int(p) for p in project_ids))
+        chosen = sorted({int(p) for p in project_ids})
         if not chosen:
             raise InputError("kies minstens één project")
         unknown = [p for p in chosen if p not in on_ballot]

@@ -35,7 +35,7 @@ class Election:
     def index(self) -> dict[str, int]:
         return {p: i for i, p in enumerate(self.project_ids)}
 
-    def subset(self, projects: list[int], budget: Fraction) -> "Election":
+    def subset(self, projects: list[int], budget: Fraction) -> Election:
         """The election restricted to some projects (voters kept), e.g. one district."""
         return Election(
             [self.project_ids[j] for j in projects], [self.costs[j] for j in projects], budget,

@@ -15,7 +15,7 @@ from weefsel.participation.budgeting.rules import Outcome, Step
 SYMBOLS = {"EUR": "€", "PLN": "zł", "CHF": "CHF", "USD": "$", "GBP": "£"}
 
 
-def money(amount: Fraction | int | float, currency: str = "EUR") -> str:
+def money(amount: Fraction | float, currency: str = "EUR") -> str:
     """Dutch money notation rounded to whole units: ``€ 4.210`` (thousands with a dot)."""
     value = Fraction(amount)
     whole = int(value.numerator * 2 + value.denominator) // (2 * value.denominator)  # round half up
@@ -30,7 +30,7 @@ def _stemmers(k: int) -> str:
 
 def explain_step(step: Step, cost: Fraction, rule: str, currency: str) -> str:
     """One sentence (Dutch) for one project."""
-    m = lambda x: money(x, currency)  # noqa: E731
+    m = lambda x: money(x, currency)
     if step.note == "geen stemmen":
         return "niet gefinancierd: het project kreeg geen stemmen"
     if step.note == "restbudget":

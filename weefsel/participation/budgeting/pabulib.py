@@ -19,7 +19,6 @@ quoted only when they contain ``;``, ``"``, or start/end with a space.
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -182,7 +181,7 @@ def parse_pb(text: str, *, source: str = "<text>") -> PbFile:
         lines.pop()
     crlf = newline == "\r\n"
     odd = frozenset(i for i, ln in enumerate(lines) if ln.endswith("\r") != crlf)
-    lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+    lines = [ln.removesuffix("\r") for ln in lines]
 
     meta: dict[str, str] = {}
     meta_header: list[str] = ["key", "value"]
@@ -352,7 +351,7 @@ def write_pb(pb: PbFile, path: str | Path) -> None:
     """Write ``pb`` atomically (a temporary file renamed into place: never half-written)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with io.open(tmp, "w", encoding="utf-8", newline="") as fh:
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
         fh.write(dumps_pb(pb))
     tmp.replace(path)
 

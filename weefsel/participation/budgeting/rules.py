@@ -418,7 +418,6 @@ def mes(e: Election, *, cost_utility: bool = True, completion: str = "add1",
     greedy outcome; if more voters approve strictly more funded projects under greedy than
     under equal shares, greedy's outcome is used (the step used in Wieliczka 2023).
     """
-    n = max(e.n_voters, 1)
     supported = {j for j in range(len(e.project_ids)) if len(e.supporters[j]) and e.costs[j] > 0}
     run = _Mes(e, e.budget, cost_utility)
     winners, info = run.run()
@@ -518,7 +517,7 @@ def normalise_rule(rule: str) -> str:
         return "greedy"
     if r in ("maxwelfare", "max-welfare", "utilitarian-welfare"):
         return "maxwelfare"
-    if r.startswith("equalshares") or r.startswith("mes"):
+    if r.startswith(("equalshares", "mes")):
         return r
     raise InputError(f"unknown rule {rule!r}", expected=", ".join(RULES))
 
