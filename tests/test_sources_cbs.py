@@ -38,6 +38,15 @@ def test_stem_drops_only_the_position_suffix(stem, pos):
     assert stem_of(f"k_{stem}_{pos}") == f"k_{stem}"
 
 
+@given(st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False).filter(
+    lambda x: not -99999999.5 < x < -99999994.5), min_size=1, max_size=20))  # sentinels are missing
+def test_parse_numbers_round_trips_dot_and_comma(xs):
+    dot, bad = parse_numbers(pd.Series([repr(x) for x in xs]))
+    assert not bad.any() and list(dot) == xs
+    comma, _ = parse_numbers(pd.Series([f"{x:.3f}".replace(".", ",") for x in xs]), decimal_comma=True)
+    assert list(comma) == [float(f"{x:.3f}") for x in xs]
+
+
 def test_slug_and_codes():
     assert slug("Geboren in Nederland") == "GeborenInNederland"
     assert slug("Fryslân") == "Fryslan"
