@@ -58,6 +58,12 @@ def test_legacy_is_far_below_k_over_n(data_dir):
     p = legacy_probabilities(inst, 400, rng_for(1))
     assert p.sum() == pytest.approx(20)
     assert p.min() < 0.05                     # published LEGACY minimum ≤ 1.21 %; LEXIMIN 10 %
+    # shape of the published curve: one outlier, the only conservative woman, who only gets
+    # one of the 2 seats left after the minimums (182 eligible): 2/182 ≈ 1.1 % (published 1.11 %)
+    lonely = next(i for i, q in enumerate(inst.people) if q == {"gender": "female", "leaning": "conservative"})
+    assert int(np.argmin(p)) == lonely
+    assert abs(p[lonely] - 2 / 182) < 3 * np.sqrt(0.011 * 0.989 / 400)
+    assert np.sort(p)[1] > 0.05               # everyone else near k/n, as in the published curve
     assert published_min(data_dir, "example_small_20", "legacy") < 0.0121 + 1e-9
     assert gini(p) > 0.01
 
