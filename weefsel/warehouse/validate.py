@@ -98,6 +98,11 @@ def gemeente_presence(con: duckdb.DuckDBPyConnection, expected: list[str]) -> li
         SELECT a.gemeente_code AS gm, o.source, a.level
         FROM _held o JOIN areas a ON a.code = o.area_code
         WHERE a.gemeente_code IS NOT NULL
+        GROUP BY ALL
+        UNION
+        SELECT m.member_code AS gm, o.source, a.level
+        FROM area_members m JOIN _held o ON o.area_code = m.region_code
+        JOIN areas a ON a.code = m.region_code
         GROUP BY ALL""").df()
     order = {"gemeente": 0, "wijk": 1, "buurt": 2}
     rows = []
