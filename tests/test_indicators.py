@@ -357,3 +357,27 @@ def test_cli_groups_file_writes_group_values(small_wh, cat_path, tmp_path):
     res = CliRunner().invoke(app, ["index", "--warehouse", str(small_wh), "--catalogue", str(cat_path),
                                    "--draws", "20", "--groups", str(bad)])
     assert res.exit_code != 0 and isinstance(res.exception, InputError)
+
+
+@pytest.mark.parametrize("opts", [
+    ["--reference", "province", "--normalisation", "percentile", "--aggregation", "geometric"],
+    ["--normalisation", "distance", "--weights", "theme", "--imputation", "none"],
+])
+def test_cli_choices(small_wh, cat_path, opts):
+    from weefsel.cli import app
+    res = CliRunner().invoke(app, ["index", "--warehouse", str(small_wh), "--catalogue", str(cat_path),
+                                   "--draws", "30", *opts])
+    assert res.exit_code == 0, res.output
+    con = duckdb.connect(str(small_wh), read_only=True)
+    ref = "province" if "province" in opts else "nl"
+    groups = {r[0] for r in con.execute("SELECT DISTINCT reference_group FROM index_results "
+                                        "WHERE reference = ?", [ref]).fetchall()}
+    con.close()
+    assert groups == ({"PV99"} if ref == "province" else {"NL"})
+
+
+def test_cli_bad_choice_is_a_clear_error(small_wh, cat_path):
+    from weefsel.cli import app
+    res = CliRunner().invoke(app, ["index", "--warehouse", str(small_wh), "--catalogue", str(cat_path),
+                                   "--normalisation", "rank"])
+    assert isinstance(res.exception, CatalogueError) and "normalisation" in str(res.exception)
