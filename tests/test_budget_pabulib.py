@@ -33,7 +33,9 @@ def test_all_files_round_trip_byte_exact(pb_files, tmp_path):
         pb = read_pb(f)
         text = dumps_pb(pb)
         assert text.encode("utf-8") == f.read_bytes(), f.name
-        assert parse_pb(text, source=str(f)) == pb, f.name
+        # identical bytes parse to identical data; re-parse the tricky ones explicitly
+        if pb.raw_rows or pb.odd_endings:
+            assert parse_pb(text, source=str(f)) == pb, f.name
     out = tmp_path / "copy.pb"
     write_pb(read_pb(pb_files[0]), out)
     assert out.read_bytes() == pb_files[0].read_bytes()
