@@ -204,3 +204,11 @@ def test_network_parallel_edges_keep_the_shortest():
     assert net.nearest(nodes[:1], nodes[1:])[0] == pytest.approx(600.0)
     with pytest.raises(InputError, match="does not exist"):
         NetworkDistance(nodes, np.array([[0, 5, 1.0]]))
+
+
+def test_parent_without_area_row_gets_no_value():
+    """A buurt's provincie_code without a provincie row (one-gemeente build) is not aggregated."""
+    areas = AREAS.assign(provincie_code=["PV27"] * 5 + [None, None])
+    t = compute_access(AccessInputs(_demand(), _facilities(), areas, AccessConfig(), "2024")).table
+    assert "PV27" not in set(t["area_code"])
+    assert {"buurt", "wijk", "gemeente", "land"} == set(t["level"])

@@ -55,6 +55,9 @@ def membership(area_codes: pd.Series, areas: pd.DataFrame) -> tuple[np.ndarray, 
     point_pos = pd.Index(area_codes.index).get_indexer(point_idx)
     # one area can appear twice for a point (e.g. a wijk-level point whose wijk_code is itself)
     pairs = pd.DataFrame({"point": point_pos, "code": stacked.to_numpy()}).drop_duplicates()
+    # only areas the warehouse knows: a parent code of a buurt (e.g. its provincie in a
+    # one-gemeente build) that has no area row would be an Amsterdam-only "Noord-Holland"
+    pairs = pairs[pairs["code"].isin(set(levels))]
     group_codes, group_idx = np.unique(pairs["code"].to_numpy(dtype=str), return_inverse=True)
     groups = pd.DataFrame({"area_code": group_codes,
                            "level": [_level_of(c, levels) for c in group_codes]})
