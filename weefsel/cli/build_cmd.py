@@ -85,13 +85,15 @@ def info_command(
                       f"built {bi.get('finished_at', '?')} by weefsel {bi.get('weefsel_version')}"
                       f" from {bi.get('data_dir') or 'the online sources'}")
         t = Table(title="Sources (provenance)", title_justify="left")
-        for c in ("file", "table", "publisher", "licence", "rows read", "rejected"):
-            t.add_column(c, overflow="fold")
+        t.add_column("file", overflow="fold", min_width=30, ratio=3)
+        for c in ("table", "publisher · licence", "rows read", "rejected"):
+            t.add_column(c, overflow="fold", ratio=2 if "licence" in c else 1)
         prov = w.sql("SELECT file, coalesce(table_id, '') t, coalesce(publisher, '') p, "
                      "coalesce(licence, '') l, coalesce(rows_read, 0) r, "
                      "coalesce(rows_rejected, 0) x FROM provenance ORDER BY file")
         for r in prov.itertuples():
-            t.add_row(Path(str(r.file)).name, str(r.t), str(r.p), str(r.l), f"{r.r}", f"{r.x}")
+            t.add_row(Path(str(r.file)).name, str(r.t), f"{r.p} · {r.l}".strip(" ·"), f"{r.r}",
+                      f"{r.x}")
         console.print(t)
         t = Table(title="Values per source, level and period", title_justify="left")
         for c in ("source", "level", "periods", "areas", "variables", "values"):
@@ -101,7 +103,9 @@ def info_command(
                        count(DISTINCT o.area_code) n, count(DISTINCT o.variable) v, count(*) c
                 FROM observations o JOIN areas a ON a.code = o.area_code
                 GROUP BY ALL ORDER BY 1, 2""").itertuples():
-            t.add_row(r.source, r.level, r.p, f"{r.n}", f"{r.v}", f"{r.c:,}")
+            periods = r.p.split(",")
+            shown = r.p if len(periods) <= 3 else f"{periods[0]}-{periods[-1]} ({len(periods)})"
+            t.add_row(r.source, r.level, shown, f"{r.n}", f"{r.v}", f"{r.c:,}")
         console.print(t)
         t = Table(title="Areas per level", title_justify="left")
         for c in ("level", "areas", "with polygon"):
