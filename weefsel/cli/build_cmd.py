@@ -85,9 +85,11 @@ def info_command(
                       f"built {bi.get('finished_at', '?')} by weefsel {bi.get('weefsel_version')}"
                       f" from {bi.get('data_dir') or 'the online sources'}")
         t = Table(title="Sources (provenance)", title_justify="left")
-        t.add_column("file", overflow="fold", min_width=30, ratio=3)
-        for c in ("table", "publisher · licence", "rows read", "rejected"):
-            t.add_column(c, overflow="fold", ratio=2 if "licence" in c else 1)
+        t.add_column("file", overflow="fold", min_width=18)
+        t.add_column("table", overflow="fold")
+        t.add_column("publisher · licence", overflow="fold")
+        t.add_column("rows", justify="right")
+        t.add_column("rej.", justify="right")
         prov = w.sql("SELECT file, coalesce(table_id, '') t, coalesce(publisher, '') p, "
                      "coalesce(licence, '') l, coalesce(rows_read, 0) r, "
                      "coalesce(rows_rejected, 0) x FROM provenance ORDER BY file")
