@@ -212,3 +212,29 @@ def test_parent_without_area_row_gets_no_value():
     t = compute_access(AccessInputs(_demand(), _facilities(), areas, AccessConfig(), "2024")).table
     assert "PV27" not in set(t["area_code"])
     assert {"buurt", "wijk", "gemeente", "land"} == set(t["level"])
+
+
+def test_cbs_grid_geopackage_and_bad_demand_files(tmp_path):
+    gpd = pytest.importorskip("geopandas")
+    import shapely
+
+    from weefsel.analysis.access import assign_areas, read_demand_file
+    cells = [shapely.box(x, 450_000, x + 100, 450_100) for x in (150_000, 150_100, 150_200)]
+    grid = gpd.GeoDataFrame({"crs28992res100m": ["a", "b", "c"], "aantal_inwoners": [35, -99997, 120]},
+                            geometry=cells, crs=28992)
+    path = tmp_path / "vierkant.gpkg"
+    grid.to_file(path)
+    pts = read_demand_file(path)
+    assert pts["population"].tolist() == [35.0, 0.0, 120.0] and pts.attrs["suppressed"] == 1
+    assert pts["x"].tolist() == [150_050.0, 150_150.0, 150_250.0]
+    poly = np.array([shapely.box(150_000, 450_000, 150_150, 450_100)], dtype=object)
+    assigned = assign_areas(pts, np.array(["BU00010001"]), poly)
+    assert assigned["area_code"].tolist()[0] == "BU00010001" and assigned.attrs["outside"] == 1
+    bad = tmp_path / "latlon.csv"
+    bad.write_text("x,y,count\n4.9,52.37,10\n")
+    with pytest.raises(InputError, match="longitude/latitude"):
+        read_demand_file(bad)
+    nocount = tmp_path / "nocount.csv"
+    nocount.write_text("x,y,people\n150000,450000,10\n")
+    with pytest.raises(InputError, match="no population count column"):
+        read_demand_file(nocount)
