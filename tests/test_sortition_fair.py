@@ -53,6 +53,16 @@ def test_grouping_identical_people_changes_nothing():
     assert grouped.panels() is None             # units of several people: counts, not id lists
 
 
+def test_audit_lists_explicit_panels_when_everyone_differs():
+    from weefsel.participation.sortition.audit import distribution_json
+    people = [{"g": g, "a": a} for g, a in [("f", "y"), ("f", "o"), ("m", "y"), ("m", "o")]]
+    inst = Instance(list("abcd"), people, [Quota("g", "f", 1, 1), Quota("g", "m", 1, 1),
+                                           Quota("a", "y", 0, 2), Quota("a", "o", 0, 2)], 2)
+    dist = distribution_json(run_draw(inst, "leximin", 1))
+    assert dist["groups"] is None and all(len(p["members"]) == 2 for p in dist["panels"])
+    assert sum(p["probability"] for p in dist["panels"]) == pytest.approx(1.0)
+
+
 def test_legacy_is_far_below_k_over_n(data_dir):
     inst = example(data_dir, "example_small_20", 20)
     p = legacy_probabilities(inst, 400, rng_for(1))

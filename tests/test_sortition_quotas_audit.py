@@ -77,6 +77,9 @@ def test_cli_json_and_report(data_dir, tmp_path):
     assert len(data["probabilities"]) == 200 and len(data["panel"]) == 20
     assert data["min_probability"] == pytest.approx(0.1, abs=1e-6) and data["gini"] < 1e-6
     assert data["seed"] == 42
+    dist = data["distribution"]                 # groups of interchangeable people + panels
+    assert sum(p["probability"] for p in dist["panels"]) == pytest.approx(1.0)
+    assert all(sum(p["seats"].values()) == 20 for p in dist["panels"]) and len(dist["groups"]) == 3
     again = json.loads(CliRunner().invoke(app, ["beraad", cats, resp, "--k", "20", "--json"]).stdout)
     assert again["panel"] == data["panel"]              # default seed 42: the same panel
     assert "weefsel beraad" in report.read_text() and "seed" in report.read_text()
@@ -134,3 +137,6 @@ def test_cli_quota_from_warehouse_and_population_in_audit(tmp_path):
     share = {(r["category"], r["feature"]): r.get("population_share") for r in audit["quotas"]}
     assert share["geslacht", "vrouw"] == pytest.approx(0.51) and share["wijk", "WK003401"] == pytest.approx(0.6)
     assert audit["all_quotas_met"]
+    dist = audit["distribution"]
+    assert all(sum(p["seats"].values()) == 4 for p in dist["panels"])
+    assert sorted(i for g in dist["groups"] for i in g) == sorted(f"p{i}" for i in range(24))

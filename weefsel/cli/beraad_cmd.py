@@ -105,7 +105,8 @@ def register(app: typer.Typer) -> None:
                    "exact": result.exact, "min_probability": figures["min_probability"],
                    "gini": figures["gini"], "geometric_mean": figures["geometric_mean"],
                    "all_quotas_met": audit["all_quotas_met"],
-                   "distribution_sha256": audit["distribution_sha256"], "command": command}
+                   "distribution_sha256": audit["distribution_sha256"],
+                   "distribution": audit["distribution"], "command": command}
             if dropouts:
                 out["replacements"] = [inst.ids[i] for i in replacements]
             typer.echo(json.dumps(out, ensure_ascii=False))

@@ -29,6 +29,30 @@ def distribution_digest(result: Result) -> str | None:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def distribution_json(result: Result) -> dict | None:
+    """The published lottery: groups of interchangeable people and panels with probabilities.
+
+    ``panels[j]["seats"]`` maps a group index to the number of its members on panel j
+    (drawn uniformly within the group); when every group is one person, ``members`` lists
+    the panel's ids directly.
+    """
+    d = result.distribution
+    if d is None:
+        return None
+    ids = result.instance.ids
+    singletons = all(len(u) == 1 for u in d.units)
+    panels = []
+    for row, p in zip(d.counts, d.probabilities):
+        entry: dict = {"probability": float(p)}
+        if singletons:
+            entry["members"] = [ids[d.units[t][0]] for t in np.flatnonzero(row)]
+        else:
+            entry["seats"] = {str(t): int(row[t]) for t in np.flatnonzero(row)}
+        panels.append(entry)
+    return {"groups": None if singletons else [[ids[i] for i in u] for u in d.units],
+            "panels": panels}
+
+
 def build_audit(result: Result, *, command: str, population: dict[str, dict[str, float]] | None = None
                 ) -> dict:
     """The audit as plain data (the JSON form); ``population`` = CBS shares per category."""
@@ -57,6 +81,7 @@ def build_audit(result: Result, *, command: str, population: dict[str, dict[str,
         "quotas": rows, "panel": [inst.ids[i] for i in result.panel],
         "all_quotas_met": all(r["within_quota"] for r in rows),
         "distribution_sha256": distribution_digest(result),
+        "distribution": distribution_json(result),
         "panels_in_distribution": None if result.distribution is None else len(result.distribution.probabilities),
         "command": command, "notes": list(result.notes),
     }
