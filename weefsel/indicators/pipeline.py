@@ -235,6 +235,7 @@ class IndexRun:
     skipped: dict[str, str] = field(default_factory=dict)
     dropped: dict[str, str] = field(default_factory=dict)
     indicators: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
 
 
 def load_groups(path: str | Path) -> dict[str, list[str]]:
@@ -286,6 +287,7 @@ def compute_all(warehouse: str | Path | Warehouse, level: str = "buurt", period:
         s = time.perf_counter()
         ineq = inequality(wh, level, values=values)
         t["inequality"] = time.perf_counter() - s
+        names = wh.areas(level=level).set_index("code")["name"].dropna().to_dict()
     tables = {"indicator_values": values.reset_index(drop=True), "svi_results": svi_t,
               "index_results": comp, "index_sensitivity": comp.attrs["sensitivity"],
               "inequality": ineq}
@@ -294,7 +296,7 @@ def compute_all(warehouse: str | Path | Warehouse, level: str = "buurt", period:
     if groups:
         tables["indicator_groups"] = group_values(warehouse, values, groups)
     return IndexRun(tables, t, dict(values.attrs.get("skipped", {})),
-                    dict(comp.attrs.get("dropped", {})), list(comp.attrs.get("indicators", [])))
+                    dict(comp.attrs.get("dropped", {})), list(comp.attrs.get("indicators", [])), names)
 
 
 #: rows of a derived table are replaced per (level, period[, reference]) so runs for other
@@ -375,6 +377,15 @@ def summary_lines(run: IndexRun) -> list[str]:
         w = (ranked["rank_p95"] - ranked["rank_p05"])
         lines.append(f"ranked {len(ranked)} areas, {int(ranked['n_draws'].iloc[0])} Monte-Carlo draws; "
                      f"median width of the 90% rank interval {np.nanmedian(w):.0f} ranks")
+        if ranked["reference_group"].nunique() == 1:
+            top = ranked.sort_values("rank")
+
+            def fmt(r) -> str:
+                name = run.names.get(r.area_code, "")
+                return (f"{r.area_code}{' ' + name if name else ''} rank {r.rank:.0f} "
+                        f"[{r.rank_p05:.0f}-{r.rank_p95:.0f}]")
+            lines.append("highest: " + "; ".join(fmt(r) for r in top.head(3).itertuples()))
+            lines.append("lowest: " + "; ".join(fmt(r) for r in top.tail(3).iloc[::-1].itertuples()))
     fo = sens[sens["choice"] == "*"].dropna(subset=["first_order_share"])
     if len(fo):
         agg = fo.groupby("factor")["first_order_share"].mean().sort_values(ascending=False)
