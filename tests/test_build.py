@@ -370,3 +370,13 @@ def test_flevoland_validation_report(flevoland_warehouse):
     assert dup.source.str.contains("flevoland").any()
     assert {"sum_consistency", "rate_consistency", "coverage", "source_levels"} <= set(
         v.check_name)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("WEEFSEL_SLOW"), reason="national build: set WEEFSEL_SLOW=1 "
+                    "(timed in bench/build.py)")
+def test_national_build(data_dir, tmp_path):
+    rep = B.build("nl", data_dir, tmp_path / "nl.duckdb", progress=False)
+    assert rep.level_counts["gemeente"] >= 342 and rep.level_counts["wijk"] >= 3393
+    v = rep.validation
+    assert not (v[v.check_name == "gemeente_present"].severity == "error").any()
