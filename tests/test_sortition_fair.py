@@ -15,7 +15,12 @@ from weefsel.participation.sortition.fair import fair_distribution
 from weefsel.participation.sortition.io import load_instance
 from weefsel.participation.sortition.legacy import legacy_probabilities
 from weefsel.participation.sortition.model import Instance, Quota
-from weefsel.participation.sortition.select import draw_panel, replace_dropouts, rng_for, run_draw
+from weefsel.participation.sortition.select import (
+    draw_panel,
+    replace_dropouts,
+    rng_for,
+    run_draw,
+)
 from weefsel.participation.sortition.stats import gini
 
 REF = "participation/sortition/citizensassemblies-replication"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("multipart")
-from fastapi import FastAPI  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
-from weefsel.participation.sortition.web import router  # noqa: E402
+from weefsel.participation.sortition.web import router
 
 CATS = b"category,feature,min,max\ngender,f,2,2\ngender,m,2,2\n"
 RESP = b"id,gender\n" + b"\n".join(f"p{i},{'f' if i % 2 else 'm'}".encode() for i in range(10))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -30,7 +29,7 @@ def _population(warehouse: Path, gemeente: str, period: str, wijk: bool = True) 
 
 
 def _command_line(categories: Path, respondents: Path, k: int, algorithm: str, seed: int,
-                  household_column: Optional[str], id_column: Optional[str], samples: int) -> str:
+                  household_column: str | None, id_column: str | None, samples: int) -> str:
     """The exact command that re-runs this draw (printed in the audit)."""
     parts = ["weefsel", "beraad", str(categories), str(respondents), "--k", str(k),
              "--algorithm", algorithm, "--seed", str(seed)]
@@ -53,15 +52,15 @@ def register(app: typer.Typer) -> None:
         k: int = typer.Option(..., "--k", help="Panel size."),
         algorithm: str = typer.Option("leximin", "--algorithm", "-a", help="leximin | maximin | legacy"),
         seed: int = typer.Option(42, "--seed", help="Published random seed for the draw (PCG64)."),
-        household_column: Optional[str] = typer.Option(
+        household_column: str | None = typer.Option(
             None, "--household-column", help="Column with household/address: at most one per household."),
-        id_column: Optional[str] = typer.Option(None, "--id-column", help="Column with person ids."),
+        id_column: str | None = typer.Option(None, "--id-column", help="Column with person ids."),
         samples: int = typer.Option(2000, "--samples", help="LEGACY only: draws to estimate probabilities."),
-        dropouts: Optional[str] = typer.Option(
+        dropouts: str | None = typer.Option(
             None, "--dropouts", help="Comma-separated ids of panel members who dropped out: pick replacements."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object for scripts."),
-        report: Optional[Path] = typer.Option(None, "--report", help="Write the audit (Markdown, NL+EN; .json for JSON)."),
-        population: Optional[str] = typer.Option(
+        report: Path | None = typer.Option(None, "--report", help="Write the audit (Markdown, NL+EN; .json for JSON)."),
+        population: str | None = typer.Option(
             None, "--population", help="Gemeente code (e.g. GM0034): compare with its CBS make-up in the audit."),
         warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse", "-w", help="Warehouse for --population."),
         period: str = typer.Option("2024", "--period", help="CBS period for --population."),
@@ -70,7 +69,11 @@ def register(app: typer.Typer) -> None:
         from rich.progress import Progress
 
         from weefsel.errors import InputError
-        from weefsel.participation.sortition.audit import build_audit, render_report, to_json
+        from weefsel.participation.sortition.audit import (
+            build_audit,
+            render_report,
+            to_json,
+        )
         from weefsel.participation.sortition.io import load_instance
         from weefsel.participation.sortition.select import replace_dropouts, run_draw
         from weefsel.participation.sortition.stats import summary

@@ -140,7 +140,7 @@ TEXT = {
 def render_markdown(audit: dict, lang: str = "nl") -> str:
     """The audit as Markdown in Dutch ('nl') or English ('en')."""
     t = TEXT[lang]
-    pct = lambda x: "–" if x is None else f"{x:.2%}"  # noqa: E731
+    pct = lambda x: "–" if x is None else f"{x:.2%}"
     lines = [f"# {t['title']}", "", t["intro"].format(n=audit["pool_size"], k=audit["panel_size"],
                                                        alg=audit["algorithm"].upper()), ""]
     if audit["exact_probabilities"]:

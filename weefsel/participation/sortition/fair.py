@@ -25,14 +25,18 @@ one-shot scipy.optimize.milp for the starting panels), open source and on PyPI.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import csc_matrix, hstack
 
 from weefsel.participation.sortition.highs_models import MasterLP, Pricer
-from weefsel.participation.sortition.ilp import PanelProblem, best_panel, require_feasible
+from weefsel.participation.sortition.ilp import (
+    PanelProblem,
+    best_panel,
+    require_feasible,
+)
 from weefsel.participation.sortition.model import Distribution, Instance
 
 EPS_PRICE = 1e-9     # a panel must beat the dual bound by this much to enter

@@ -18,6 +18,15 @@ from weefsel.participation.sortition.ilp import require_feasible
 from weefsel.participation.sortition.model import Instance
 
 
+def _leave(people: np.ndarray, available: np.ndarray, pool: np.ndarray, mi: np.ndarray) -> np.ndarray:
+    """Mark ``people`` unavailable (in place); return the pool counts per quota without them."""
+    people = people[available[people]]
+    if len(people):
+        available[people] = False
+        pool = pool - mi[:, people].sum(axis=1)
+    return pool
+
+
 def legacy_panel(inst: Instance, rng: np.random.Generator, *, max_restarts: int = 1000) -> list[int]:
     """One LEGACY panel (person indices, sorted)."""
     m = inst.membership().astype(bool)
@@ -34,13 +43,6 @@ def legacy_panel(inst: Instance, rng: np.random.Generator, *, max_restarts: int 
         selected = np.zeros(len(inst.quotas), dtype=np.int64)
         panel: list[int] = []
 
-        def leave(people: np.ndarray) -> None:
-            nonlocal pool
-            people = people[available[people]]
-            if len(people):
-                available[people] = False
-                pool = pool - mi[:, people].sum(axis=1)
-
         while len(panel) < inst.k:
             need = lo - selected
             if (need <= 0).all():
@@ -56,10 +58,11 @@ def legacy_panel(inst: Instance, rng: np.random.Generator, *, max_restarts: int 
             person = int(candidates[rng.integers(len(candidates))])
             panel.append(person)
             selected += mi[:, person]
-            leave(np.array([person] + list(household.get(person, ())), dtype=np.int64))
+            pool = _leave(np.array([person, *household.get(person, ())], dtype=np.int64),
+                          available, pool, mi)
             for q in np.flatnonzero(selected >= hi):
                 if pool[q] > 0:
-                    leave(np.flatnonzero(m[q]))
+                    pool = _leave(np.flatnonzero(m[q]), available, pool, mi)
         if len(panel) == inst.k and (selected >= lo).all() and (selected <= hi).all():
             return sorted(panel)
     raise RuntimeError("LEGACY could not complete a panel after repeated restarts")

@@ -34,8 +34,8 @@ def quotas_from_population(shares: dict[str, dict[str, float]], k: int, slack: f
     quotas: list[Quota] = []
     for category, values in shares.items():
         total = sum(values.values())
-        if total <= 0 or any(v < 0 or v != v for v in values.values()):
-            raise InputError(f"shares must be non-negative numbers with a positive total",
+        if total <= 0 or any(v < 0 or math.isnan(v) for v in values.values()):
+            raise InputError("shares must be non-negative numbers with a positive total",
                              where=f"category {category!r}")
         for feature, share in values.items():
             target = k * share / total

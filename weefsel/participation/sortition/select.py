@@ -48,17 +48,17 @@ def run_draw(inst: Instance, algorithm: str = "leximin", seed: int = 42, *,
         probs = legacy_probabilities(inst, samples, rng_for(seed + 1), progress=progress)
         return Result("legacy", inst, probs, None, panel, seed, exact=False,
                       runtime_s=time.perf_counter() - t0, samples=samples,
-                      notes=[f"probabilities estimated from {samples} LEGACY panels "
-                             f"drawn with PCG64(seed + 1 = {seed + 1})"])
+                      notes=[(f"probabilities estimated from {samples} LEGACY panels "
+                              f"drawn with PCG64(seed + 1 = {seed + 1})")])
     dist, stats = fair_distribution(inst, leximin=algorithm == "leximin", progress=progress,
                                     group_identical=group_identical)
     probs = dist.marginals(inst.n)
     panel = draw_panel(dist, seed)
     return Result(algorithm, inst, probs, dist, panel, seed, exact=True,
                   runtime_s=time.perf_counter() - t0,
-                  notes=[f"column generation: {stats['iterations']} LP/ILP rounds, "
-                         f"{stats['panels_in_support']} panels in the distribution, "
-                         f"{stats['tiers']} probability tier(s)"])
+                  notes=[(f"column generation: {stats['iterations']} LP/ILP rounds, "
+                          f"{stats['panels_in_support']} panels in the distribution, "
+                          f"{stats['tiers']} probability tier(s)")])
 
 
 def replace_dropouts(inst: Instance, panel: list[int], dropouts: list[int], seed: int) -> list[int]:

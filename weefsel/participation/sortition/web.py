@@ -6,8 +6,6 @@ the web engineer's. Pure functions live in ``select``/``audit``; this only adapt
 
 from __future__ import annotations
 
-from typing import Optional
-
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 
 from weefsel.errors import WeefselError
@@ -47,8 +45,8 @@ def draw_json(result, command: str) -> dict:
 async def beraad(categories: UploadFile = File(..., description="categories.csv"),
                  respondents: UploadFile = File(..., description="respondents.csv"),
                  k: int = Form(..., ge=1), algorithm: str = Form("leximin"),
-                 seed: int = Form(42, ge=0), household_column: Optional[str] = Form(None),
-                 id_column: Optional[str] = Form(None), samples: int = Form(1000, ge=1, le=5000)) -> dict:
+                 seed: int = Form(42, ge=0), household_column: str | None = Form(None),
+                 id_column: str | None = Form(None), samples: int = Form(1000, ge=1, le=5000)) -> dict:
     """Draw a panel: every person's selection probability, the panel, the seed and the audit."""
     cat_name = categories.filename or "categories.csv"
     resp_name = respondents.filename or "respondents.csv"
