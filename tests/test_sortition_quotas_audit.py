@@ -140,3 +140,26 @@ def test_cli_quota_from_warehouse_and_population_in_audit(tmp_path):
     dist = audit["distribution"]
     assert all(sum(p["seats"].values()) == 4 for p in dist["panels"])
     assert sorted(i for g in dist["groups"] for i in g) == sorted(f"p{i}" for i in range(24))
+
+
+def test_verify_from_published_distribution(data_dir, tmp_path):
+    """The seed re-selects the panel from the published JSON alone (no solver, no pool file)."""
+    from weefsel.participation.sortition.audit import distribution_json
+    from weefsel.participation.sortition.select import draw_from_published
+    cats, resp = example_files(data_dir)
+    pub = tmp_path / "pub.json"
+    out = CliRunner().invoke(app, ["beraad", cats, resp, "--k", "20", "--seed", "9", "--json"])
+    pub.write_text(out.stdout)
+    ok = CliRunner().invoke(app, ["beraad-verify", str(pub)])
+    assert ok.exit_code == 0 and "OK" in ok.stdout
+    bad = CliRunner().invoke(app, ["beraad-verify", str(pub), "--seed", "10"])
+    assert bad.exit_code == 1 and "MISMATCH" in bad.stdout
+    # a pool where everyone differs: panels are listed by member
+    people = [{"g": g, "a": a} for g in "fm" for a in "xyz"]
+    inst = Instance([f"q{i}" for i in range(6)], people, [Quota("g", "f", 1, 2), Quota("g", "m", 1, 2),
+                                                          Quota("a", "x", 0, 1), Quota("a", "y", 0, 1),
+                                                          Quota("a", "z", 0, 1)], 3)
+    for seed in range(5):
+        result = run_draw(inst, "leximin", seed)
+        dist = json.loads(json.dumps(distribution_json(result)))
+        assert draw_from_published(dist, seed) == [inst.ids[i] for i in result.panel]

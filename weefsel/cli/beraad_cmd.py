@@ -147,3 +147,29 @@ def register(app: typer.Typer) -> None:
         for q in quotas:
             typer.echo(f"{q.category}\t{q.feature}\t{q.min}\t{q.max}")
         typer.echo(f"# {len(quotas)} quotas for {gemeente} (CBS {period}, k={k}, slack {slack:.0%}) written to {output}")
+
+    @app.command("beraad-verify")
+    def beraad_verify(
+        published: Path = typer.Argument(..., help="JSON from `weefsel beraad --json` or the JSON audit."),
+        seed: int | None = typer.Option(None, "--seed", help="Seed to check (default: the one in the file)."),
+    ) -> None:
+        """Re-draw the panel from a published distribution and seed (no solver, no pool file needed)."""
+        from weefsel.errors import InputError
+        from weefsel.participation.sortition.select import draw_from_published
+        try:
+            data = json.loads(Path(published).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"cannot read JSON ({exc})", where=str(published)) from None
+        dist = data.get("distribution") if isinstance(data, dict) else None
+        if not dist:
+            raise InputError("no 'distribution' (LEGACY draws publish none)", where=str(published))
+        seed = data.get("seed") if seed is None else seed
+        if seed is None:
+            raise InputError("no seed in the file; pass --seed", where=str(published))
+        panel = draw_from_published(dist, int(seed))
+        typer.echo(f"panel for seed {seed}: {', '.join(panel)}")
+        if "panel" in data:
+            same = sorted(panel) == sorted(data["panel"])
+            typer.echo("OK: the published panel matches the seed" if same
+                       else "MISMATCH: the published panel is not what this seed selects")
+            raise typer.Exit(0 if same else 1)

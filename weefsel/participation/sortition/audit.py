@@ -50,7 +50,7 @@ def distribution_json(result: Result) -> dict | None:
             entry["seats"] = {str(t): int(row[t]) for t in np.flatnonzero(row)}
         panels.append(entry)
     return {"groups": None if singletons else [[ids[i] for i in u] for u in d.units],
-            "panels": panels}
+            "panels": panels, "pool_order": list(ids)}
 
 
 def build_audit(result: Result, *, command: str, population: dict[str, dict[str, float]] | None = None

@@ -89,3 +89,36 @@ def replace_dropouts(inst: Instance, panel: list[int], dropouts: list[int], seed
         lines = diagnose(prob, upper=allowed) or ["no replacement set meets the quotas"]
         raise InputError("; ".join(lines), where="replacement of drop-outs")
     return [int(i) for i in np.flatnonzero(found[0])]
+
+
+def draw_from_published(distribution: dict, seed: int) -> list[str]:
+    """Re-draw the panel (ids) from a published distribution (``--json`` / audit JSON) and a seed.
+
+    Needs no solver and no pool file: anyone holding the published lottery can check that
+    the seed selects the announced panel. Mirrors ``Distribution.draw`` step by step.
+    """
+    try:
+        panels = distribution["panels"]
+        groups = distribution.get("groups")
+        probs = np.array([float(p["probability"]) for p in panels])
+        rng = rng_for(seed)
+        cum = np.cumsum(probs)
+        j = int(min(np.searchsorted(cum, rng.random() * cum[-1], side="right"), len(cum) - 1))
+        if groups is None:
+            return sorted(panels[j]["members"], key=_id_order(distribution))
+        chosen: list[str] = []
+        for t, c in sorted(((int(t), int(c)) for t, c in panels[j]["seats"].items())):
+            members = groups[t]
+            if c == len(members):
+                chosen.extend(members)
+            else:
+                chosen.extend(members[i] for i in rng.choice(len(members), size=c, replace=False))
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise InputError(f"not a published weefsel distribution ({exc})", where="distribution") from None
+    return sorted(chosen, key=_id_order(distribution))
+
+
+def _id_order(distribution: dict):
+    """Panels are listed in pool order; ``pool_order`` (ids) restores it when present."""
+    order = {pid: i for i, pid in enumerate(distribution.get("pool_order") or [])}
+    return lambda pid: order.get(pid, len(order))
