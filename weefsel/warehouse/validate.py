@@ -122,12 +122,13 @@ def gemeente_presence(con: duckdb.DuckDBPyConnection, expected: list[str]) -> li
                              message=f"{gm} belongs to the region but no source holds it"))
             continue
         has_gm = bool((part["level"] == "gemeente").any())
-        sev = "info" if has_gm else "warning"
+        sev = "info" if has_gm and per_source else "warning"
         rows.append(_row("gemeente_present", sev, area_code=gm, level="gemeente",
                          observed=float(len(per_source)),
                          message=(f"{name} ({gm}) present"
                                   + ("" if has_gm else " but without gemeente-level values")
-                                  + "; " + ("; ".join(per_source) or "no values"))))
+                                  + "; " + ("; ".join(per_source) or "no values in the local files (weefsel build "
+                                                          "--online fetches them from CBS)"))))
     return rows
 
 
