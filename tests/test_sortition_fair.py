@@ -144,6 +144,8 @@ def test_leximin_properties(inst):
     assert p.min() == pytest.approx(brute_force_maximin(inst), abs=1e-6)
     plain, _ = fair_distribution(inst, group_identical=False)
     assert np.allclose(p, plain.marginals(inst.n), atol=1e-5)
+    maximin, _ = fair_distribution(inst, leximin=False)
+    assert maximin.marginals(inst.n).min() == pytest.approx(p.min(), abs=1e-6)
 
 
 def small_instance(households=None) -> Instance:
