@@ -80,15 +80,16 @@ def run_ours(path: Path, rule: str, repeat: int) -> dict:
     t0 = time.perf_counter()
     pb = read_pb(path)
     t_parse = time.perf_counter() - t0
+    official = sorted(pb.selected()) if pb.selected() is not None else None
     if rule == "parse":
-        return {"parse": t_parse, "rule": None, "selected": None}
+        return {"parse": t_parse, "rule": None, "selected": None, "official": official}
     best = None
     for _ in range(repeat):
         t0 = time.perf_counter()
         out = run_election(election_from_pb(pb), rule)
         dt = time.perf_counter() - t0
         best = dt if best is None else min(best, dt)
-    return {"parse": t_parse, "rule": best, "selected": sorted(out.selected)}
+    return {"parse": t_parse, "rule": best, "selected": sorted(out.selected), "official": official}
 
 
 def main() -> None:
@@ -96,6 +97,7 @@ def main() -> None:
     ap.add_argument("--data", default=None, help="folder with the .pb files")
     ap.add_argument("--venv", default="/work/.venv-bench", help="virtualenv holding pabutools")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--only", default=None, help="run only files whose name contains this text")
     args = ap.parse_args()
     if args.data:
         data = Path(args.data)
@@ -115,13 +117,14 @@ def main() -> None:
     from rich.progress import track
 
     rows = []
-    for name, rule in track(CASES, description="bench"):
+    cases = [c for c in CASES if args.only is None or args.only in c[0]]
+    for name, rule in track(cases, description="bench"):
         path = data / name
         peer = run_peer(python, path, rule, args.repeat)
         ours = run_ours(path, rule, args.repeat)
         rows.append((name, rule, peer, ours))
     print(f"{'file':42} {'rule':18} {'pabutools s':>12} {'weefsel s':>10} {'ratio':>7} "
-          f"{'parse p/w s':>14} identical")
+          f"{'parse p/w s':>14} identical  official(= published 'selected': weefsel/pabutools)")
     tot_p = tot_w = 0.0
     for name, rule, peer, ours in rows:
         if rule == "parse":
@@ -132,8 +135,13 @@ def main() -> None:
         ratio = peer["rule"] / ours["rule"]
         tot_p += peer["rule"]
         tot_w += ours["rule"]
+        off = ours.get("official")
+        off_txt = "" if off is None else (f"{'yes' if ours['selected'] == off else 'NO'}/"
+                                          f"{'yes' if peer['selected'] == off else 'NO'}")
         print(f"{name:42} {rule:18} {peer['rule']:12.3f} {ours['rule']:10.3f} {ratio:6.1f}x "
-              f"{peer['parse']:6.2f}/{ours['parse']:5.2f}  {'yes' if same else 'NO'}")
+              f"{peer['parse']:6.2f}/{ours['parse']:5.2f}  {'yes' if same else 'NO':9}  {off_txt}")
+    if tot_w == 0:
+        return
     print(f"total rule time: pabutools {tot_p:.2f} s, weefsel {tot_w:.2f} s, ratio {tot_p / tot_w:.1f}x "
           f"(wall clock, min of {args.repeat}; ratio = pabutools / weefsel, higher is faster)")
 

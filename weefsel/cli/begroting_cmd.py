@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
                 "currency": pb.currency,
                 "per_voter_budget": None if outcome.per_voter is None else float(outcome.per_voter),
                 "comparison": outcome.comparison,
+                "note": outcome.note,
                 "official_selected": official,
                 "matches_official": None if official is None else sorted(official) == sorted(outcome.selected),
                 "explanations": reasons,

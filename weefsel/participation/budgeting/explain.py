@@ -83,4 +83,6 @@ def summary(pb: PbFile, outcome: Outcome) -> str:
         line += f"; elke stemmer had {money(outcome.per_voter, cur)} te verdelen"
     if outcome.comparison:
         line += f"; vergelijking met greedy: {outcome.comparison}"
+    if outcome.note:
+        line += f"; {outcome.note}"
     return line

@@ -58,6 +58,7 @@ class Outcome:
     per_voter: Fraction | None = None    # MES: final per-voter endowment used
     comparison: str | None = None        # MES with comparison: who preferred what
     used_rule: str | None = None         # the rule whose outcome was returned (comparison step)
+    note: str | None = None              # e.g. one run per group
 
 
 # --- greedy ---------------------------------------------------------------------------------
@@ -543,7 +544,8 @@ def run_rule(pb: PbFile, rule: str | None = None) -> Outcome:
 
     Per-group budgets in META (``budget_per_neighborhood``, ``budget_per_district``,
     ``budget_per_category``) bound the spending per group: greedy respects them directly;
-    equal shares runs per group with that group's budget.
+    equal shares and maxwelfare run once per group with that group's budget (every voter
+    gets an equal share of it; only supporters of the group's projects can spend it).
     """
     e = election_from_pb(pb)
     name = normalise_rule(rule or pb.rule)
@@ -564,5 +566,5 @@ def run_rule(pb: PbFile, rule: str | None = None) -> Outcome:
         sub = run_election(e.subset(js, cap), name)
         selected += sub.selected
         steps.update(sub.steps)
-    return Outcome(name + " (per groep)", selected, e.budget,
-                   sum((pb.projects[p].cost for p in selected), Fraction(0)), steps)
+    return Outcome(name, selected, e.budget, sum((pb.projects[p].cost for p in selected), Fraction(0)), steps,
+                   used_rule=name, note=f"een aparte ronde per {column} met het budget van die groep")
