@@ -7,11 +7,8 @@ the second half builds Flevoland from ../shared/data once per session.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 from shapely.geometry import box
@@ -21,7 +18,6 @@ from weefsel.sources.base import Rejection, SourceFrames
 from weefsel.warehouse import build as B
 from weefsel.warehouse.discover import SourceSpec, discover, gemeente_filter, sniff_csv
 from weefsel.warehouse.store import Warehouse
-
 
 # --------------------------------------------------------------------------- stand-ins
 

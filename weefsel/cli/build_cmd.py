@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -19,7 +18,7 @@ def build_command(
         ..., "--region", "-r",
         help="Area to build: a province (name or code, e.g. 'flevoland' or PV24), one or more "
              "gemeenten (name or code, e.g. 'Almere' or GM0034), or 'nl' for the whole country."),
-    data: Optional[Path] = typer.Option(
+    data: Path | None = typer.Option(
         None, "--data", "-d",
         help="Folder with the downloaded source files (CBS, RIVM, PDOK, OSM). Default: "
              "$WEEFSEL_DATA, else ../shared/data when it exists; otherwise the online sources."),
@@ -146,10 +145,10 @@ def export_command(
                             help="csv (Excel), parquet, or gpkg (GeoPackage for QGIS, "
                                  "polygons in RD New EPSG:28992)."),
     out: Path = typer.Option(..., "--output", "-o", help="File to write."),
-    period: Optional[str] = typer.Option(None, "--period", "-p",
+    period: str | None = typer.Option(None, "--period", "-p",
                                          help="Only this year, e.g. 2024 (default: all years, "
                                               "one row per area and year)."),
-    variables: Optional[str] = typer.Option(
+    variables: str | None = typer.Option(
         None, "--variables", help="Comma-separated variables, e.g. AantalInwoners,Eenzaam "
                                   "(a variable name selects all its breakdowns)."),
     excel: bool = typer.Option(False, "--excel",

@@ -14,17 +14,30 @@ import datetime as dt
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 import pandas as pd
 
 from weefsel.errors import InputError, WeefselError
-from weefsel.sources.base import (AREA_COLUMNS, FACILITY_COLUMNS, MEMBER_COLUMNS,
-                                  OBSERVATION_COLUMNS, VARIABLE_COLUMNS, SourceFrames, empty)
-from weefsel.warehouse.discover import SourceSpec, discover, gemeente_filter, online_specs
+from weefsel.sources.base import (
+    AREA_COLUMNS,
+    FACILITY_COLUMNS,
+    MEMBER_COLUMNS,
+    OBSERVATION_COLUMNS,
+    VARIABLE_COLUMNS,
+    SourceFrames,
+    empty,
+)
+from weefsel.warehouse.discover import (
+    SourceSpec,
+    discover,
+    gemeente_filter,
+    online_specs,
+)
 from weefsel.warehouse.store import create_schema
 from weefsel.warehouse.writer import insert_frame
 
@@ -268,8 +281,13 @@ def _progress(enabled: bool) -> Iterator[Any]:
     if not enabled:
         yield None
         return
-    from rich.progress import (BarColumn, Progress, SpinnerColumn, TextColumn,
-                               TimeElapsedColumn)
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   transient=False) as prog:
@@ -304,7 +322,7 @@ def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
     Atomic: the previous ``out`` is replaced only when the whole build has succeeded.
     """
     out = Path(out)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     if not region or not str(region).strip():
         raise WeefselError("Give a region: a province, gemeente (name or code) or 'nl'.")
@@ -323,7 +341,7 @@ def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
             result = _build_into(tmp, region, data_dir, online, specs, context, report, prog)
         con = result
         from weefsel import __version__ as version
-        finished = dt.datetime.now(dt.timezone.utc)
+        finished = dt.datetime.now(dt.UTC)
         info = {
             "region": region, "region_name": report.region_name,
             "gemeenten": ",".join(report.gemeenten),
@@ -560,7 +578,7 @@ def _write_observations(con: duckdb.DuckDBPyConnection,
 
 
 def _provenance(loaded: list[tuple[SourceSpec, SourceFrames, SourceReport]]) -> pd.DataFrame:
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = []
     for spec, frames, rep in loaded:
         entries = frames.provenance or [{}]
@@ -609,8 +627,8 @@ def _overpass_facilities(context: dict[str, Any], areas: pd.DataFrame,
     Overpass is often busy: a failure is reported in the validation report and the build
     goes on without facilities rather than failing the CBS part.
     """
-    from shapely import wkb
     from pyproj import Transformer
+    from shapely import wkb
 
     polys = areas[(areas["level"] == "gemeente") & areas["geom_rd"].notna()]
     if polys.empty:
