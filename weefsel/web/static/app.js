@@ -127,6 +127,9 @@ function initMap() {
   const container = document.getElementById('kaart');
   if (state.map) { state.map.remove(); state.map = null; }
   state.fittedLevel = null;
+  const first = mapPath(null);
+  state.prefetch = { path: first, promise: api(`${first}&meta=true`) };
+  state.prefetch.promise.catch(() => {});
   const style = { version: 8, sources: {}, layers: [
     { id: 'achtergrond', type: 'background', paint: { 'background-color': '#f3f3f3' } }] };
   if (state.info.basemap_url) {
@@ -146,19 +149,15 @@ function initMap() {
   map.on('load', () => {
     map.addImage('onderdrukt', hatchImage('#ffffff', '#7a7a7a'));
     map.addSource('gebieden', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+    // Few layers on purpose: every layer is a bucket per tile in the worker, and line
+    // layers are the costly ones, so outlines come from the fill itself.
     map.addLayer({ id: 'vlakken', type: 'fill', source: 'gebieden',
-                   filter: ['==', ['get', 'status'], 'ok'],
-                   paint: { 'fill-color': '#cccccc', 'fill-antialias': false } });
+                   paint: { 'fill-color': '#d9d9d9', 'fill-outline-color': '#333333' } });
     map.addLayer({ id: 'onderdrukt', type: 'fill', source: 'gebieden',
                    filter: ['==', ['get', 'status'], 'onderdrukt'], paint: { 'fill-pattern': 'onderdrukt' } });
-    map.addLayer({ id: 'ontbreekt', type: 'fill', source: 'gebieden',
-                   filter: ['==', ['get', 'status'], 'ontbreekt'],
-                   paint: { 'fill-color': '#d9d9d9', 'fill-antialias': false } });
-    map.addLayer({ id: 'lijnen', type: 'line', source: 'gebieden',
-                   paint: { 'line-color': '#333333', 'line-width': 0.6 } });
     map.addLayer({ id: 'keuze', type: 'line', source: 'gebieden', filter: ['==', ['get', 'code'], ''],
                    paint: { 'line-color': '#000000', 'line-width': 3 } });
-    for (const id of ['vlakken', 'onderdrukt', 'ontbreekt']) {
+    for (const id of ['vlakken', 'onderdrukt']) {
       map.on('click', id, (e) => selectFeature(e.features[0].properties));
       map.on('mouseenter', id, () => { map.getCanvas().style.cursor = 'pointer'; });
       map.on('mouseleave', id, () => { map.getCanvas().style.cursor = ''; });
@@ -171,6 +170,15 @@ function initMap() {
   });
 }
 
+function mapPath(map) {
+  const target = map && state.fittedLevel === state.level ? map.getZoom() : (ZOOM_FOR_LEVEL[state.level] || 8) - 1;
+  const zoom = Math.max(5, Math.round(target) + 1);
+  const params = new URLSearchParams({ zoom });
+  if (state.indicator) params.set('indicator', state.indicator);
+  if (state.period) params.set('period', state.period);
+  return `/api/map/${encodeURIComponent(state.level)}?${params}`;
+}
+
 async function loadMapData() {
   const map = state.map;
   if (!map) return;
@@ -181,17 +189,14 @@ async function loadMapData() {
   status.textContent = 'Kaart wordt geladen…';
   // Geometry detail follows the view: one zoom step finer than shown, refetched when the
   // user zooms in two steps or more (the server simplifies and caches per zoom).
-  const target = state.fittedLevel === state.level ? map.getZoom() : (ZOOM_FOR_LEVEL[state.level] || 8) - 1;
-  const zoom = Math.max(5, Math.round(target) + 1);
-  const params = new URLSearchParams({ zoom });
-  if (state.indicator) params.set('indicator', state.indicator);
-  if (state.period) params.set('period', state.period);
-  // The small legend metadata comes to the page; the GeoJSON itself is fetched and parsed
-  // by MapLibre's worker (no big JSON on the main thread).
-  const path = `/api/map/${encodeURIComponent(state.level)}?${params}`;
+  const path = mapPath(map);
+  const zoom = Number(new URL(path, location.href).searchParams.get('zoom'));
+  // The small legend metadata (prefetched while the map initialised) sets the colours
+  // first; then MapLibre's worker fetches and parses the GeoJSON itself (no big JSON on
+  // the main thread, no colour re-evaluation after the tiles are built).
   let meta;
   try {
-    meta = await api(`${path}&meta=true`);
+    meta = await (state.prefetch?.path === path ? state.prefetch.promise : api(`${path}&meta=true`));
   } catch (err) { status.textContent = err.message; return; }
   const tFetched = performance.now();
   state.loadedZoom = zoom;
@@ -204,7 +209,9 @@ async function loadMapData() {
   const colors = breaks.length ? PALETTE.slice(PALETTE.length - breaks.length - 1) : [PALETTE[2]];
   expr[2] = colors[0];
   breaks.forEach((b, i) => expr.push(b, colors[i + 1]));
-  map.setPaintProperty('vlakken', 'fill-color', breaks.length ? expr : colors[0]);
+  map.setPaintProperty('vlakken', 'fill-color', ['case',
+    ['==', ['get', 'status'], 'ok'], breaks.length ? expr : colors[0],
+    ['==', ['get', 'status'], 'onderdrukt'], '#ffffff', '#d9d9d9']);
   map.getSource('gebieden').setData(new URL(path, location.href).href);
   if (meta.bbox && state.fittedLevel !== state.level) {
     state.fittedLevel = state.level;
@@ -471,8 +478,9 @@ async function route() {
 
 async function start() {
   try {
-    state.info = await api('/api/info');
-    state.indicators = (await api('/api/indicators')).indicators;
+    const [info, inds] = await Promise.all([api('/api/info'), api('/api/indicators')]);
+    state.info = info;
+    state.indicators = inds.indicators;
     state.indicator = state.info.default_indicator;
   } catch (err) { main.innerHTML = '<h1>weefsel</h1>'; showError(err); return; }
   initSearch();
