@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -376,3 +377,43 @@ def test_national_build(data_dir, tmp_path):
     assert rep.level_counts["gemeente"] >= 342 and rep.level_counts["wijk"] >= 3393
     v = rep.validation
     assert not (v[v.check_name == "gemeente_present"].severity == "error").any()
+
+
+def test_stale_wal_of_old_file_is_not_replayed(fake_sources, tmp_path):
+    out = tmp_path / "w.duckdb"
+    _build(fake_sources, out)
+    Path(str(out) + ".wal").write_bytes(b"garbage from a crashed writer of the old file")
+    _build(fake_sources, out)
+    assert not Path(str(out) + ".wal").exists()
+    with Warehouse(out) as w:
+        assert w.build_info()["region"] == "flevoland"
+
+
+def test_out_is_a_folder(fake_sources, tmp_path):
+    with pytest.raises(WeefselError, match="is a folder"):
+        _build(fake_sources, tmp_path)
+
+
+def test_discover_by_name_and_content(tmp_path):
+    (tmp_path / "kwb").mkdir()
+    (tmp_path / "kwb" / "kwb-2023.xlsx").write_bytes(b"PK")
+    (tmp_path / "kwb" / "kerncijfers.csv").write_text(
+        "ID,WijkenEnBuurten,Codering_3,AantalInwoners_5\n1,GM0034,GM0034,10\n")
+    (tmp_path / "kwb" / "85984NED_DataProperties.csv").write_text("Key,Title,Unit\n")
+    (tmp_path / "renamed.csv").write_text("ID,Marges,RegioS,Perioden\n")
+    (tmp_path / "notes.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "gemeenten.topojson").write_text("{}")
+    (tmp_path / "facilities").mkdir()
+    (tmp_path / "facilities" / "almere.osm.pbf").write_bytes(b"\x00")
+    (tmp_path / "participation").mkdir()
+    (tmp_path / "participation" / "x.csv").write_text("ID,Marges,RegioS\n")
+    specs = {s.path.name: s for s in discover(tmp_path)}
+    assert {k: v.kind for k, v in specs.items()} == {
+        "kwb-2023.xlsx": "kwb_xlsx", "kerncijfers.csv": "kwb_csv", "renamed.csv": "vm",
+        "gemeenten.topojson": "boundaries", "almere.osm.pbf": "osm"}
+    assert specs["kwb-2023.xlsx"].kwargs["year"] == 2023
+    assert specs["kerncijfers.csv"].kwargs["dataproperties"].name == "85984NED_DataProperties.csv"
+    empty_dir = tmp_path / "empty"
+    empty_dir.mkdir()
+    with pytest.raises(WeefselError, match="no file weefsel recognises"):
+        discover(empty_dir)

@@ -329,6 +329,9 @@ def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
     if not online and data_dir is not None and not Path(data_dir).is_dir():
         raise WeefselError(f"Data folder {data_dir} does not exist. Give --data DIR, or use "
                            "--online to read the CBS sources over the internet.")
+    if out.is_dir():
+        raise WeefselError(f"--out {out} is a folder; give a file name such as "
+                           f"{out / 'weefsel.duckdb'}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_path(out)
     _remove(tmp)
