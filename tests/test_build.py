@@ -417,3 +417,11 @@ def test_discover_by_name_and_content(tmp_path):
     empty_dir.mkdir()
     with pytest.raises(WeefselError, match="no file weefsel recognises"):
         discover(empty_dir)
+
+
+def test_orphaned_tmp_of_a_killed_build_is_removed(fake_sources, tmp_path):
+    out = tmp_path / "w.duckdb"
+    orphan = tmp_path / "w.duckdb.tmp-3999999"        # no such process
+    orphan.write_bytes(b"half a warehouse from a SIGKILLed build")
+    _build(fake_sources, out)
+    assert not orphan.exists() and out.exists()

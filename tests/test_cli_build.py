@@ -23,7 +23,7 @@ def run(*args: str):
 def weefsel(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Through the real entry point (main), which turns WeefselError into one line + exit 2."""
     return subprocess.run([sys.executable, "-c", "from weefsel.cli import main; main()", *args],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
+                          capture_output=True, text=True, cwd=cwd, timeout=300, check=False)
 
 
 def test_help_mentions_default_data_and_atomic_swap():
@@ -107,3 +107,44 @@ def test_info_and_export_on_flevoland(flevoland_warehouse, tmp_path):
     r = run("export", "--format", "xls", "-o", str(tmp_path / "x"), "--warehouse",
             str(flevoland_warehouse))
     assert isinstance(r.exception, WeefselError)
+
+
+KILL_SCRIPT = r"""
+import sys, time
+from pathlib import Path
+import weefsel.warehouse.validate as V
+from weefsel.sources.base import SourceFrames
+from weefsel.warehouse import build as B
+from weefsel.warehouse.discover import SourceSpec
+
+def slow(con, report):      # runs while the new file is half written
+    Path(sys.argv[2]).write_text("writing")
+    time.sleep(60)
+
+B._load = lambda spec, ctx: SourceFrames(source="x")
+V.run_validation = slow
+spec = SourceSpec("kwb_csv", Path(sys.argv[1]), "national")
+B.build("nl", Path(sys.argv[1]).parent, Path(sys.argv[3]), progress=False, specs=[spec])
+"""
+
+
+def test_sigterm_during_build_leaves_previous_warehouse(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "w.duckdb"
+    out.write_bytes(b"previous warehouse")
+    src = tmp_path / "src.csv"
+    src.write_text("x")
+    marker = tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(src), str(marker), str(out)])
+    for _ in range(300):
+        if marker.exists():
+            break
+        time.sleep(0.1)
+    assert marker.exists()
+    assert [p for p in tmp_path.iterdir() if ".tmp-" in p.name]   # the build was under way
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) != 0
+    assert out.read_bytes() == b"previous warehouse"
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]

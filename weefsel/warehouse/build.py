@@ -335,10 +335,12 @@ def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_path(out)
     _remove(tmp)
+    _remove_orphans(out)
     report = BuildReport(region=region, out=out, data_dir=Path(data_dir) if data_dir else None,
                          online=online)
     context: dict[str, Any] = {"odata_client": odata_client, "pdok_client": pdok_client,
                                "overpass_client": overpass_client, "online": online}
+    restore = _terminate_as_exit()
     try:
         with _progress(progress) as prog:
             result = _build_into(tmp, region, data_dir, online, specs, context, report, prog)
@@ -366,8 +368,40 @@ def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
             con.close()  # type: ignore[possibly-undefined]
         _remove(tmp)
         raise
+    finally:
+        restore()
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _terminate_as_exit() -> Any:
+    """Turn SIGTERM (``kill``) into SystemExit while building, so the temporary file is
+    removed on the way out; returns a function restoring the previous handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def _remove_orphans(out: Path) -> None:
+    """Delete ``<out>.tmp-<pid>`` files of builds whose process is gone (SIGKILL, power
+    loss): they were never swapped in and nobody else will clean them."""
+    for p in out.parent.glob(f"{out.name}.tmp-*"):
+        pid = p.name.rsplit("-", 1)[-1].split(".")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            _remove(p)
+        except PermissionError:
+            pass
 
 
 def _swap(tmp: Path, out: Path) -> None:
