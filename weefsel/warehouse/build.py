@@ -145,7 +145,16 @@ def _pdok(context: dict[str, Any], level: str, year: int) -> SourceFrames:
         if client is None:
             from weefsel.sources.boundaries import PdokClient
             client = context["pdok_client"] = PdokClient()
-        cache[(level, year)] = client.fetch(level, year)
+        try:
+            cache[(level, year)] = client.fetch(level, year)
+        except WeefselError:
+            raise
+        except (KeyboardInterrupt, SystemExit, MemoryError):
+            raise
+        except Exception as exc:   # network down, DNS, TLS: one clear line
+            raise WeefselError(f"PDOK boundaries ({level} {year}) not reachable: "
+                               f"{type(exc).__name__}: {exc}. Without internet, build from "
+                               "files with --data DIR.") from exc
     return cache[(level, year)]
 
 
@@ -160,8 +169,11 @@ def load_source(spec: SourceSpec, context: dict[str, Any]) -> SourceFrames:
     except (KeyboardInterrupt, SystemExit, MemoryError):
         raise
     except Exception as exc:  # a broken file must give one clear line, not a traceback
+        if spec.path is None:
+            raise WeefselError(f"{spec.label} not reachable ({type(exc).__name__}: {exc}). "
+                               "Without internet, build from files with --data DIR.") from exc
         raise InputError(f"could not read {spec.kind} source ({type(exc).__name__}: {exc})",
-                         where=str(spec.path or spec.label)) from exc
+                         where=str(spec.path)) from exc
     if not isinstance(frames, SourceFrames):
         raise WeefselError(f"loader for {spec.label} returned {type(frames).__name__}, "
                            "not SourceFrames")
@@ -685,7 +697,9 @@ def _overpass_facilities(context: dict[str, Any], areas: pd.DataFrame,
             from weefsel.sources.osm import OverpassClient
             client = context["overpass_client"] = OverpassClient()
         frames = client.fetch((s_, w, n, e))
-    except WeefselError as exc:
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as exc:  # busy or unreachable Overpass: report, go on without
         rep.rejected = 1
         rep.reasons[f"Overpass not reachable, no facilities: {exc}"] += 1
         return None
