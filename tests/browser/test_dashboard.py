@@ -163,3 +163,26 @@ def test_axe_wcag21_aa(page, demo_server, shots, route):
 def test_printable_profile_axe(page, demo_server):
     page.goto(demo_server.url + "/profiel/BU00340101")
     assert axe_violations(page) == []
+
+
+def test_real_flevoland_dashboard(page, flevoland_warehouse, shots):
+    """The real Flevoland build: the wijk map draws all 103 wijken, a profile opens, and
+    the page still has no WCAG 2.1 AA violations."""
+    from tests.browser.conftest import ServerThread, free_port
+    from weefsel.web.api import create_app
+    app = create_app(flevoland_warehouse)
+    try:
+        with ServerThread(app, free_port()) as srv:
+            page.goto(srv.url + "/#/kaart")
+            wait_map(page, timeout=60000)
+            assert page.locator("#niveau").input_value() == "wijk"
+            assert page.locator("#kaartstatus").inner_text().startswith("103 gebieden")
+            page.screenshot(path=str(shots / "flevoland_kaart.png"))
+            assert axe_violations(page) == []
+            page.goto(srv.url + "/#/gebied/GM0034")
+            page.wait_for_selector("article.profiel")
+            assert page.locator("h1").first.inner_text().startswith("Almere")
+            assert page.locator("table.indicatoren tbody tr").count() > 10
+            page.screenshot(path=str(shots / "flevoland_almere.png"), full_page=True)
+    finally:
+        app.state.data.close()

@@ -320,6 +320,13 @@ class WebData:
                              theme=topic, kind="variabele", table="observations",
                              column="value", where="variable = ? AND breakdown = ?",
                              params=(row.variable, bd), lower_col="lower", upper_col="upper")
+        # publishers reuse titles across sub-questions: name the variable where they clash
+        seen: dict[str, int] = {}
+        for lay in out.values():
+            seen[lay.title] = seen.get(lay.title, 0) + 1
+        for lay in out.values():
+            if seen[lay.title] > 1:
+                lay.title = f"{lay.title} [{lay.params[0]}]"
         return out
 
     def layer(self, layer_id: str) -> Layer:
