@@ -468,7 +468,7 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
         if prog:
             prog.advance(task)
 
-    steps = prog.add_task("Merging and writing", total=6) if prog else None
+    steps = prog.add_task("Merging and writing", total=5) if prog else None
 
     def step(msg: str) -> None:
         if prog:
@@ -513,8 +513,15 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
         facilities = facilities.drop_duplicates("facility_id", keep="first")
         polys = areas[areas["geom_rd"].notna()]
         if len(polys):
+            from shapely import from_wkb, total_bounds
+
             from weefsel.sources.osm import assign_areas
-            facilities = assign_areas(facilities, polys)
+            x0, y0, x1, y1 = total_bounds(from_wkb([bytes(g) for g in polys["geom_rd"]]))
+            x = pd.to_numeric(facilities["x_rd"], errors="coerce")
+            y = pd.to_numeric(facilities["y_rd"], errors="coerce")
+            facilities = facilities[x.between(x0, x1) & y.between(y0, y1)]
+            if len(facilities):
+                facilities = assign_areas(facilities, polys)
         facilities = facilities[facilities["area_code"].isin(keep)]
     step("Writing the warehouse")
 

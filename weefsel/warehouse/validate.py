@@ -59,8 +59,8 @@ def source_rows(report: Any) -> list[dict]:
     for s in report.sources:
         rows.append(_row("source_rows", "warning" if s.rejected else "info", source=s.label,
                          observed=float(s.rows_read), expected=None,
-                         message=(f"{s.label} ({s.kind}, {s.scope}): read {s.rows_read} rows, "
-                                  f"rejected {s.rejected}; {s.kept} values kept in region, "
+                         message=(f"{s.kind}, {s.scope}: read {s.rows_read} rows, "
+                                  f"rejected {s.rejected}; {s.kept} values kept in the region, "
                                   f"{s.duplicates} already given by an earlier source")))
         for reason, n in s.reasons.most_common(TOP_REASONS):
             rows.append(_row("rejection_reason", "warning", source=s.label, observed=float(n),
@@ -312,7 +312,7 @@ def print_report(validation: pd.DataFrame, console: Any = None, max_rows: int = 
             t.add_column(c, overflow="fold")
         return t
 
-    t = table("Sources (rows read / rejected)", ["check", "message"])
+    t = table("Sources (rows read / rejected)", ["source", "what was read"])
     for r in v[v["check_name"].isin(["source_rows", "rejection_reason"])].itertuples():
         t.add_row("  reason" if r.check_name == "rejection_reason" else r.source or "",
                   r.message)
