@@ -148,3 +148,13 @@ def test_sigterm_during_build_leaves_previous_warehouse(tmp_path):
     assert proc.wait(timeout=30) != 0
     assert out.read_bytes() == b"previous warehouse"
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_info_on_a_hand_made_warehouse(tmp_path):
+    """Warehouses written by create_warehouse (tests, demos) have no build_info/validation."""
+    from weefsel.warehouse.writer import create_warehouse
+    path = create_warehouse(tmp_path / "w.duckdb", areas=pd.DataFrame(
+        {"code": ["GM0034"], "level": ["gemeente"], "name": ["Almere"]}))
+    r = run("info", "--warehouse", str(path))
+    assert r.exit_code == 0, r.output
+    assert "gemeente" in r.output
