@@ -209,6 +209,15 @@ def test_profile_beside_gemeente_provincie_nl(client):
     assert "50090NED" in p["sources"]
 
 
+def test_profile_fast_path_serves_the_same_bytes(client):
+    first = client.get("/api/areas/BU00340102/profile")          # built by the app
+    assert ("profile", "BU00340102") in client.app.state.data.response_cache
+    again = client.get("/api/areas/BU00340102/profile")          # from the ASGI shortcut
+    assert again.content == first.content and again.headers["content-type"] == \
+        "application/json"
+    assert client.get("/api/areas/XX/profile").status_code == 404
+
+
 def test_profile_suppressed_and_html_and_csv(client):
     p = client.get("/api/areas/BU00340103/profile").json()
     e = next(i for i in p["indicators"] if i["id"] == "eenzaamheid")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import threading
 import logging
+import threading
+import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-
-import math
 
 import pandas as pd
 from fastapi import FastAPI, Path as PathParam, Query, Request
@@ -237,7 +237,32 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _include_participation(app)
+    app.add_middleware(ProfileFastPath, cache=cache)
     return app
+
+
+class ProfileFastPath:
+    """ASGI shortcut for the hottest request: a profile already built is sent straight
+    from the response cache, skipping routing and validation (the warehouse is read-only,
+    so a cached profile never goes stale). Everything else goes to the app."""
+
+    PATTERN = re.compile(r"^/api/areas/([^/]{1,64})/profile$")
+
+    def __init__(self, app, cache: dict):
+        self.app = app
+        self.cache = cache
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
+            m = self.PATTERN.match(scope["path"])
+            body = self.cache.get(("profile", m.group(1))) if m else None
+            if body is not None:
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
 
 
 #: the zoom the dashboard asks for first at each level (static/app.js ZOOM_FOR_LEVEL)

@@ -153,15 +153,11 @@ function initMap() {
     // layers are the costly ones, so outlines come from the fill itself.
     map.addLayer({ id: 'vlakken', type: 'fill', source: 'gebieden',
                    paint: { 'fill-color': '#d9d9d9', 'fill-outline-color': '#333333' } });
-    map.addLayer({ id: 'onderdrukt', type: 'fill', source: 'gebieden',
-                   filter: ['==', ['get', 'status'], 'onderdrukt'], paint: { 'fill-pattern': 'onderdrukt' } });
-    map.addLayer({ id: 'keuze', type: 'line', source: 'gebieden', filter: ['==', ['get', 'code'], ''],
-                   paint: { 'line-color': '#000000', 'line-width': 3 } });
-    for (const id of ['vlakken', 'onderdrukt']) {
-      map.on('click', id, (e) => selectFeature(e.features[0].properties));
-      map.on('mouseenter', id, () => { map.getCanvas().style.cursor = 'pointer'; });
-      map.on('mouseleave', id, () => { map.getCanvas().style.cursor = ''; });
-    }
+    // The hatching and the selection outline are added only when needed: each layer is
+    // worker and render time for every tile.
+    map.on('click', 'vlakken', (e) => selectFeature(e.features[0].properties));
+    map.on('mouseenter', 'vlakken', () => { map.getCanvas().style.cursor = 'pointer'; });
+    map.on('mouseleave', 'vlakken', () => { map.getCanvas().style.cursor = ''; });
     map.on('zoomend', () => {
       const z = Math.round(map.getZoom());
       if (state.loadedZoom !== null && z >= state.loadedZoom + 2) loadMapData();
@@ -212,6 +208,10 @@ async function loadMapData() {
   map.setPaintProperty('vlakken', 'fill-color', ['case',
     ['==', ['get', 'status'], 'ok'], breaks.length ? expr : colors[0],
     ['==', ['get', 'status'], 'onderdrukt'], '#ffffff', '#d9d9d9']);
+  if (meta.counts.onderdrukt > 0 && !map.getLayer('onderdrukt')) {
+    map.addLayer({ id: 'onderdrukt', type: 'fill', source: 'gebieden',
+                   filter: ['==', ['get', 'status'], 'onderdrukt'], paint: { 'fill-pattern': 'onderdrukt' } });
+  }
   map.getSource('gebieden').setData(new URL(path, location.href).href);
   if (meta.bbox && state.fittedLevel !== state.level) {
     state.fittedLevel = state.level;
@@ -259,7 +259,12 @@ function renderLegend(meta, breaks, colors) {
 function selectFeature(p) {
   const box = document.getElementById('selectie');
   if (!box) return;
-  if (state.map) state.map.setFilter('keuze', ['==', ['get', 'code'], p.code]);
+  const map = state.map;
+  if (map && !map.getLayer('keuze')) {
+    map.addLayer({ id: 'keuze', type: 'line', source: 'gebieden', filter: ['==', ['get', 'code'], ''],
+                   paint: { 'line-color': '#000000', 'line-width': 3 } });
+  }
+  if (map) map.setFilter('keuze', ['==', ['get', 'code'], p.code]);
   const ind = state.mapData?.meta?.indicator || {};
   const val = p.status === 'ok' ? `${fmt(Number(p.value))}${ind.unit ? ` ${esc(ind.unit)}` : ''}`
     : p.status === 'onderdrukt' ? 'onderdrukt' : 'geen waarde';
