@@ -65,6 +65,7 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
             "lower": _num(last[5]), "upper": _num(last[6]),
             "comparators": comp, "trend": trend if len(trend) > 1 else [],
         })
+    _add_data_periods(data, code, indicators)
     flags = []
     flag_ids = [lid for lid, lay in data.layers.items() if lay.kind == "flag"]
     flag_rows: dict[str, dict[str, tuple]] = {}
@@ -94,6 +95,21 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
         "method_links": [{"title": t, "href": h} for t, h in METHOD_LINKS],
         "build": data.build,
     }
+
+
+def _add_data_periods(data: WebData, code: str, indicators: list[dict]) -> None:
+    """indicator_values.data_period: the year the publisher's figure is from, which can be
+    older than the reference period (health 2020 in a 2024 run)."""
+    for i in indicators:
+        i["data_period"] = i["period"]
+    if "data_period" not in data.columns.get("indicator_values", []):
+        return
+    rows = data.cursor().execute(
+        "SELECT indicator, CAST(period AS VARCHAR), CAST(data_period AS VARCHAR) "
+        "FROM indicator_values WHERE area_code = ?", [code]).fetchall()
+    known = {(ind, per): dp for ind, per, dp in rows if dp}
+    for i in indicators:
+        i["data_period"] = known.get((i["id"], i["period"]), i["period"])
 
 
 def _provenance(data: WebData) -> list[dict[str, Any]]:
@@ -296,7 +312,8 @@ def render_fragment(p: dict[str, Any]) -> str:
             dirn = f'<br><span class="richting">{e(i["direction"])}</span>' \
                 if i.get("direction") else ""
             out.append(f'<tr><th scope="row">{e(i["title"])}{unit}{dirn}</th>'
-                       f'<td>{e(i["period"])}</td><td class="num">{own}</td>{cells}'
+                       f'<td>{e(i.get("data_period") or i["period"])}</td>'
+                       f'<td class="num">{own}</td>{cells}'
                        f'<td>{sparkline(i["trend"], i["unit"], i["title"])}</td>'
                        f'<td class="bron">{e(i["source"])}</td></tr>')
         out.append('</tbody></table></div>')
