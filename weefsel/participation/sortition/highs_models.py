@@ -70,6 +70,7 @@ class Pricer:
         _quiet(h)
         h.setOptionValue("mip_rel_gap", 0.0)
         h.setOptionValue("mip_abs_gap", 1e-12)
+        h.setOptionValue("presolve", "off")          # tiny ILPs: presolve costs more than it saves (2x)
         t = prob.units
         h.addVars(t, np.zeros(t), prob.sizes.astype(float))
         h.changeColsIntegrality(t, np.arange(t, dtype=np.int32),
