@@ -98,7 +98,7 @@ def main() -> None:
     if ref is None or not ref.is_dir():
         sys.exit("reference data not found (set WEEFSEL_DATA)")
     print("Published LEXIMIN runtimes: Flanigan et al. 2021 replication, reference_output/*_statistics.txt")
-    print("(their hardware, Gurobi; ours: HiGHS via scipy on this machine, shared 2-core VM)\n")
+    print("(their hardware, Gurobi; ours: HiGHS via highspy/scipy on this machine, shared 2-core VM)\n")
     for name, k in INSTANCES:
         d = ref / "data" / name
         inst = load_instance(d / "categories.csv", d / "respondents.csv", k)
