@@ -35,7 +35,7 @@ COMMAND_MODULES = [
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def main() -> None:

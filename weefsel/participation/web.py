@@ -25,7 +25,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from typing import Annotated
+
 from fastapi import APIRouter, Form, HTTPException, Query
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 
 from weefsel.config import DEFAULT_REGISTRY_URL, default_data_dir
@@ -34,6 +37,10 @@ from weefsel.participation.budgeting.explain import explain, money, summary
 from weefsel.participation.budgeting.pabulib import format_number, parse_pb, read_pb
 from weefsel.participation.budgeting.rules import RULES, run_rule
 from weefsel.registry.store import PHASES, Registry
+
+#: Ids are SQLite/PostgreSQL BIGINTs: larger numbers are a 422, never a server error.
+MAX_ID = 2**63 - 1
+PID = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 router = APIRouter(prefix="/api/begroting", tags=["burgerbegroting"])
 
@@ -120,7 +127,7 @@ def create_page(naam: str = Form(...), budget: str = Form(...), gebied: str = Fo
 
 
 @router.get("/p/{pid}", response_class=HTMLResponse)
-def process_page(pid: int) -> HTMLResponse:
+def process_page(pid: PID) -> HTMLResponse:
     reg = get_registry()
     try:
         p = reg.process(pid)
@@ -176,7 +183,7 @@ def _float_or_none(x: str) -> float | None:
 
 
 @router.post("/p/{pid}/voorstel", response_class=HTMLResponse)
-def propose_page(pid: int, titel: str = Form(...), kosten: str = Form(...), omschrijving: str = Form(""),
+def propose_page(pid: PID, titel: str = Form(...), kosten: str = Form(...), omschrijving: str = Form(""),
                  lat: str = Form(""), lon: str = Form(""), gebied: str = Form("")):
     try:
         get_registry().propose(pid, titel, kosten, description=omschrijving, lat=_float_or_none(lat),
@@ -189,7 +196,7 @@ def propose_page(pid: int, titel: str = Form(...), kosten: str = Form(...), omsc
 
 
 @router.post("/p/{pid}/controle", response_class=HTMLResponse)
-def check_page(pid: int, project: int = Form(...), status: str = Form(...), organisatiecode: str = Form(...),
+def check_page(pid: PID, project: int = Form(..., ge=1, le=MAX_ID), status: str = Form(...), organisatiecode: str = Form(...),
                toelichting: str = Form("")):
     try:
         get_registry().check(pid, project, status, organisatiecode, toelichting)
@@ -199,7 +206,7 @@ def check_page(pid: int, project: int = Form(...), status: str = Form(...), orga
 
 
 @router.post("/p/{pid}/fase", response_class=HTMLResponse)
-def phase_page(pid: int, fase: str = Form(...), organisatiecode: str = Form(...)):
+def phase_page(pid: PID, fase: str = Form(...), organisatiecode: str = Form(...)):
     try:
         get_registry().set_phase(pid, fase, organisatiecode)
     except InputError as exc:
@@ -208,7 +215,9 @@ def phase_page(pid: int, fase: str = Form(...), organisatiecode: str = Form(...)
 
 
 @router.post("/p/{pid}/stem", response_class=HTMLResponse)
-def vote_page(pid: int, project: list[int] = Form(default=[]), code: str = Form(""), wijk: str = Form("")):
+def vote_page(pid: PID, project: list[int] = Form(default=[]), code: str = Form(""), wijk: str = Form("")):
+    if any(not 1 <= x <= MAX_ID for x in project):
+        raise HTTPException(422, "Ongeldige invoer: onbekend projectnummer")
     try:
         receipt = get_registry().vote(pid, project, code=code or None, district=wijk or None)
     except InputError as exc:
@@ -240,7 +249,7 @@ def _result_table(pb, outcome) -> str:
 
 
 @router.get("/p/{pid}/uitslag", response_class=HTMLResponse)
-def result_page(pid: int) -> HTMLResponse:
+def result_page(pid: PID) -> HTMLResponse:
     reg = get_registry()
     try:
         proc = reg.process(pid)
@@ -305,7 +314,7 @@ def processes_json() -> list[dict]:
 
 
 @router.get("/processes/{pid}")
-def process_json(pid: int) -> dict:
+def process_json(pid: PID) -> dict:
     reg = get_registry()
     try:
         p = reg.process(pid)
@@ -317,7 +326,7 @@ def process_json(pid: int) -> dict:
 
 
 @router.get("/processes/{pid}/results")
-def results_json(pid: int) -> dict:
+def results_json(pid: PID) -> dict:
     reg = get_registry()
     try:
         pb = reg.to_pb(pid)
@@ -327,7 +336,7 @@ def results_json(pid: int) -> dict:
 
 
 @router.get("/processes/{pid}/export.pb", response_class=PlainTextResponse)
-def export_pb(pid: int) -> PlainTextResponse:
+def export_pb(pid: PID) -> PlainTextResponse:
     try:
         text = get_registry().export_pb(pid)
     except InputError as exc:
