@@ -10,5 +10,8 @@ shift || true
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e .
 .venv/bin/weefsel build --region "$REGION"
+for level in buurt wijk gemeente; do
+  .venv/bin/weefsel index --level "$level" --skip-missing
+done
 .venv/bin/weefsel info
 exec .venv/bin/weefsel serve "$@"

@@ -158,3 +158,21 @@ def test_info_on_a_hand_made_warehouse(tmp_path):
     r = run("info", "--warehouse", str(path))
     assert r.exit_code == 0, r.output
     assert "gemeente" in r.output
+
+
+def test_build_with_facilities_computes_accessibility(tmp_path, data_dir):
+    """Issue 4: 'weefsel build' runs the accessibility measures when facilities are present
+    (Amsterdam: the OSM sample in Amsterdam-Noord on the real buurt polygons)."""
+    import duckdb
+    from typer.testing import CliRunner
+
+    from weefsel.cli import app
+
+    out = tmp_path / "ams.duckdb"
+    result = CliRunner().invoke(app, ["build", "--region", "amsterdam", "--data", str(data_dir),
+                                      "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    con = duckdb.connect(str(out), read_only=True)
+    n_buurten = con.execute(
+        "SELECT count(DISTINCT area_code) FROM access_results WHERE level = 'buurt'").fetchone()[0]
+    assert n_buurten == 518

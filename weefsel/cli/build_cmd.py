@@ -60,6 +60,14 @@ def build_command(
             f"[bold green]Built[/] {out} for {report.region_name}: {counts}; "
             f"{report.observations:,} values, {report.facilities} facilities, "
             f"{report.rows_read:,} source rows read in {report.seconds:.1f} s.")
+    if report.facilities:
+        # Issue 4: with facilities in the warehouse the accessibility measures belong to the build.
+        from weefsel.analysis.access.warehouse import run_access
+
+        table = run_access(out)
+        if not quiet:
+            console.print(f"Accessibility: {len(table):,} values written to access_results "
+                          "(details: 'weefsel access --help').")
 
 
 def _level_rank(level: str) -> int:
