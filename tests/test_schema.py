@@ -27,3 +27,21 @@ def test_create_warehouse_roundtrip(tmp_path):
         wide = wh.wide("wijk", period="2024")
         assert wide.loc[0, "AantalInwoners"] == 5000.0
         assert list(wh.areas(level="gemeente")["name"]) == ["Almere"]
+
+
+def test_write_transaction_rolls_back_on_error(tmp_path):
+    """A stage that fails halfway leaves its previous derived tables as they were."""
+    import duckdb
+    import pytest
+
+    from weefsel.warehouse.writer import create_warehouse, write_transaction
+
+    path = create_warehouse(tmp_path / "w.duckdb")
+    with write_transaction(path) as con:
+        con.execute("CREATE TABLE results AS SELECT 1 AS v")
+    with pytest.raises(KeyboardInterrupt):
+        with write_transaction(path) as con:
+            con.execute("DROP TABLE results")
+            con.execute("CREATE TABLE results AS SELECT 2 AS v")
+            raise KeyboardInterrupt
+    assert duckdb.connect(str(path), read_only=True).execute("SELECT v FROM results").fetchall() == [(1,)]

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping
 
-import duckdb
 import numpy as np
 import pandas as pd
 import yaml
@@ -23,9 +22,16 @@ from weefsel.analysis.composite import CompositeSpec, composite_frame
 from weefsel.analysis.inequality import inequality_table
 from weefsel.analysis.svi import svi as svi_frame
 from weefsel.errors import CatalogueError, InputError
-from weefsel.indicators.catalogue import (Catalogue, available_variables, compute_frame,
-                                          load_catalogue, validate_against, wide_values)
+from weefsel.indicators.catalogue import (
+    Catalogue,
+    available_variables,
+    compute_frame,
+    load_catalogue,
+    validate_against,
+    wide_values,
+)
 from weefsel.warehouse.store import Warehouse
+from weefsel.warehouse.writer import write_transaction
 
 REFERENCES = ("nl", "province")
 POPULATION = "AantalInwoners"
@@ -309,38 +315,29 @@ _KEYS = {"indicator_values": ("level", "period"), "svi_results": ("level", "peri
 
 def write_tables(path: str | Path, tables: Mapping[str, pd.DataFrame]) -> None:
     """Write all derived tables in ONE transaction: either all are replaced or none."""
-    con = duckdb.connect(str(path))
-    try:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for name, frame in tables.items():
-                frame = frame.reset_index(drop=True)
-                frame = frame[[c for c in frame.columns]]
-                con.register("_weefsel_frame", frame)
-                exists = con.execute("SELECT count(*) FROM information_schema.tables "
-                                     "WHERE table_name = ?", [name]).fetchone()[0]
-                if exists:
-                    cols = [r[0] for r in con.execute(
-                        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-                        "ORDER BY ordinal_position", [name]).fetchall()]
-                    if cols != list(frame.columns) or not _KEYS.get(name):
-                        con.execute(f'DROP TABLE "{name}"')
-                        exists = 0
-                if not exists:
-                    con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _weefsel_frame LIMIT 0')
-                keys = _KEYS.get(name, ())
-                if keys and len(frame):
-                    for combo in frame[list(keys)].drop_duplicates().itertuples(index=False):
-                        where = " AND ".join(f'"{k}" = ?' for k in keys)
-                        con.execute(f'DELETE FROM "{name}" WHERE {where}', [str(x) for x in combo])
-                con.execute(f'INSERT INTO "{name}" SELECT * FROM _weefsel_frame')
-                con.unregister("_weefsel_frame")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.close()
+    with write_transaction(path) as con:
+        for name, frame in tables.items():
+            frame = frame.reset_index(drop=True)
+            frame = frame[[c for c in frame.columns]]
+            con.register("_weefsel_frame", frame)
+            exists = con.execute("SELECT count(*) FROM information_schema.tables "
+                                 "WHERE table_name = ?", [name]).fetchone()[0]
+            if exists:
+                cols = [r[0] for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                    "ORDER BY ordinal_position", [name]).fetchall()]
+                if cols != list(frame.columns) or not _KEYS.get(name):
+                    con.execute(f'DROP TABLE "{name}"')
+                    exists = 0
+            if not exists:
+                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _weefsel_frame LIMIT 0')
+            keys = _KEYS.get(name, ())
+            if keys and len(frame):
+                for combo in frame[list(keys)].drop_duplicates().itertuples(index=False):
+                    where = " AND ".join(f'"{k}" = ?' for k in keys)
+                    con.execute(f'DELETE FROM "{name}" WHERE {where}', [str(x) for x in combo])
+            con.execute(f'INSERT INTO "{name}" SELECT * FROM _weefsel_frame')
+            con.unregister("_weefsel_frame")
 
 
 def run_index(path: str | Path, level: str = "buurt", period: str | None = None,

@@ -3,6 +3,8 @@ small hand-made warehouse; the schema in schema.sql is the only definition of th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -43,3 +45,20 @@ def create_warehouse(path: str | Path, **frames: pd.DataFrame) -> Path:
     finally:
         con.close()
     return path
+
+
+@contextmanager
+def write_transaction(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One connection, one transaction: a stage's derived tables change all or not at all
+    (an error or Ctrl-C rolls back and the previous tables stay)."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.close()

@@ -6,17 +6,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-import duckdb
 import numpy as np
 import pandas as pd
 import shapely
 
-from weefsel.analysis.access.demand import assign_areas, demand_from_areas, read_demand_file
+from weefsel.analysis.access.demand import (
+    assign_areas,
+    demand_from_areas,
+    read_demand_file,
+)
 from weefsel.analysis.access.engine import AccessInputs, AccessResult, compute_access
 from weefsel.analysis.access.measures import AccessConfig
 from weefsel.analysis.access.typology_link import meeting_types
 from weefsel.errors import WeefselError
 from weefsel.warehouse.store import Warehouse
+from weefsel.warehouse.writer import write_transaction
 
 RESULT_COLUMNS = ["area_code", "level", "period", "measure", "facility_type", "value",
                   "population", "missing_reason"]
@@ -79,21 +83,12 @@ def write_results(path: str | Path, table: pd.DataFrame) -> None:
     bad = frame["value"].isna() & frame["missing_reason"].isna()
     if bad.any():  # never a silent NaN in an exported value
         raise WeefselError(f"{int(bad.sum())} access values are missing without a reason")
-    con = duckdb.connect(str(path))
-    try:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("DROP TABLE IF EXISTS access_results")
-            con.execute(CREATE_RESULTS)
-            con.register("_access", frame)
-            con.execute(f"INSERT INTO access_results SELECT {', '.join(RESULT_COLUMNS)} FROM _access")
-            con.unregister("_access")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.close()
+    with write_transaction(path) as con:
+        con.execute("DROP TABLE IF EXISTS access_results")
+        con.execute(CREATE_RESULTS)
+        con.register("_access", frame)
+        con.execute(f"INSERT INTO access_results SELECT {', '.join(RESULT_COLUMNS)} FROM _access")
+        con.unregister("_access")
 
 
 def run_access(warehouse_path: str | Path, *, types: Sequence[str] | None = None,
