@@ -138,6 +138,20 @@ def test_map_meta_only_gives_legend_classes(client):
     assert meta["breaks"][-1] <= meta["max"]
 
 
+def test_map_meta_names_the_publishers_data_years(client):
+    """The legend's 'Jaar' is the reference period; data_periods says which years the
+    shown figures really come from (indicator_values.data_period)."""
+    meta = client.get("/api/map/buurt", params={"indicator": "laag_inkomen",
+                                                "meta": "true"}).json()
+    assert meta["period"] == "2024" and meta["data_periods"] == ["2022", "2023"]
+    meta = client.get("/api/map/provincie", params={"indicator": "laag_inkomen",
+                                                    "meta": "true"}).json()
+    assert meta["data_periods"] == ["2023"]
+    meta = client.get("/api/map/buurt", params={"indicator": "eenzaamheid", "period": "2016",
+                                                "meta": "true"}).json()
+    assert meta["data_periods"] == ["2016"]
+
+
 def test_map_is_gzipped_when_large_and_asked(client):
     r = client.get("/api/map/buurt", params={"zoom": 13}, headers={"Accept-Encoding": "gzip"})
     assert r.status_code == 200            # small demo map: below the 50 kB threshold

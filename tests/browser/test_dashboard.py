@@ -59,6 +59,7 @@ def test_map_indicator_level_click_profile(page, demo_server, shots):
     switch(page, "#indicator", "vrijwilligerswerk")
     legend = page.locator("#legenda").inner_text()
     assert "Doet vrijwilligerswerk" in legend and "50090NED" in legend and "2020" in legend
+    assert "cijfers uit" not in legend      # data year = reference period: nothing to add
 
     switch(page, "#niveau", "buurt")
     status = page.locator("#kaartstatus").inner_text()
@@ -82,6 +83,15 @@ def test_map_indicator_level_click_profile(page, demo_server, shots):
     assert page.locator("svg.trend").count() >= 2
     assert "Gestapelde kwetsbaarheid" in page.locator("#h-vlag").inner_text()
     page.screenshot(path=str(shots / "profiel.png"), full_page=True)
+    assert page.page_errors == []
+
+
+def test_legend_names_older_data_years(page, demo_server):
+    """Reference period 2024, the publisher's figures from 2022 and 2023 (demo data_period)."""
+    page.goto(demo_server.url + "/")
+    wait_map(page)
+    switch(page, "#indicator", "laag_inkomen")
+    assert "Jaar: 2024 (cijfers uit 2022–2023)" in page.locator("#legenda").inner_text()
     assert page.page_errors == []
 
 

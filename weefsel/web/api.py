@@ -317,7 +317,9 @@ def _geojson(data: WebData, level: str, lay, period: str | None, zoom: int) -> b
     ok = sorted(v for v, s in vals.values() if not s and v is not None and math.isfinite(v))
     breaks = sorted({ok[min(len(ok) - 1, (i * len(ok)) // 5)] for i in range(1, 5)}
                     if ok else set())
-    meta = {"level": level, "period": period, "zoom": zoom, "counts": counts,
+    meta = {"level": level, "period": period,
+            "data_periods": data.data_periods(lay, level, period) if lay else [],
+            "zoom": zoom, "counts": counts,
             "min": ok[0] if ok else None, "max": ok[-1] if ok else None,
             "breaks": [b for b in breaks if b > ok[0]] if ok else [],
             "bbox": geoms.bbox, "n_without_geometry": n_level - len(geoms),

@@ -484,6 +484,16 @@ class WebData:
             self._periods[key] = hit
         return hit
 
+    def data_periods(self, layer: Layer, level: str | None, period: str | None) -> list[str]:
+        """Distinct ``data_period`` behind a layer's values: the publisher's year can be older
+        than the reference period (health 2020 in a 2024 run). Empty without that column."""
+        if "data_period" not in self.columns.get(layer.table, []):
+            return []
+        q, params = self._layer_query(layer, level=level, period=period)
+        q = ("SELECT DISTINCT CAST(t.data_period AS VARCHAR) "
+             + q[q.index(f"FROM {layer.table} t"):] + " AND t.data_period IS NOT NULL")
+        return sorted(str(p) for (p,) in self.cursor().execute(q, params).fetchall())
+
     def resolve_period(self, layer: Layer, level: str | None, period: str | None) -> str | None:
         periods = self.periods(layer, level)
         if period is None or period == "":

@@ -88,13 +88,16 @@ def demo_frames() -> dict[str, pd.DataFrame]:
                                 upper=lonely + 3, source="50090NED"))
                 ind.append(dict(area_code=a.code, period=period, indicator="eenzaamheid",
                                 value=None if suppressed else lonely, numerator=None,
-                                denominator=None, weight=1.0, suppressed=suppressed))
+                                denominator=None, weight=1.0, suppressed=suppressed,
+                                data_period=period))
                 ind.append(dict(area_code=a.code, period=period, indicator="vrijwilligerswerk",
                                 value=volunteer, numerator=None, denominator=None, weight=1.0,
-                                suppressed=False))
+                                suppressed=False, data_period=period))
+        # the publisher's year lags the 2024 reference period (and differs per gemeente)
         ind.append(dict(area_code=a.code, period="2024", indicator="laag_inkomen",
                         value=float(np.round(rng.uniform(4, 14), 1)), numerator=None,
-                        denominator=None, weight=1.0, suppressed=False))
+                        denominator=None, weight=1.0, suppressed=False,
+                        data_period="2022" if "0995" in a.code else "2023"))
     observations = pd.DataFrame(obs)
     observations["breakdown"] = observations["breakdown"].fillna("")
     variables = pd.DataFrame([
@@ -119,10 +122,10 @@ def make_demo_warehouse(path: str | Path) -> Path:
     try:
         con.execute("CREATE TABLE indicator_values (area_code VARCHAR, period VARCHAR, "
                     "indicator VARCHAR, value DOUBLE, numerator DOUBLE, denominator DOUBLE, "
-                    "weight DOUBLE, suppressed BOOLEAN)")
+                    "weight DOUBLE, suppressed BOOLEAN, data_period VARCHAR)")
         con.register("_ind", ind)
         con.execute("INSERT INTO indicator_values SELECT area_code, period, indicator, value, "
-                    "numerator, denominator, weight, suppressed FROM _ind")
+                    "numerator, denominator, weight, suppressed, data_period FROM _ind")
         # index_results and svi_results in the shapes weefsel.indicators.pipeline writes
         idx_rows, svi_rows = [], []
         themes = ["sociale_basis", "bestaanszekerheid"]

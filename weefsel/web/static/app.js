@@ -241,6 +241,15 @@ async function fillPeriods() {
   if (isel && isel.value !== state.indicator) isel.value = state.indicator;
 }
 
+// The publisher's year(s) behind the values when they differ from the reference period
+// (health figures from 2020 in a 2024 map): ' (cijfers uit 2020)' or ' (cijfers uit 2016–2020)'.
+function dataYears(meta) {
+  const ys = (meta.data_periods || []).filter(Boolean);
+  if (!ys.length || (ys.length === 1 && ys[0] === String(meta.period))) return '';
+  const span = ys.length === 1 ? ys[0] : `${ys[0]}–${ys[ys.length - 1]}`;
+  return ` (cijfers uit ${esc(span)})`;
+}
+
 function renderLegend(meta, breaks, colors) {
   const ind = meta.indicator || {};
   const edges = [meta.min, ...breaks, meta.max];
@@ -252,7 +261,7 @@ function renderLegend(meta, breaks, colors) {
     <ul class="legenda-lijst">${meta.min !== null ? rows : ''}
       <li><span class="vlakje onderdrukt"></span>onderdrukt (te weinig waarnemingen)</li>
       <li><span class="vlakje ontbreekt"></span>geen waarde</li></ul>
-    <p class="bronregel">Jaar: ${esc(meta.period || '–')} · Bron: ${esc(ind.source || '–')}` +
+    <p class="bronregel">Jaar: ${esc(meta.period || '–')}${dataYears(meta)} · Bron: ${esc(ind.source || '–')}` +
     `${ind.direction ? ` · ${esc(ind.direction)}` : ''} · Klassen: kwintielen.</p>`;
 }
 
