@@ -40,3 +40,48 @@ def test_upload_bad_value_is_422_with_place(client):
                                           "respondents": ("respondents.csv", RESP + b"\np99,x")},
                     data={"k": "4"})
     assert r.status_code == 422 and "row 12, column gender" in r.json()["detail"]
+
+
+# --- Dutch HTML pages ------------------------------------------------------------------
+
+def test_form_page_has_labelled_fields(client):
+    r = client.get("/api/beraad/")
+    assert r.status_code == 200 and 'lang="nl"' in r.text
+    for field in ("categories", "respondents", "k", "algorithm", "seed", "household_column"):
+        assert f'<label for="{field}"' in r.text and f'id="{field}"' in r.text
+    assert 'enctype="multipart/form-data"' in r.text
+
+
+def test_form_post_renders_result(client):
+    r = client.post("/api/beraad/uitslag", files={"categories": ("categories.csv", CATS),
+                                                  "respondents": ("respondents.csv", RESP)},
+                    data={"k": "4", "seed": "3", "algorithm": "maximin"})
+    assert r.status_code == 200, r.text
+    assert "40,0%" in r.text and "Gini" in r.text and '<th scope="col">binnen quota</th>' in r.text
+    assert "--k 4 --algorithm maximin --seed 3" in r.text and "Alle quota zijn gehaald." in r.text
+
+
+def test_bad_upload_is_dutch_422(client):
+    r = client.post("/api/beraad/uitslag", files={"categories": ("categories.csv", CATS),
+                                                  "respondents": ("respondents.csv", RESP + b"\np99,x")},
+                    data={"k": "4"})
+    assert r.status_code == 422 and "De invoer klopt niet" in r.text and "row 12, column gender" in r.text
+    r = client.post("/api/beraad/uitslag", files={"categories": ("categories.csv", CATS),
+                                                  "respondents": ("respondents.csv", RESP)},
+                    data={"k": "vier"})
+    assert r.status_code == 422 and "panelgrootte k moet een geheel getal zijn" in r.text
+    r = client.post("/api/beraad/uitslag", data={"k": "4"})
+    assert r.status_code == 422 and "categories.csv (quota) ontbreekt" in r.text
+
+
+def test_examples_from_real_data(client, data_dir):
+    page = client.get("/api/beraad/").text
+    assert "/api/beraad/voorbeeld/example_small_20" in page and "panel van 200" in page
+    r = client.get("/api/beraad/voorbeeld/example_small_20")
+    assert r.status_code == 200, r.text
+    assert 'id="min-kans">10,0% (0.1000)' in r.text and "Kans per persoon (200 mensen)" in r.text
+    big = client.get("/api/beraad/voorbeeld/example_large_200?algoritme=leximin&seed=7")
+    assert big.status_code == 200 and "Verdeling van de kansen" in big.text and "kansen.csv" in big.text
+    assert "--k 200 --algorithm leximin --seed 7" in big.text
+    assert client.get("/api/beraad/voorbeeld/onbekend").status_code == 404
+    assert client.get("/api/beraad/voorbeeld/example_small_20?algoritme=foo").status_code == 422

@@ -8,6 +8,7 @@ parameters are 422s, and tabular endpoints also answer ``?format=csv``.
 from __future__ import annotations
 
 import gzip
+import importlib
 import io
 import json
 import logging
@@ -281,13 +282,14 @@ def _warm(data: WebData) -> None:
 
 
 def _include_participation(app: FastAPI) -> None:
-    """Mount the burgerbegroting router (weefsel.participation.web) when it exists."""
-    try:
-        from weefsel.participation.web import router  # type: ignore[attr-defined]
-    except Exception as exc:  # absent or broken: the dashboard still works
-        log.info("participation router not mounted: %s", exc)
-        return
-    app.include_router(router)
+    """Mount the burgerbegroting and burgerberaad routers when they exist."""
+    for module in ("weefsel.participation.web", "weefsel.participation.sortition.web"):
+        try:
+            router = importlib.import_module(module).router
+        except Exception as exc:  # absent or broken: the dashboard still works
+            log.info("participation router %s not mounted: %s", module, exc)
+            continue
+        app.include_router(router)
 
 
 def _geojson(data: WebData, level: str, lay, period: str | None, zoom: int) -> bytes:
