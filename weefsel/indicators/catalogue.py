@@ -23,6 +23,9 @@ from weefsel.errors import CatalogueError
 
 THEMES = ("sociale_basis", "eenzaamheid_welzijn", "bestaanszekerheid", "demografie", "voorzieningen")
 DIRECTIONS = ("higher_is_better", "higher_is_worse")
+#: where an entry's formula variables live: the loaders' observations, or the table that
+#: `weefsel access` writes (read through weefsel.analysis.access.to_observations)
+SOURCE_TABLES = ("observations", "access_results")
 REQUIRED = ("id", "title_nl", "title_en", "theme", "formula", "unit", "direction", "sources",
             "serves", "min_population")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -57,6 +60,7 @@ class Indicator:
     min_population: float
     optional: bool = False
     in_index: bool = True
+    source: str = "observations"
 
     @property
     def sign(self) -> int:
@@ -101,7 +105,7 @@ class Catalogue:
                  "direction": i.direction, "sources": ",".join(i.sources),
                  "breakdown": i.breakdown, "weight_variable": i.weight_variable,
                  "min_population": i.min_population, "in_index": i.in_index,
-                 "serves": i.serves} for i in self.indicators]
+                 "serves": i.serves, "source_table": i.source} for i in self.indicators]
         return pd.DataFrame(rows)
 
     def subset(self, ids: Iterable[str]) -> "Catalogue":
@@ -153,7 +157,13 @@ def parse_entry(entry: dict, where: str) -> Indicator:
         raise CatalogueError(f"{where}: theme '{entry['theme']}' not one of {', '.join(THEMES)}")
     if entry["direction"] not in DIRECTIONS:
         raise CatalogueError(f"{where}: direction '{entry['direction']}' not one of {', '.join(DIRECTIONS)}")
+    source = str(entry.get("source") or "observations")
+    if source not in SOURCE_TABLES:
+        raise CatalogueError(f"{where}: source '{source}' not one of {', '.join(SOURCE_TABLES)}")
     kind, num, den, scale = _parse_formula(entry["formula"], where)
+    if source == "access_results" and kind != "published":
+        raise CatalogueError(f"{where}: an access_results entry takes one measure variable as formula "
+                             "(its values are already per area)")
     unit = str(entry["unit"])
     weight = entry.get("weight_variable")
     if kind == "published":
@@ -176,7 +186,8 @@ def parse_entry(entry: dict, where: str) -> Indicator:
         denominator=den, scale=scale, breakdown=str(entry.get("breakdown") or ""),
         weight_variable=weight, unit=unit, direction=entry["direction"], sources=sources,
         serves=str(entry["serves"]), min_population=min_pop,
-        optional=bool(entry.get("optional", False)), in_index=bool(entry.get("in_index", True)))
+        optional=bool(entry.get("optional", False)), in_index=bool(entry.get("in_index", True)),
+        source=source)
 
 
 def default_catalogue_path() -> Path:
@@ -223,7 +234,10 @@ def validate_against(catalogue: Catalogue, available: set[tuple[str, str]],
             continue
         desc = ", ".join(f"'{v}'" + (f" (breakdown {b})" if b else "") for v, b in lacking)
         if ind.optional or skip_missing:
-            skipped[ind.id] = f"variable {desc} not in the warehouse"
+            where = ("access_results (run `weefsel access`; it needs facilities of that type)"
+                     if ind.source == "access_results" and any(v == ind.numerator[0] for v, _ in lacking)
+                     else "the warehouse")
+            skipped[ind.id] = f"variable {desc} not in {where}"
             continue
         raise CatalogueError(
             f"{catalogue.path}: indicator '{ind.id}' needs variable {desc}, "

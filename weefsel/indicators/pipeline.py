@@ -30,6 +30,7 @@ from weefsel.indicators.catalogue import (
     validate_against,
     wide_values,
 )
+from weefsel.indicators.access_source import access_long, access_variables
 from weefsel.warehouse.store import Warehouse
 from weefsel.warehouse.writer import write_transaction
 
@@ -73,7 +74,8 @@ def compute_indicators(warehouse: str | Path | Warehouse, level: str = "buurt",
     indicators are listed in ``result.attrs['skipped']``."""
     cat = _catalogue(catalogue)
     with _open(warehouse) as wh:
-        cat = validate_against(cat, available_variables(wh.con), skip_missing)
+        cat = validate_against(cat, available_variables(wh.con) | access_variables(wh.con),
+                               skip_missing)
         period = str(period) if period else latest_period(wh)
         areas = wh.areas(level=level)
         if areas.empty:
@@ -83,6 +85,9 @@ def compute_indicators(warehouse: str | Path | Warehouse, level: str = "buurt",
             "SELECT o.area_code, o.period, o.variable, o.breakdown, o.value FROM observations o "
             "JOIN areas a ON a.code = o.area_code WHERE a.level = ? AND o.period <= ? "
             "AND o.variable IN (SELECT unnest(?))", [level, period, needed])
+        if any(ind.source == "access_results" for ind in cat):
+            acc = access_long(wh.con, level, period)
+            long = pd.concat([long, acc[acc["variable"].isin(needed)]], ignore_index=True)
     long["breakdown"] = long["breakdown"].fillna("")
     out = compute_frame(cat, long, areas["code"], period)
     out.insert(2, "level", level)
