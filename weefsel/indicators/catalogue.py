@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from weefsel.errors import CatalogueError
+from weefsel.errors import CatalogueError, InputError
 
 THEMES = ("sociale_basis", "eenzaamheid_welzijn", "bestaanszekerheid", "demografie", "voorzieningen")
 DIRECTIONS = ("higher_is_better", "higher_is_worse")
@@ -194,15 +194,26 @@ def default_catalogue_path() -> Path:
     return Path(str(resources.files("weefsel.indicators").joinpath("catalogue.yaml")))
 
 
+def read_yaml(path: str | Path, what: str, error: type[Exception] = CatalogueError):
+    """Parse a user-edited YAML file; a missing or broken file becomes one clear ``error``
+    naming the file (``InputError`` is called with ``where=``, others get it as prefix)."""
+    p = Path(path)
+
+    def fail(message: str) -> Exception:
+        return error(message, where=str(p)) if error is InputError else error(f"{p}: {message}")
+
+    try:
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise fail(f"{what} not found") from None
+    except yaml.YAMLError as exc:
+        raise fail(f"not valid YAML ({exc})") from None
+
+
 def load_catalogue(path: str | Path | None = None) -> Catalogue:
     """Read and check a catalogue file (default: the packaged catalogue.yaml)."""
     path = Path(path) if path else default_catalogue_path()
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CatalogueError(f"{path}: catalogue file not found")
-    except yaml.YAMLError as exc:
-        raise CatalogueError(f"{path}: not valid YAML ({exc})")
+    doc = read_yaml(path, "catalogue file")
     entries = (doc or {}).get("indicators") if isinstance(doc, dict) else None
     if not isinstance(entries, list) or not entries:
         raise CatalogueError(f"{path}: expected a top-level 'indicators:' list")

@@ -15,22 +15,22 @@ from typing import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from weefsel.analysis.aggregate import check_reference_population
 from weefsel.analysis.composite import CompositeSpec, composite_frame
 from weefsel.analysis.inequality import inequality_table
 from weefsel.analysis.svi import svi as svi_frame
 from weefsel.errors import CatalogueError, InputError
+from weefsel.indicators.access_source import access_long, access_variables
 from weefsel.indicators.catalogue import (
     Catalogue,
     available_variables,
     compute_frame,
     load_catalogue,
+    read_yaml,
     validate_against,
     wide_values,
 )
-from weefsel.indicators.access_source import access_long, access_variables
 from weefsel.warehouse.store import Warehouse
 from weefsel.warehouse.writer import write_transaction
 
@@ -223,12 +223,7 @@ def inequality(warehouse: str | Path | Warehouse, level: str = "buurt", period: 
 def load_weights(path: str | Path) -> dict[str, float]:
     """A YAML file ``{indicator: weight, ...}`` (optionally under a 'weights:' key)."""
     p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CatalogueError(f"{p}: weights file not found")
-    except yaml.YAMLError as exc:
-        raise CatalogueError(f"{p}: not valid YAML ({exc})")
+    doc = read_yaml(p, "weights file")
     if isinstance(doc, dict) and isinstance(doc.get("weights"), dict):
         doc = doc["weights"]
     if not isinstance(doc, dict) or not doc:
@@ -252,12 +247,7 @@ class IndexRun:
 def load_groups(path: str | Path) -> dict[str, list[str]]:
     """A YAML file ``{group name: [area codes]}``, e.g. gebiedsteams made of wijken."""
     p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("groups file not found", where=str(p))
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML ({exc})", where=str(p))
+    doc = read_yaml(p, "groups file", InputError)
     if not isinstance(doc, dict) or not doc or not all(isinstance(v, list) for v in doc.values()):
         raise InputError("expected a mapping 'group name: [codes]'", where=str(p),
                          expected="e.g. 'team noord: [WK003401, WK003402]'")
