@@ -30,22 +30,22 @@ def test_reads_ids_features_households(tmp_path):
 
 def test_unknown_feature_value_names_row_and_column(tmp_path):
     bad = PEOPLE.replace("p3,female", "p3,vrouw")
-    with pytest.raises(InputError, match=r"row 5, column gender.*'vrouw'"):
+    with pytest.raises(InputError, match=r"rij 5, kolom gender.*'vrouw'"):
         load_instance(*write(tmp_path, people=bad), 4)
 
 
 def test_missing_category_column(tmp_path):
     bad = "\n".join(",".join(x for j, x in enumerate(line.split(",")) if j != 2)
                     for line in PEOPLE.splitlines())
-    with pytest.raises(InputError, match="missing category column.*age"):
+    with pytest.raises(InputError, match="categoriekolom.*ontbreken.*age"):
         load_instance(*write(tmp_path, people=bad), 4)
 
 
 @pytest.mark.parametrize("cats,pattern", [
-    ("category,feature,min\ngender,female,1\n", "missing column.*max"),
-    (CATS.replace("female,1,3", "female,x,3"), "row 2, column min/max"),
+    ("category,feature,min\ngender,female,1\n", "kolom.*ontbreken: max"),
+    (CATS.replace("female,1,3", "female,x,3"), "rij 2, kolom min/max"),
     (CATS.replace("female,1,3", "female,4,3"), "min ≤ max"),
-    (CATS + "gender,female,1,2\n", "duplicate quota"),
+    (CATS + "gender,female,1,2\n", "dubbel quotum"),
 ])
 def test_bad_categories(tmp_path, cats, pattern):
     with pytest.raises(InputError, match=pattern):
@@ -53,13 +53,13 @@ def test_bad_categories(tmp_path, cats, pattern):
 
 
 def test_infeasible_at_a_glance(tmp_path):
-    with pytest.raises(InputError, match="minimums add up to 6 > panel size 4"):
+    with pytest.raises(InputError, match="minima tellen op tot 6 > panelgrootte 4"):
         load_instance(*write(tmp_path, cats=CATS.replace("female,1,3", "female,3,3").replace("male,1,3", "male,3,3")), 4)
-    with pytest.raises(InputError, match="female needs at least 6 but the pool has only 5 .short by 1"):
+    with pytest.raises(InputError, match="female vraagt er minstens 6, maar de pool heeft er maar 5 .1 te weinig"):
         load_instance(*write(tmp_path, cats=CATS.replace("female,1,3", "female,6,9")), 8)
-    with pytest.raises(InputError, match="exceeds the pool"):
+    with pytest.raises(InputError, match="groter dan de pool"):
         load_instance(*write(tmp_path), 11)
-    with pytest.raises(InputError, match="household column 'adres' not found"):
+    with pytest.raises(InputError, match="huishouden-kolom 'adres' niet gevonden"):
         load_instance(*write(tmp_path), 4, household_column="adres")
 
 
@@ -69,7 +69,7 @@ def test_infeasible_across_categories_says_which_quota_and_by_how_many(tmp_path)
         [f"f{i},female,young" for i in range(4)] + [f"m{i},male,old" for i in range(4)])
     cats = "category,feature,min,max\ngender,female,3,4\ngender,male,0,4\nage,young,0,1\nage,old,0,4\n"
     inst = load_instance(*write(tmp_path, cats=cats, people=people), 4)
-    with pytest.raises(InputError, match=r"(female \(min 3\).*short by 2|young \(max 1\).*over by 2)"):
+    with pytest.raises(InputError, match=r"(female \(min 3\).*2 personen te weinig|young \(max 1\).*2 personen te veel)"):
         require_feasible(inst)
 
 

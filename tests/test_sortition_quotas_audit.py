@@ -99,7 +99,7 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path):
                            str(c), str(r), "--k", "2"], capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     message = " ".join(proc.stderr.split())          # rich may wrap long lines
-    assert "row 4, column g: unknown value 'x'" in message and "Traceback" not in message
+    assert "rij 4, kolom g: onbekende waarde 'x'" in message and "Traceback" not in message
 
 
 def hand_made_warehouse(path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 pytest.importorskip("multipart")
@@ -39,7 +41,7 @@ def test_upload_bad_value_is_422_with_place(client):
     r = client.post("/api/beraad", files={"categories": ("categories.csv", CATS),
                                           "respondents": ("respondents.csv", RESP + b"\np99,x")},
                     data={"k": "4"})
-    assert r.status_code == 422 and "row 12, column gender" in r.json()["detail"]
+    assert r.status_code == 422 and "rij 12, kolom gender" in r.json()["detail"]
 
 
 # --- Dutch HTML pages ------------------------------------------------------------------
@@ -65,13 +67,46 @@ def test_bad_upload_is_dutch_422(client):
     r = client.post("/api/beraad/uitslag", files={"categories": ("categories.csv", CATS),
                                                   "respondents": ("respondents.csv", RESP + b"\np99,x")},
                     data={"k": "4"})
-    assert r.status_code == 422 and "De invoer klopt niet" in r.text and "row 12, column gender" in r.text
+    assert r.status_code == 422 and "De invoer klopt niet" in r.text and "rij 12, kolom gender" in r.text
     r = client.post("/api/beraad/uitslag", files={"categories": ("categories.csv", CATS),
                                                   "respondents": ("respondents.csv", RESP)},
                     data={"k": "vier"})
     assert r.status_code == 422 and "panelgrootte k moet een geheel getal zijn" in r.text
     r = client.post("/api/beraad/uitslag", data={"k": "4"})
     assert r.status_code == 422 and "categories.csv (quota) ontbreekt" in r.text
+
+
+ENGLISH = ("row", "column", "missing", "unknown", "expected", "not found", "duplicate",
+           "needs", "short by", "over by", "exceeds", "panel size", "empty")
+
+
+@pytest.mark.parametrize("cats, resp, k, dutch", [
+    # an unknown value: which file, row and column, and what was expected
+    (CATS, RESP + b"\np99,x", "4",
+     ["respondents.csv, rij 12, kolom gender:", "onbekende waarde 'x' voor categorie 'gender'",
+      "verwacht: een van f, m"]),
+    # a missing quota column names the file and the column
+    (b"category,feature,min\ngender,f,2\n", RESP, "4",
+     ["categories.csv:", "kolom(men) ontbreken: max", "verwacht: kopregel category,feature,min,max"]),
+    (CATS.replace(b"f,2,2", b"f,x,2"), RESP, "4", ["categories.csv, rij 2, kolom min/max:",
+                                                 "geen gehele getallen"]),
+    (CATS + b"gender,f,1,2\n", RESP, "4", ["categories.csv, rij 4:", "dubbel quotum voor gender=f"]),
+    (CATS, b"id,geslacht\np1,f\n", "4", ["respondents.csv:", "categoriekolom(men) ontbreken: gender"]),
+    (CATS, RESP, "11", ["--k:", "panelgrootte k=11 is groter dan de pool (10 mensen)"]),
+    (CATS.replace(b"f,2,2", b"f,6,6"), RESP, "8",
+     ["categories.csv:", "quotum gender=f vraagt er minstens 6, maar de pool heeft er maar 5 (1 te weinig)"]),
+])
+def test_broken_file_is_a_dutch_message_naming_what_and_where(client, cats, resp, k, dutch):
+    r = client.post("/api/beraad/uitslag", files={"categories": ("categories.csv", cats),
+                                                  "respondents": ("respondents.csv", resp)},
+                    data={"k": k})
+    assert r.status_code == 422 and 'role="alert"' in r.text
+    alert = r.text.split('role="alert">', 1)[1].split("</p>", 1)[0]
+    alert = html.unescape(alert)
+    for part in dutch:
+        assert part in alert, alert
+    lowered = alert.lower()
+    assert not [w for w in ENGLISH if w in lowered], alert
 
 
 def test_examples_from_real_data(client, data_dir):

@@ -95,23 +95,28 @@ def diagnose(prob: PanelProblem, *, upper: np.ndarray | None = None) -> list[str
     res = milp(c=np.concatenate([np.zeros(t), np.ones(2 * nq)]), integrality=np.ones(t + 2 * nq),
                bounds=Bounds(np.zeros(t + 2 * nq), ub), constraints=cons, options={"disp": False})
     if res.x is None:
-        return [f"no panel of {prob.k} people can be formed from {int(ub_units.sum())} available people"
-                + (" (at most one per household)" if prob.households else "")]
+        return [f"geen panel van {prob.k} mensen te vormen uit {int(ub_units.sum())} beschikbare mensen"
+                + (" (hoogstens één per huishouden)" if prob.households else "")]
     out = []
     for j in range(nq):
         under, over = res.x[t + j], res.x[t + nq + j]
         if under > 0.5:
-            out.append(f"quota {prob.labels[j]} (min {prob.lo[j]:g}) cannot be met: "
-                       f"short by {int(round(under))} people")
+            out.append(f"quotum {prob.labels[j]} (min {prob.lo[j]:g}) is niet te halen: "
+                       f"{_personen(int(round(under)))} te weinig")
         if over > 0.5:
-            out.append(f"quota {prob.labels[j]} (max {prob.hi[j]:g}) cannot be met: "
-                       f"over by {int(round(over))} people")
+            out.append(f"quotum {prob.labels[j]} (max {prob.hi[j]:g}) is niet te halen: "
+                       f"{_personen(int(round(over)))} te veel")
     return out
 
 
+def _personen(n: int) -> str:
+    return f"{n} {'persoon' if n == 1 else 'personen'}"
+
+
 def require_feasible(inst: Instance) -> None:
-    """Raise InputError naming the failing quotas when no panel satisfies them."""
+    """Raise InputError naming the failing quotas when no panel satisfies them (Dutch: the
+    burgerberaad web pages show the message as it is)."""
     prob = person_problem(inst)
     if best_panel(prob, np.zeros(inst.n)) is None:
-        lines = diagnose(prob) or ["no panel satisfies the quotas"]
+        lines = diagnose(prob) or ["geen enkel panel voldoet aan de quota"]
         raise InputError("; ".join(lines), where=inst.source or "quotas")

@@ -36,14 +36,14 @@ def run_draw(inst: Instance, algorithm: str = "leximin", seed: int = 42, *,
     """Compute selection probabilities with ``algorithm`` and draw one panel with ``seed``."""
     algorithm = algorithm.lower()
     if algorithm not in ALGORITHMS:
-        raise InputError(f"unknown algorithm {algorithm!r}", where="--algorithm",
-                         expected=" | ".join(ALGORITHMS))
+        raise InputError(f"onbekend algoritme {algorithm!r} (verwacht: {' | '.join(ALGORITHMS)})",
+                         where="--algorithm")
     if seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed}", where="--seed")
+        raise InputError(f"seed moet een geheel getal van 0 of meer zijn, niet {seed}", where="--seed")
     t0 = time.perf_counter()
     if algorithm == "legacy":
         if samples < 1:
-            raise InputError("samples must be at least 1", where="--samples")
+            raise InputError("samples moet minstens 1 zijn", where="--samples")
         panel = legacy_panel(inst, rng_for(seed))
         probs = legacy_probabilities(inst, samples, rng_for(seed + 1), progress=progress)
         return Result("legacy", inst, probs, None, panel, seed, exact=False,
@@ -73,7 +73,7 @@ def replace_dropouts(inst: Instance, panel: list[int], dropouts: list[int], seed
     panel_set, drop = set(panel), set(dropouts)
     unknown = sorted(drop - panel_set)
     if unknown:
-        raise InputError(f"drop-out(s) not on the panel: {', '.join(inst.ids[i] for i in unknown)}",
+        raise InputError(f"afvaller(s) niet in het panel: {', '.join(inst.ids[i] for i in unknown)}",
                          where="dropouts")
     stay = sorted(panel_set - drop)
     base = inst.membership()[:, stay].sum(axis=1)
@@ -86,8 +86,8 @@ def replace_dropouts(inst: Instance, panel: list[int], dropouts: list[int], seed
     weights = rng_for(seed).random(inst.n)
     found = best_panel(prob, weights, upper=allowed)
     if found is None:
-        lines = diagnose(prob, upper=allowed) or ["no replacement set meets the quotas"]
-        raise InputError("; ".join(lines), where="replacement of drop-outs")
+        lines = diagnose(prob, upper=allowed) or ["geen vervangers te vinden die aan de quota voldoen"]
+        raise InputError("; ".join(lines), where="vervanging van afvallers")
     return [int(i) for i in np.flatnonzero(found[0])]
 
 
@@ -114,7 +114,7 @@ def draw_from_published(distribution: dict, seed: int) -> list[str]:
             else:
                 chosen.extend(members[i] for i in rng.choice(len(members), size=c, replace=False))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise InputError(f"not a published weefsel distribution ({exc})", where="distribution") from None
+        raise InputError(f"geen gepubliceerde weefsel-verdeling ({exc})", where="distribution") from None
     return sorted(chosen, key=_id_order(distribution))
 
 
