@@ -41,6 +41,7 @@ indicators:
     theme: demografie
     formula: k_65JaarOfOuder / AantalInwoners * 100
     unit: "% of residents"
+    unit_nl: "% van de inwoners"
     direction: higher_is_worse
     sources: [85984NED]
     serves: test
@@ -53,6 +54,7 @@ indicators:
     breakdown: leeftijd=18+
     weight_variable: AantalInwoners
     unit: "% of residents 18+"
+    unit_nl: "% van de inwoners van 18 jaar en ouder"
     direction: higher_is_worse
     sources: [50090NED]
     serves: test
@@ -65,6 +67,7 @@ indicators:
     breakdown: leeftijd=18+
     weight_variable: AantalInwoners
     unit: "% of residents 18+"
+    unit_nl: "% van de inwoners van 18 jaar en ouder"
     direction: higher_is_better
     sources: [50090NED]
     serves: test

@@ -44,7 +44,7 @@ def test_catalogue_declares_access_entries_as_optional():
 
 
 def test_access_entry_must_name_one_measure():
-    base = dict(id="x", title_nl="x", title_en="x", theme="voorzieningen", unit="m",
+    base = dict(id="x", title_nl="x", title_en="x", theme="voorzieningen", unit="m", unit_nl="m",
                 direction="higher_is_worse", sources=["OSM"], serves="test", min_population=0)
     with pytest.raises(CatalogueError, match="source 'nope'"):
         parse_entry({**base, "formula": "a", "source": "nope"}, "cat.yaml")

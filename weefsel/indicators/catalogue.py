@@ -26,8 +26,10 @@ DIRECTIONS = ("higher_is_better", "higher_is_worse")
 #: where an entry's formula variables live: the loaders' observations, or the table that
 #: `weefsel access` writes (read through weefsel.analysis.access.to_observations)
 SOURCE_TABLES = ("observations", "access_results")
-REQUIRED = ("id", "title_nl", "title_en", "theme", "formula", "unit", "direction", "sources",
-            "serves", "min_population")
+#: unit_nl is required because the Dutch dashboard, profile and CSV views show it; the
+#: English unit stays for the API and docs
+REQUIRED = ("id", "title_nl", "title_en", "theme", "formula", "unit", "unit_nl", "direction",
+            "sources", "serves", "min_population")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 VALUE_COLUMNS = ["area_code", "period", "indicator", "value", "numerator", "denominator",
                  "weight", "suppressed", "data_period"]
@@ -58,6 +60,7 @@ class Indicator:
     sources: tuple[str, ...]
     serves: str
     min_population: float
+    unit_nl: str = ""
     optional: bool = False
     in_index: bool = True
     source: str = "observations"
@@ -102,6 +105,7 @@ class Catalogue:
         """The catalogue as a table (for docs, export and the dashboard)."""
         rows = [{"indicator": i.id, "title_nl": i.title_nl, "title_en": i.title_en,
                  "theme": i.theme, "formula": i.formula, "unit": i.unit,
+                 "unit_nl": i.unit_nl,
                  "direction": i.direction, "sources": ",".join(i.sources),
                  "breakdown": i.breakdown, "weight_variable": i.weight_variable,
                  "min_population": i.min_population, "in_index": i.in_index,
@@ -165,6 +169,12 @@ def parse_entry(entry: dict, where: str) -> Indicator:
         raise CatalogueError(f"{where}: an access_results entry takes one measure variable as formula "
                              "(its values are already per area)")
     unit = str(entry["unit"])
+    unit_nl = str(entry["unit_nl"]).strip()
+    if not unit_nl:
+        raise CatalogueError(f"{where}: missing field(s) unit_nl")
+    if unit.lstrip().startswith("%") != unit_nl.startswith("%"):
+        # the scale of a published value follows the '%' of the unit: both must agree
+        raise CatalogueError(f"{where}: unit '{unit}' and unit_nl '{unit_nl}' disagree on '%'")
     weight = entry.get("weight_variable")
     if kind == "published":
         scale = 100.0 if unit.lstrip().startswith("%") else scale
@@ -184,7 +194,7 @@ def parse_entry(entry: dict, where: str) -> Indicator:
         id=str(ident), title_nl=str(entry["title_nl"]), title_en=str(entry["title_en"]),
         theme=entry["theme"], formula=str(entry["formula"]), kind=kind, numerator=num,
         denominator=den, scale=scale, breakdown=str(entry.get("breakdown") or ""),
-        weight_variable=weight, unit=unit, direction=entry["direction"], sources=sources,
+        weight_variable=weight, unit=unit, unit_nl=unit_nl, direction=entry["direction"], sources=sources,
         serves=str(entry["serves"]), min_population=min_pop,
         optional=bool(entry.get("optional", False)), in_index=bool(entry.get("in_index", True)),
         source=source)

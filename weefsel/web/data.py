@@ -41,12 +41,13 @@ class Layer:
 
     id: str
     title: str
-    unit: str = ""
+    unit: str = ""               # Dutch: what the dashboard, profile and CSV views show
     direction: str = ""          # 'hoger is beter' / 'hoger is slechter' / ''
     source: str = ""
     theme: str = ""
     kind: str = "variabele"      # indicator | index | flag | toegankelijkheid | variabele
     title_en: str = ""
+    unit_en: str = ""            # the catalogue's English unit (API clients, docs)
     table: str = field(default="", repr=False)
     column: str = field(default="value", repr=False)
     where: str = field(default="", repr=False)
@@ -87,6 +88,17 @@ def load_catalogue() -> list[dict]:
         if isinstance(raw, dict):
             raw = [dict(v, id=k) if isinstance(v, dict) else {"id": k} for k, v in raw.items()]
     return [r for r in (raw or []) if isinstance(r, dict) and r.get("id")]
+
+
+def _units(entry: dict) -> tuple[str, str]:
+    """(Dutch unit, English unit) of a catalogue entry. The dashboard is Dutch, so it shows
+    ``unit_nl``; an entry without it (an older warehouse's indicator_catalogue, a hand-made
+    catalogue) falls back to ``unit``, which is then not known to be English."""
+    unit_nl = str(entry.get("unit_nl") or "").strip()
+    unit = str(entry.get("unit") or "").strip()
+    if unit_nl:
+        return unit_nl, str(entry.get("unit_en") or unit)
+    return unit, str(entry.get("unit_en") or "")
 
 
 def _sources_text(raw: Any) -> str:
@@ -169,9 +181,10 @@ class WebData:
             for ind in sorted(present, key=lambda i: (list(cat).index(i) if i in cat else 1e9, i)):
                 c = cat.get(ind, {})
                 cols = self.columns["indicator_values"]
+                unit, unit_en = _units(c)
                 layers[ind] = Layer(
                     id=ind, title=str(c.get("title_nl") or c.get("title") or ind),
-                    title_en=str(c.get("title_en") or ""), unit=str(c.get("unit") or ""),
+                    title_en=str(c.get("title_en") or ""), unit=unit, unit_en=unit_en,
                     direction=_direction_nl(c.get("direction")),
                     source=_sources_text(c.get("sources")), theme=str(c.get("theme") or ""),
                     kind="indicator", table="indicator_values", column="value",

@@ -1,0 +1,176 @@
+"""Units a dashboard user reads are Dutch: catalogue ``unit_nl`` is required and reaches the
+web layer (layers, profile HTML, CSV), while the English ``unit`` stays for the API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+from weefsel.errors import CatalogueError
+from weefsel.indicators import load_catalogue, run_index
+from weefsel.indicators.catalogue import default_catalogue_path, parse_entry
+from weefsel.warehouse.writer import create_warehouse
+from weefsel.web.data import WebData
+from weefsel.web.profile import build_profile, render_document
+
+#: words that give away an English unit (whole words, case-insensitive)
+ENGLISH = re.compile(r"\b(residents?|households?|mean|count|by road|straight line|"
+                     r"capacity|units?|national|about|scale score|model-based|estimate)\b",
+                     re.IGNORECASE)
+
+AREAS = pd.DataFrame({
+    "code": ["GM0001", "WK000101", "BU00010101", "BU00010102"],
+    "level": ["gemeente", "wijk", "buurt", "buurt"],
+    "name": ["Testgemeente", "Testwijk", "Centrum", "Noord"],
+    "gemeente_code": ["GM0001"] * 4,
+    "wijk_code": [None, "WK000101", "WK000101", "WK000101"],
+    "provincie_code": ["PV99"] * 4,
+})
+BUURTEN = ["BU00010101", "BU00010102"]
+
+
+def obs(variable: str, values: list[float], period: str = "2024", breakdown: str = "") -> pd.DataFrame:
+    return pd.DataFrame({"area_code": BUURTEN, "period": period, "variable": variable,
+                         "breakdown": breakdown, "value": values, "source": "test"})
+
+
+@pytest.fixture(scope="module")
+def indexed_wh(tmp_path_factory) -> Path:
+    """A two-buurt warehouse with the packaged catalogue's aandeel_65plus and eenzaam_18
+    computed by `weefsel index` (the rest is skipped: the warehouse lacks its variables)."""
+    o = pd.concat([obs("AantalInwoners", [1000, 3000]), obs("k_65JaarOfOuder", [100, 900]),
+                   obs("Eenzaam", [40.0, 50.0], period="2020", breakdown="leeftijd=18+")])
+    path = create_warehouse(tmp_path_factory.mktemp("units") / "w.duckdb", areas=AREAS,
+                            observations=o)
+    run_index(path, level="buurt", skip_missing=True)
+    return path
+
+
+# -- catalogue -------------------------------------------------------------------------------
+
+def test_every_catalogue_entry_has_a_dutch_unit():
+    cat = load_catalogue()
+    assert len(cat) > 20
+    for ind in cat:
+        assert ind.unit_nl.strip(), ind.id
+        assert not ENGLISH.search(ind.unit_nl), (ind.id, ind.unit_nl)
+        assert ind.unit_nl != ind.unit or not re.search("[a-z]{3,}", ind.unit), ind.id
+    units = {i.id: i.unit_nl for i in cat}
+    assert units["eenzaam_18"] == "% van de inwoners van 18 jaar en ouder (modelschatting)"
+    assert units["access_nearest_library"] == "m (hemelsbreed × omwegfactor, gemiddeld over inwoners)"
+    assert units["afstand_huisarts"] == "km over de weg (gemiddeld over inwoners)"
+    assert cat.get("eenzaam_18").unit.startswith("% of residents")   # English kept for the API
+    assert set(cat.frame()["unit_nl"]) == set(units.values())
+
+
+def _packaged_without_unit_nl(tmp_path: Path, ind_id: str, value=None) -> Path:
+    doc = yaml.safe_load(default_catalogue_path().read_text(encoding="utf-8"))
+    entry = next(e for e in doc["indicators"] if e["id"] == ind_id)
+    if value is None:
+        del entry["unit_nl"]
+    else:
+        entry["unit_nl"] = value
+    p = tmp_path / "cat.yaml"
+    p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_missing_unit_nl_is_an_error_naming_the_indicator(tmp_path, value):
+    p = _packaged_without_unit_nl(tmp_path, "bijstand", value)
+    with pytest.raises(CatalogueError, match=r"indicator 'bijstand'.*missing field\(s\) unit_nl"):
+        load_catalogue(p)
+
+
+def test_unit_and_unit_nl_must_agree_on_percent():
+    entry = dict(id="x", title_nl="x", title_en="x", theme="demografie", formula="A",
+                 weight_variable="AantalInwoners", unit="% of residents", unit_nl="aantal inwoners",
+                 direction="higher_is_worse", sources=["t"], serves="t", min_population=0)
+    with pytest.raises(CatalogueError, match="indicator 'x'.*'%'"):
+        parse_entry(entry, "cat.yaml")
+    assert parse_entry({**entry, "unit_nl": "% van de inwoners"}, "cat.yaml").scale == 100
+
+
+# -- web layer -------------------------------------------------------------------------------
+
+def test_layers_show_the_dutch_unit_and_keep_the_english_one(indexed_wh):
+    data = WebData(indexed_wh)
+    try:
+        lay = data.layer("eenzaam_18")
+        assert lay.unit == "% van de inwoners van 18 jaar en ouder (modelschatting)"
+        pub = lay.public()
+        assert pub["unit"] == lay.unit and pub["unit_en"] == "% of residents 18+ (model-based estimate)"
+        assert data.layer("aandeel_65plus").unit == "% van de inwoners"
+    finally:
+        data.close()
+
+
+def test_older_warehouse_catalogue_table_without_unit_nl_still_shows_dutch(indexed_wh, tmp_path):
+    """indicator_catalogue written before unit_nl existed holds only the English unit; the
+    packaged catalogue's Dutch unit wins."""
+    old = tmp_path / "old.duckdb"
+    shutil.copy(indexed_wh, old)
+    con = duckdb.connect(str(old))
+    con.execute("ALTER TABLE indicator_catalogue DROP COLUMN unit_nl")
+    con.close()
+    data = WebData(old)
+    try:
+        assert data.layer("eenzaam_18").unit == "% van de inwoners van 18 jaar en ouder (modelschatting)"
+    finally:
+        data.close()
+
+
+def test_profile_html_shows_the_dutch_unit(indexed_wh):
+    data = WebData(indexed_wh)
+    try:
+        doc = render_document(build_profile(data, "BU00010101"))
+    finally:
+        data.close()
+    assert '<span class="eenheid">(% van de inwoners van 18 jaar en ouder (modelschatting))</span>' in doc
+    assert "(% van de inwoners)" in doc
+    assert "of residents" not in doc and "model-based" not in doc
+
+
+def test_profile_and_indicator_csv_use_the_dutch_unit(indexed_wh):
+    from fastapi.testclient import TestClient
+
+    from weefsel.web.api import create_app
+    with TestClient(create_app(indexed_wh)) as c:
+        r = c.get("/api/areas/BU00010101/profile", params={"format": "csv"})
+        assert r.status_code == 200, r.text
+        rows = {row["indicator"]: row for row in csv.DictReader(io.StringIO(r.text.lstrip("\ufeff")))}
+        assert rows["eenzaam_18"]["eenheid"] == "% van de inwoners van 18 jaar en ouder (modelschatting)"
+        inds = {i["id"]: i for i in c.get("/api/indicators", params={"kind": "indicator"}).json()["indicators"]}
+        assert inds["aandeel_65plus"]["unit"] == "% van de inwoners"
+        assert inds["aandeel_65plus"]["unit_en"] == "% of residents"
+
+
+def test_real_area_profile_shows_the_dutch_unit(flevoland_warehouse, tmp_path):
+    """A real buurt of Flevoland (built from the publishers' data), indexed with the packaged
+    catalogue: every indicator row of the profile carries its Dutch unit."""
+    path = tmp_path / "flevoland.duckdb"
+    shutil.copy(flevoland_warehouse, path)
+    run_index(path, level="buurt", skip_missing=True)
+    cat = {i.id: i for i in load_catalogue()}
+    data = WebData(path)
+    try:
+        code = data.sql("SELECT area_code FROM indicator_values WHERE indicator = 'eenzaam_18' "
+                        "AND value IS NOT NULL ORDER BY area_code LIMIT 1")["area_code"][0]
+        p = build_profile(data, code)
+        doc = render_document(p)
+    finally:
+        data.close()
+    shown = [i for i in p["indicators"] if i["id"] in cat]
+    assert shown
+    for i in shown:
+        assert i["unit"] == cat[i["id"]].unit_nl
+        assert f'<span class="eenheid">({i["unit"]})</span>' in doc.replace("&#x27;", "'")
+    assert "of residents" not in doc and "by road" not in doc
