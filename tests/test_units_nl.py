@@ -174,3 +174,31 @@ def test_real_area_profile_shows_the_dutch_unit(flevoland_warehouse, tmp_path):
         assert i["unit"] == cat[i["id"]].unit_nl
         assert f'<span class="eenheid">({i["unit"]})</span>' in doc.replace("&#x27;", "'")
     assert "of residents" not in doc and "by road" not in doc
+
+
+def test_access_layers_are_worded_in_dutch(indexed_wh, tmp_path):
+    """access_results layers take their title from access_indicators.yaml and the typology
+    (not the English measure/type keys) and the catalogue's Dutch wording of their unit."""
+    path = tmp_path / "access.duckdb"
+    shutil.copy(indexed_wh, path)
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE access_results (area_code VARCHAR, level VARCHAR, period VARCHAR, "
+                "measure VARCHAR, facility_type VARCHAR, value DOUBLE, population DOUBLE, "
+                "missing_reason VARCHAR)")
+    con.executemany("INSERT INTO access_results VALUES (?, 'buurt', '2024', ?, ?, ?, 1000, NULL)",
+                    [("BU00010101", "nearest_distance", "community_centre", 640.0),
+                     ("BU00010101", "types_within", "meeting_places", 3.0)])
+    con.close()
+    data = WebData(path)
+    try:
+        near = data.layer("access:nearest_distance:community_centre")
+        assert near.title == "Bereikbaarheid: Afstand tot dichtstbijzijnde buurthuis"
+        assert near.unit == "m (hemelsbreed × omwegfactor, gemiddeld over inwoners)"
+        assert near.direction == "hoger is slechter"
+        types = data.layer("access:types_within:meeting_places")
+        assert types.title == "Bereikbaarheid: Aantal soorten ontmoetingsplekken op loopafstand"
+        assert types.unit == "soorten (gemiddeld over inwoners)"
+        doc = render_document(build_profile(data, "BU00010101"))
+    finally:
+        data.close()
+    assert "Afstand tot dichtstbijzijnde buurthuis" in doc and "nearest distance" not in doc

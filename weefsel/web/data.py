@@ -101,6 +101,25 @@ def _units(entry: dict) -> tuple[str, str]:
     return unit, str(entry.get("unit_en") or "")
 
 
+def _access_texts() -> tuple[dict[str, dict], dict[str, str]]:
+    """Dutch wording for access_results layers: measure -> its entry of
+    weefsel/analysis/access_indicators.yaml (title_nl template, English unit, direction) and
+    facility type -> label_nl of weefsel/sources/typology.yaml. Empty when unreadable."""
+    import yaml
+    root = Path(__file__).resolve().parents[1]
+    try:
+        spec = yaml.safe_load((root / "analysis" / "access_indicators.yaml").read_text(encoding="utf-8"))
+        types = yaml.safe_load((root / "sources" / "typology.yaml").read_text(encoding="utf-8"))
+    except Exception:  # wording only: never take the dashboard down
+        return {}, {}
+    measures = {str(e["measure"]): e for e in (spec or {}).get("indicators", [])
+                if isinstance(e, dict) and e.get("measure")}
+    labels = {str(k): str(v.get("label_nl")) for k, v in ((types or {}).get("types") or {}).items()
+              if isinstance(v, dict) and v.get("label_nl")}
+    labels.setdefault("meeting_places", "ontmoetingsplekken")
+    return measures, labels
+
+
 def _sources_text(raw: Any) -> str:
     if raw is None:
         return ""
@@ -279,13 +298,23 @@ class WebData:
         if "area_code" not in cols:
             return out
         if {"measure", "facility_type", "value"} <= set(cols):  # access_results (H5)
+            measures, labels = _access_texts()
+            # Dutch units as the catalogue words the same English unit
+            unit_nl = {en: nl for en, nl in (_units(c)[::-1] for c in
+                                             (self._catalogue or load_catalogue())) if en}
             for m, ft in self._con.execute(
                     f"SELECT DISTINCT measure, facility_type FROM {table} ORDER BY 1, 2").fetchall():
                 lid = f"{prefix}:{m}:{ft}"
-                out[lid] = Layer(id=lid, title=f"{label}: {str(m).replace('_', ' ')} "
-                                 f"({str(ft).replace('_', ' ')})", kind=kind, table=table,
+                spec = measures.get(str(m), {})
+                ft_nl = labels.get(str(ft), str(ft).replace("_", " "))
+                title = (str(spec["title_nl"]).replace("{type}", ft_nl) if spec.get("title_nl")
+                         else f"{str(m).replace('_', ' ')} ({ft_nl})")
+                unit_en = str(spec.get("unit") or "")
+                out[lid] = Layer(id=lid, title=f"{label}: {title}", kind=kind, table=table,
                                  column="value", where="measure = ? AND facility_type = ?",
-                                 params=(m, ft), source="weefsel access", theme=kind)
+                                 params=(m, ft), source="weefsel access", theme=kind,
+                                 unit=unit_nl.get(unit_en, ""), unit_en=unit_en,
+                                 direction=_direction_nl(spec.get("direction")))
             return out
         if name_col and "value" in cols:
             for (name,) in self._con.execute(
