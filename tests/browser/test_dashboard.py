@@ -152,6 +152,52 @@ def test_search_by_name_and_keyboard(page, demo_server):
     assert page.locator("h1").first.inner_text().startswith("Lelystad Noord")
 
 
+def test_map_area_chosen_with_the_keyboard(page, demo_server, shots):
+    """Tab to the map, and Enter picks the area under the crosshair (WCAG 2.1.1)."""
+    page.goto(demo_server.url + "/#/kaart?niveau=buurt")
+    wait_map(page)
+    lon, lat = centroid(demo_server.url, "buurt", "BU09950101")
+    page.evaluate("([lon, lat]) => window.weefselMap.jumpTo({center: [lon, lat], zoom: 13})",
+                  [lon, lat])
+    wait_map(page)
+    page.locator("#kaart canvas").focus()
+    assert page.evaluate("document.activeElement.tagName") == "CANVAS"
+    assert page.locator("#kaart .kruisje").is_visible()
+    page.screenshot(path=str(shots / "kaart_toetsenbord.png"))
+    page.keyboard.press("Enter")
+    panel = page.locator("#selectie")
+    panel.get_by_text("Lelystad Centrum").first.wait_for()
+    assert "BU09950101" in panel.inner_text()
+    # focus moved to the profile link, so Enter again opens the profile
+    page.keyboard.press("Enter")
+    page.wait_for_selector("article.profiel")
+    assert page.locator("h1").first.inner_text().startswith("Lelystad Centrum")
+
+
+def test_indicator_switch_reuses_the_tiles_and_the_address_keeps_the_view(page, demo_server):
+    tiles: list[str] = []
+    page.on("request", lambda r: tiles.append(r.url) if "/api/tiles/" in r.url else None)
+    page.goto(demo_server.url + "/#/kaart?niveau=buurt&indicator=vrijwilligerswerk")
+    wait_map(page)
+    assert page.locator("#niveau").input_value() == "buurt"
+    assert page.locator("#indicator").input_value() == "vrijwilligerswerk"
+    assert "Doet vrijwilligerswerk" in page.locator("#legenda").inner_text()
+    assert tiles, "the map loads its boundaries as vector tiles"
+    n = len(tiles)
+    switch(page, "#indicator", "eenzaamheid")
+    assert len(tiles) == n                     # same boundaries: no tile fetched again
+    assert "Eenzaam (18+)" in page.locator("#legenda").inner_text()
+    assert "indicator=eenzaamheid" in page.evaluate("location.hash")
+    switch(page, "#niveau", "wijk")
+    assert len(tiles) > n                      # another level: its own tiles
+    assert "niveau=wijk" in page.evaluate("location.hash")
+    page.reload()
+    wait_map(page)
+    assert page.locator("#niveau").input_value() == "wijk"
+    assert page.locator("#indicator").input_value() == "eenzaamheid"
+    assert page.page_errors == []
+
+
 def test_unknown_area_shows_dutch_message(page, demo_server):
     page.goto(demo_server.url + "/#/gebied/XX")
     page.wait_for_selector("[role=alert]")

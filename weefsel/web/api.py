@@ -22,17 +22,20 @@ import pandas as pd
 from fastapi import FastAPI, Path as PathParam, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from weefsel.web.data import LEVEL_LABELS, NotFound, WebData, clean_records
 from weefsel.web.profile import build_profile, render_document, render_fragment
+from weefsel.web.tiles import LevelTiles, lonlat_bounds
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 Format = Literal["json", "csv"]
 MAX_CACHE = 4000
+TILE_TYPE = "application/vnd.mapbox-vector-tile"
+MAX_TILE_ZOOM = 16
 
 
 def _json(obj: Any) -> bytes:
@@ -55,7 +58,22 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     """
     data = WebData(warehouse_path, catalogue=catalogue)
     data._preloaded()  # profile rows in memory now, not on the first request
-    threading.Thread(target=_warm, args=(data,), daemon=True, name="weefsel-warm").start()
+    tiles = LevelTiles(data.cursor)
+    app_cache = data.response_cache
+
+    def warm_values(level: str) -> None:
+        """The first map of a level: default indicator, latest period."""
+        lid = (data.default_layer_ids(1) or [None])[0]
+        lay = data.layer(lid) if lid else None
+        per = data.resolve_period(lay, level, None) if lay else None
+        key = ("values", level, lid, per)
+        if key not in app_cache:
+            app_cache[key] = _values(data, tiles, level, lay, per)
+    # part of every tile URL: a rebuilt warehouse gets new URLs, so browsers never mix
+    # cached tiles of an old build with the values of a new one
+    tiles_version = f"{int(Path(warehouse_path).stat().st_mtime_ns) // 1_000_000:x}"
+    threading.Thread(target=_warm, args=(data, tiles, warm_values), daemon=True,
+                     name="weefsel-warm").start()
     app = FastAPI(
         title="weefsel API",
         description="Het sociaal weefsel van Nederlandse buurten: gebieden, indicatoren, "
@@ -115,7 +133,10 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                                                data.areas["has_geom"]).sum())}
                            for lv in data.levels],
                 "tables": sorted(data.tables), "build": data.build,
-                "bounds": data.bounds(FIRST_ZOOM), "basemap_url": basemap_url,
+                "bounds": _bounds(data, tiles), "basemap_url": basemap_url,
+                "tiles_version": tiles_version,
+                "default_level": next(iter(sorted(_map_levels(data), key=lambda lv: lv != "wijk")),
+                                      None),
                 "default_indicator": (data.default_layer_ids(1) or [None])[0]}
 
     @app.get("/api/areas", summary="Gebieden zoeken op naam of code")
@@ -189,6 +210,46 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                           lambda: _json(json.loads(cache[("map", level, lid, per, z)])["meta"]))
         return body
 
+    @app.get("/api/map/{level}/values",
+             summary="Waarden en legenda van een kaartlaag (bij de vectortegels)")
+    def map_values(request: Request, level: Annotated[str, PathParam(max_length=32)],
+                   indicator: Annotated[str | None, Query(max_length=200)] = None,
+                   period: Annotated[str | None, Query(max_length=16)] = None):
+        data.check_level(level)
+        lid = indicator or (data.default_layer_ids(1) or [None])[0]
+        lay = data.layer(lid) if lid else None
+        per = data.resolve_period(lay, level, period) if lay else None
+        return cached(("values", level, lid, per),
+                      lambda: _values(data, tiles, level, lay, per), request)
+
+    @app.get("/api/tiles/{level}/{z}/{x}/{y}.pbf",
+             summary="Vectortegel (Mapbox Vector Tile) met de gebiedsgrenzen van een niveau",
+             response_class=Response,
+             responses={200: {"content": {TILE_TYPE: {}}}, 204: {"description": "lege tegel"}})
+    def tile(request: Request, level: Annotated[str, PathParam(max_length=32)],
+             z: Annotated[int, PathParam(ge=0, le=MAX_TILE_ZOOM)],
+             x: Annotated[int, PathParam(ge=0, le=2 ** MAX_TILE_ZOOM)],
+             y: Annotated[int, PathParam(ge=0, le=2 ** MAX_TILE_ZOOM)]) -> Response:
+        data.check_level(level)
+        if x >= 1 << z or y >= 1 << z:
+            raise NotFound(f"Geen tegel {z}/{x}/{y}: x en y liggen tussen 0 en {(1 << z) - 1}.")
+        body = tiles(level).tile(z, x, y)
+        headers = {"Cache-Control": "public, max-age=86400"}
+        if not body:
+            return Response(status_code=204, headers=headers)
+        if len(body) > 1000 and "gzip" in request.headers.get("accept-encoding", ""):
+            key = ("tile-gz", level, z, x, y)
+            gz = cache.get(key)
+            if gz is None:
+                gz = gzip.compress(body, compresslevel=5)
+                if len(cache) > MAX_CACHE:
+                    cache.clear()
+                cache[key] = gz
+            return Response(gz, media_type=TILE_TYPE,
+                            headers={**headers, "Content-Encoding": "gzip",
+                                     "Vary": "Accept-Encoding"})
+        return Response(body, media_type=TILE_TYPE, headers=headers)
+
     @app.get("/api/table", summary="Tabel: gebieden van één niveau, één of meer indicatoren")
     def table(level: Annotated[str, Query(max_length=32)],
               indicator: Annotated[list[str] | None, Query(max_length=200)] = None,
@@ -233,8 +294,17 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         return Response(path.read_text(encoding="utf-8"), media_type="text/plain; charset=utf-8")
 
     @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html", media_type="text/html")
+    def index() -> HTMLResponse:
+        """The dashboard page with /api/info inside it: one round trip less before the
+        map can start (the warehouse is read-only, so the page is made once)."""
+        body = cache.get(("index",))
+        if body is None:
+            text = json.dumps(info(), ensure_ascii=False).replace("</", "<\\/")
+            html = (STATIC / "index.html").read_text(encoding="utf-8").replace(
+                "<!--weefsel-info-->",
+                f'<script id="weefsel-info" type="application/json">{text}</script>', 1)
+            body = cache[("index",)] = html.encode("utf-8")
+        return HTMLResponse(body)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _include_participation(app)
@@ -266,19 +336,40 @@ class ProfileFastPath:
         await self.app(scope, receive, send)
 
 
-#: the zoom the dashboard asks for first at each level (static/app.js ZOOM_FOR_LEVEL)
-FIRST_ZOOM = {"land": 6, "provincie": 7, "gemeente": 8, "wijk": 8, "buurt": 10}
+def _map_levels(data: WebData) -> list[str]:
+    """Levels with boundaries, finest first (the dashboard opens on wijk when it can)."""
+    with_geom = set(data.areas.loc[data.areas["has_geom"], "level"])
+    return [lv for lv in reversed(data.levels) if lv in with_geom and lv != "land"]
 
 
-def _warm(data: WebData) -> None:
-    """Convert the first-view geometry of every level in the background after start-up."""
-    order = ["wijk"] + [lv for lv in data.levels if lv != "wijk"]
-    for level in order:
-        if level in data.levels:
-            try:
-                data.geometries(level, FIRST_ZOOM.get(level, 8))
-            except Exception:  # warming is an optimisation; requests report real errors
-                log.exception("warming geometry of %s failed", level)
+def _bounds(data: WebData, tiles: LevelTiles) -> list[float] | None:
+    """Lon/lat box of the finest level with boundaries: the map's first view."""
+    for level in _map_levels(data):
+        box = lonlat_bounds(tiles(level))
+        if box:
+            return box
+    return None
+
+
+#: tile zooms made ahead for the first views (a whole province to the whole country)
+WARM_ZOOMS = range(5, 9)
+
+
+def _warm(data: WebData, tiles: LevelTiles, warm_values) -> None:
+    """Make the tiles and values of the first views of every level in the background after
+    start-up: the map a person opens first is then drawn from memory."""
+    levels = _map_levels(data)
+    levels.sort(key=lambda lv: lv != "wijk")
+    for level in levels:
+        try:
+            ts = tiles(level)
+            warm_values(level)
+            box = lonlat_bounds(ts)
+            for z in WARM_ZOOMS if box else ():
+                for key in ts.tiles_for_bounds(z, box):
+                    ts.tile(*key)
+        except Exception:  # warming is an optimisation; requests report real errors
+            log.exception("warming tiles of %s failed", level)
 
 
 def _include_participation(app: FastAPI) -> None:
@@ -292,18 +383,20 @@ def _include_participation(app: FastAPI) -> None:
         app.include_router(router)
 
 
-def _geojson(data: WebData, level: str, lay, period: str | None, zoom: int) -> bytes:
-    """The FeatureCollection as bytes, joined from cached geometry text and fresh values."""
-    geoms = data.geometries(level, zoom)
-    names = data.areas.loc[data.areas["level"] == level].set_index("code")["name"].to_dict()
+def _map_values(data: WebData, level: str, lay, period: str | None, codes
+                ) -> tuple[dict[str, tuple[float | None, str]], dict[str, Any]]:
+    """code → (value, status) for the areas drawn (``codes``), and the legend metadata.
+
+    status is "ok", "onderdrukt" (suppressed by the publisher) or "ontbreekt" (no value);
+    the class breaks are quintiles of the drawn values."""
     vals: dict[str, tuple] = {}
     if lay is not None:
         q, params = data._layer_query(lay, level=level, period=period)
         for code, _, value, suppressed, *_ in data.cursor().execute(q, params).fetchall():
             vals.setdefault(code, (value, suppressed))
     counts = {"ok": 0, "onderdrukt": 0, "ontbreekt": 0}
-    feats = []
-    for i, (code, geom) in enumerate(geoms.items()):
+    out: dict[str, tuple[float | None, str]] = {}
+    for code in codes:
         value, status = None, "ontbreekt"
         hit = vals.get(code)
         if hit is not None:
@@ -312,22 +405,47 @@ def _geojson(data: WebData, level: str, lay, period: str | None, zoom: int) -> b
             elif hit[0] is not None and math.isfinite(hit[0]):
                 value, status = float(hit[0]), "ok"
         counts[status] += 1
-        props = json.dumps({"code": code, "name": names.get(code, code), "value": value,
-                            "status": status}, ensure_ascii=False)
-        feats.append(f'{{"type":"Feature","id":{i},"geometry":{geom},"properties":{props}}}')
+        out[code] = (value, status)
     n_level = int((data.areas["level"] == level).sum())
     ok = sorted(v for v, s in vals.values() if not s and v is not None and math.isfinite(v))
     breaks = sorted({ok[min(len(ok) - 1, (i * len(ok)) // 5)] for i in range(1, 5)}
                     if ok else set())
     meta = {"level": level, "period": period,
             "data_periods": data.data_periods(lay, level, period) if lay else [],
-            "zoom": zoom, "counts": counts,
+            "counts": counts,
             "min": ok[0] if ok else None, "max": ok[-1] if ok else None,
             "breaks": [b for b in breaks if b > ok[0]] if ok else [],
-            "bbox": geoms.bbox, "n_without_geometry": n_level - len(geoms),
+            "n_without_geometry": n_level - len(out),
             "indicator": data._public[lay.id] if lay else None}
+    return out, meta
+
+
+def _geojson(data: WebData, level: str, lay, period: str | None, zoom: int) -> bytes:
+    """The FeatureCollection as bytes, joined from cached geometry text and fresh values."""
+    geoms = data.geometries(level, zoom)
+    names = data.areas.loc[data.areas["level"] == level].set_index("code")["name"].to_dict()
+    vals, meta = _map_values(data, level, lay, period, list(geoms))
+    feats = []
+    for i, (code, geom) in enumerate(geoms.items()):
+        value, status = vals[code]
+        props = json.dumps({"code": code, "name": names.get(code, code), "value": value,
+                            "status": status}, ensure_ascii=False)
+        feats.append(f'{{"type":"Feature","id":{i},"geometry":{geom},"properties":{props}}}')
+    meta = {**meta, "zoom": zoom, "bbox": geoms.bbox}
     head = '{"type":"FeatureCollection","meta":' + json.dumps(meta, ensure_ascii=False)
     return (head + ',"features":[' + ",".join(feats) + "]}").encode("utf-8")
+
+
+def _values(data: WebData, tiles: LevelTiles, level: str, lay, period: str | None) -> bytes:
+    """The values of one map layer for the vector tiles: legend metadata plus
+    ``values`` (code → number) and ``suppressed`` (codes); areas in neither have none."""
+    ts = tiles(level)
+    vals, meta = _map_values(data, level, lay, period, ts.codes)
+    meta["bbox"] = lonlat_bounds(ts)
+    body = {"meta": meta,
+            "values": {c: v for c, (v, s) in vals.items() if s == "ok"},
+            "suppressed": [c for c, (_, s) in vals.items() if s == "onderdrukt"]}
+    return _json(body)
 
 
 def _table(data: WebData, level: str, lays, period: str | None, q: str | None) -> pd.DataFrame:

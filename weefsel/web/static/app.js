@@ -2,13 +2,12 @@
 // Vanilla ES module; MapLibre GL JS is loaded (vendored) as a classic script.
 const main = document.getElementById('inhoud');
 const state = { info: null, indicators: [], level: null, indicator: null, period: null,
-                compare: [], map: null, mapData: null, loadedZoom: null, table: null };
+                compare: [], map: null, mapData: null, selected: null, table: null };
 const KIND_LABELS = { index: 'Samengestelde index', indicator: 'Indicatoren', flag: 'Kwetsbaarheid',
                       toegankelijkheid: 'Bereikbaarheid', variabele: 'Ruwe variabelen' };
 const LEVEL_LABELS = { land: 'Nederland', provincie: 'Provincies', gemeente: 'Gemeenten',
                        wijk: 'Wijken', buurt: 'Buurten' };
 const PALETTE = ['#eff3ff', '#bdd7e7', '#6baed6', '#3182bd', '#08519c'];
-const ZOOM_FOR_LEVEL = { land: 6, provincie: 7, gemeente: 8, wijk: 8, buurt: 10 };
 
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g,
   (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
@@ -61,18 +60,31 @@ function levelOptions(selected, withGeomOnly = false) {
 }
 
 // ---------------------------------------------------------------- map
-async function viewMap() {
+// The boundaries come as vector tiles (/api/tiles/{level}/{z}/{x}/{y}.pbf: geometry and
+// code only, simplified by the server for each zoom), so a national buurt map loads just
+// the few tiles in view. The chosen indicator's numbers come once per choice
+// (/api/map/{level}/values) and become one `match` on the code in the fill colour: the
+// worker colours each area while it cuts the tile, and switching the indicator restyles
+// the tiles without fetching them again.
+const SRC = 'gebieden';
+
+async function viewMap(query) {
   markNav('kaart');
   setTitle('Kaart');
   const levels = state.info.levels.filter((l) => l.id !== 'land' && l.n_geometry > 0);
+  const q = new URLSearchParams(query || '');
+  if (q.get('niveau')) state.level = q.get('niveau');
+  if (q.get('indicator')) { state.indicator = q.get('indicator'); state.period = null; }
+  if (q.get('jaar')) state.period = q.get('jaar');
   if (!state.level || !levels.find((l) => l.id === state.level)) {
-    const pref = ['wijk', 'buurt', 'gemeente', 'provincie'].find((id) => levels.find((l) => l.id === id));
-    state.level = pref || (levels[0] && levels[0].id);
+    state.level = state.info.default_level || (levels[0] && levels[0].id);
   }
   main.innerHTML = `
     <h1>Kaart van het sociaal weefsel</h1>
     <p>Kies een niveau en een indicator. Klik op een gebied voor de cijfers en het wijkprofiel.
-       De <a href="#/tabel">tabel</a> geeft dezelfde gegevens als tekst.</p>
+       Met het toetsenbord: ga naar de kaart met Tab, schuif met de pijltjestoetsen, zoom met + en −,
+       en kies met Enter het gebied onder het kruisje. De <a href="#/tabel">tabel</a> geeft
+       dezelfde gegevens als tekst.</p>
     <form class="bediening" id="kaartbediening">
       <div><label for="niveau">Niveau</label>
         <select id="niveau">${levelOptions(state.level, true)}</select></div>
@@ -83,7 +95,7 @@ async function viewMap() {
     <div class="kaart-rij">
       <div>
         <div id="kaart" role="region" aria-label="Kaart; de tabel is het tekstalternatief"
-             data-map-rendered="false"></div>
+             data-map-rendered="false"><div class="kruisje" aria-hidden="true"></div></div>
         <p id="kaartstatus" class="bronregel" aria-live="polite"></p>
       </div>
       <div>
@@ -108,7 +120,7 @@ async function viewMap() {
     document.getElementById('kaart').textContent = 'Dit warehouse bevat geen gebiedsgrenzen.';
     return;
   }
-  initMap();
+  await initMap();
 }
 
 function hatchImage(bg, fg) {
@@ -123,20 +135,75 @@ function hatchImage(bg, fg) {
   return ctx.getImageData(0, 0, size, size);
 }
 
-function initMap() {
+function tileSource(level) {
+  const v = encodeURIComponent(state.info.tiles_version || '');
+  return { type: 'vector', maxzoom: 14,
+           tiles: [`${location.origin}/api/tiles/${encodeURIComponent(level)}/{z}/{x}/{y}.pbf?v=${v}`] };
+}
+
+// The values of the current choice; the page's boot script (index.html) may already have
+// asked for them while the scripts loaded.
+function fetchValues() {
+  const path = window.weefselValuesPath(state.level, state.indicator, state.period);
+  const boot = window.weefselBoot;
+  if (boot && boot.values && boot.values.path === path) {
+    const p = boot.values.promise.then((r) => (r.ok ? r.json() : api(path)));
+    boot.values = null;  // once: a later choice of the same layer asks again
+    return p;
+  }
+  return api(path);
+}
+
+// Areas grouped by colour class: one `match` on the code (a hash lookup in MapLibre),
+// suppressed areas white (hatched by their own layer), the rest grey.
+function colourStyle(body) {
+  const { meta, values, suppressed } = body;
+  const breaks = meta.breaks;
+  const colors = breaks.length ? PALETTE.slice(PALETTE.length - breaks.length - 1) : [PALETTE[2]];
+  const groups = colors.map(() => []);
+  for (const [code, v] of Object.entries(values)) {
+    let k = 0;
+    while (k < breaks.length && v >= breaks[k]) k += 1;
+    groups[k].push(code);
+  }
+  const expr = ['match', ['get', 'code']];
+  groups.forEach((codes, k) => { if (codes.length) expr.push(codes, colors[k]); });
+  if (suppressed.length) expr.push(suppressed, '#ffffff');
+  expr.push('#d9d9d9');
+  return { colors, fill: expr.length > 3 ? expr : '#d9d9d9',
+           hatch: suppressed.length ? ['match', ['get', 'code'], suppressed, true, false] : null };
+}
+
+function fillLayer(fill) {
+  return { id: 'vlakken', type: 'fill', source: SRC, 'source-layer': SRC,
+           paint: { 'fill-color': fill, 'fill-outline-color': '#333333' } };
+}
+function hatchLayer(filter) {
+  return { id: 'onderdrukt', type: 'fill', source: SRC, 'source-layer': SRC, filter,
+           paint: { 'fill-pattern': 'onderdrukt' } };
+}
+
+async function initMap() {
   const container = document.getElementById('kaart');
   if (state.map) { state.map.remove(); state.map = null; }
-  state.fittedLevel = null;
-  const first = mapPath(null);
-  state.prefetch = { path: first, promise: api(`${first}&meta=true`) };
-  state.prefetch.promise.catch(() => {});
-  const style = { version: 8, sources: {}, layers: [
+  const status = document.getElementById('kaartstatus');
+  status.textContent = 'Kaart wordt geladen…';
+  let body;
+  try { body = await fetchValues(); } catch (err) { status.textContent = err.message; return; }
+  if (!document.body.contains(container)) return;  // the user went elsewhere meanwhile
+  const tFetched = performance.now();
+  const look = colourStyle(body);
+  // Everything the first picture needs is in the style from the start: the worker cuts
+  // and colours each tile once.
+  const style = { version: 8, sources: { [SRC]: tileSource(state.level) }, layers: [
     { id: 'achtergrond', type: 'background', paint: { 'background-color': '#f3f3f3' } }] };
   if (state.info.basemap_url) {
     style.sources.basis = { type: 'raster', tiles: [state.info.basemap_url], tileSize: 256 };
     style.layers.push({ id: 'basis', type: 'raster', source: 'basis' });
   }
-  const b = state.info.bounds || [3.3, 50.7, 7.3, 53.6];
+  style.layers.push(fillLayer(look.fill));
+  if (look.hatch) style.layers.push(hatchLayer(look.hatch));
+  const b = body.meta.bbox || state.info.bounds || [3.3, 50.7, 7.3, 53.6];
   const map = new maplibregl.Map({
     container, style, bounds: [[b[0], b[1]], [b[2], b[3]]], fitBoundsOptions: { padding: 20 },
     attributionControl: false, dragRotate: false, pitchWithRotate: false, fadeDuration: 0,
@@ -144,92 +211,102 @@ function initMap() {
               'NavigationControl.ResetBearing': 'Noord boven', 'Map.Title': 'Kaart' },
   });
   state.map = map;
+  state.tCreated = performance.now();
+  map.once('load', () => { state.tLoaded = performance.now(); });
+  state.tileLevel = state.level;
   window.weefselMap = map;  // for tests and the bench
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
-  map.on('load', () => {
-    map.addImage('onderdrukt', hatchImage('#ffffff', '#7a7a7a'));
-    map.addSource('gebieden', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
-    // Few layers on purpose: every layer is a bucket per tile in the worker, and line
-    // layers are the costly ones, so outlines come from the fill itself.
-    map.addLayer({ id: 'vlakken', type: 'fill', source: 'gebieden',
-                   paint: { 'fill-color': '#d9d9d9', 'fill-outline-color': '#333333' } });
-    // The hatching and the selection outline are added only when needed: each layer is
-    // worker and render time for every tile.
-    map.on('click', 'vlakken', (e) => selectFeature(e.features[0].properties));
-    map.on('mouseenter', 'vlakken', () => { map.getCanvas().style.cursor = 'pointer'; });
-    map.on('mouseleave', 'vlakken', () => { map.getCanvas().style.cursor = ''; });
-    map.on('zoomend', () => {
-      const z = Math.round(map.getZoom());
-      if (state.loadedZoom !== null && z >= state.loadedZoom + 2) loadMapData();
-    });
-    loadMapData();
+  map.on('styleimagemissing', (e) => {
+    if (e.id === 'onderdrukt') map.addImage('onderdrukt', hatchImage('#ffffff', '#7a7a7a'));
   });
-}
-
-function mapPath(map) {
-  const target = map && state.fittedLevel === state.level ? map.getZoom() : (ZOOM_FOR_LEVEL[state.level] || 8) - 1;
-  const zoom = Math.max(5, Math.round(target) + 1);
-  const params = new URLSearchParams({ zoom });
-  if (state.indicator) params.set('indicator', state.indicator);
-  if (state.period) params.set('period', state.period);
-  return `/api/map/${encodeURIComponent(state.level)}?${params}`;
+  map.getCanvas().setAttribute('aria-label',
+    'Kaart. Pijltjestoetsen schuiven, plus en min zoomen, Enter kiest het gebied onder het kruisje.');
+  map.getCanvas().addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter' && e.key !== ' ') return;
+    e.preventDefault();
+    const c = map.getCanvas();
+    const hit = map.queryRenderedFeatures([c.clientWidth / 2, c.clientHeight / 2], { layers: ['vlakken'] });
+    if (hit.length) selectFeature(hit[0].properties.code);
+    else status.textContent = 'Onder het kruisje ligt geen gebied.';
+  });
+  map.on('click', 'vlakken', (e) => selectFeature(e.features[0].properties.code));
+  map.on('mouseenter', 'vlakken', () => { map.getCanvas().style.cursor = 'pointer'; });
+  map.on('mouseleave', 'vlakken', () => { map.getCanvas().style.cursor = ''; });
+  showMapData(body, look, tFetched, state.mapTicket = (state.mapTicket || 0) + 1);
 }
 
 async function loadMapData() {
   const map = state.map;
-  if (!map) return;
+  if (!map) return initMap();
   const container = document.getElementById('kaart');
   container.dataset.mapRendered = 'false';
   document.body.dataset.mapRendered = 'false';
   const status = document.getElementById('kaartstatus');
   status.textContent = 'Kaart wordt geladen…';
-  // Geometry detail follows the view: one zoom step finer than shown, refetched when the
-  // user zooms in two steps or more (the server simplifies and caches per zoom).
-  const path = mapPath(map);
-  const zoom = Number(new URL(path, location.href).searchParams.get('zoom'));
-  // The small legend metadata (prefetched while the map initialised) sets the colours
-  // first; then MapLibre's worker fetches and parses the GeoJSON itself (no big JSON on
-  // the main thread, no colour re-evaluation after the tiles are built).
-  let meta;
-  try {
-    meta = await (state.prefetch?.path === path ? state.prefetch.promise : api(`${path}&meta=true`));
-  } catch (err) { status.textContent = err.message; return; }
+  const ticket = (state.mapTicket = (state.mapTicket || 0) + 1);
+  let body;
+  try { body = await fetchValues(); } catch (err) { status.textContent = err.message; return; }
+  if (ticket !== state.mapTicket || map !== state.map) return;  // a newer choice won
   const tFetched = performance.now();
-  state.loadedZoom = zoom;
-  state.mapData = { meta };
+  const look = colourStyle(body);
+  if (!map.isStyleLoaded()) await new Promise((r) => map.once('load', r));
+  if (state.tileLevel !== state.level) {
+    // Another level is another source: replace it with its layers (MapLibre's setTiles()
+    // keeps the old level's parsed tiles).
+    for (const id of ['keuze', 'onderdrukt', 'vlakken']) if (map.getLayer(id)) map.removeLayer(id);
+    map.removeSource(SRC);
+    map.addSource(SRC, tileSource(state.level));
+    map.addLayer(fillLayer(look.fill));
+    state.tileLevel = state.level;
+    state.selected = null;
+    const bb = body.meta.bbox;
+    if (bb) map.fitBounds([[bb[0], bb[1]], [bb[2], bb[3]]], { padding: 20, animate: false });
+  } else {
+    map.setPaintProperty('vlakken', 'fill-color', look.fill);
+  }
+  if (map.getLayer('onderdrukt')) map.removeLayer('onderdrukt');
+  if (look.hatch) map.addLayer(hatchLayer(look.hatch));
+  showMapData(body, look, tFetched, ticket);
+}
+
+// Legend, status line, address bar and the rendered marker for one set of values.
+function showMapData(body, look, tFetched, ticket) {
+  const map = state.map;
+  const { meta } = body;
+  const container = document.getElementById('kaart');
+  state.mapData = body;
   state.indicator = meta.indicator ? meta.indicator.id : null;
   state.period = meta.period;
   fillPeriods();
-  const breaks = meta.breaks;
-  const expr = ['step', ['get', 'value'], PALETTE[0]];
-  const colors = breaks.length ? PALETTE.slice(PALETTE.length - breaks.length - 1) : [PALETTE[2]];
-  expr[2] = colors[0];
-  breaks.forEach((b, i) => expr.push(b, colors[i + 1]));
-  map.setPaintProperty('vlakken', 'fill-color', ['case',
-    ['==', ['get', 'status'], 'ok'], breaks.length ? expr : colors[0],
-    ['==', ['get', 'status'], 'onderdrukt'], '#ffffff', '#d9d9d9']);
-  if (meta.counts.onderdrukt > 0 && !map.getLayer('onderdrukt')) {
-    map.addLayer({ id: 'onderdrukt', type: 'fill', source: 'gebieden',
-                   filter: ['==', ['get', 'status'], 'onderdrukt'], paint: { 'fill-pattern': 'onderdrukt' } });
-  }
-  map.getSource('gebieden').setData(new URL(path, location.href).href);
-  if (meta.bbox && state.fittedLevel !== state.level) {
-    state.fittedLevel = state.level;
-    map.fitBounds([[meta.bbox[0], meta.bbox[1]], [meta.bbox[2], meta.bbox[3]]], { padding: 20, animate: false });
-  }
-  renderLegend(meta, breaks, colors);
+  rememberInHash();
+  renderLegend(meta, meta.breaks, look.colors);
+  if (state.selected) showSelection(state.selected);
   const tSet = performance.now();
   map.once('idle', () => {
-    window.weefselTimings = { fetched: tFetched, setData: tSet, idle: performance.now() };
+    if (ticket !== state.mapTicket) return;
+    window.weefselTimings = { fetched: tFetched, created: state.tCreated, load: state.tLoaded,
+                              setData: tSet, idle: performance.now() };
     container.dataset.mapRendered = 'true';
     document.body.dataset.mapRendered = 'true';
     window.dispatchEvent(new Event('map-rendered'));
   });
+  map.triggerRepaint();
   const c = meta.counts;
   const nFeatures = c.ok + c.onderdrukt + c.ontbreekt;
-  status.textContent = `${nFeatures} gebieden op de kaart: ${c.ok} met een waarde, ` +
+  document.getElementById('kaartstatus').textContent =
+    `${nFeatures} gebieden op de kaart: ${c.ok} met een waarde, ` +
     `${c.onderdrukt} onderdrukt, ${c.ontbreekt} zonder waarde` +
     (meta.n_without_geometry ? `; ${meta.n_without_geometry} zonder grenzen (wel in de tabel).` : '.');
+}
+
+// The map's choice in the address bar, so a view can be bookmarked and shared
+// (#/kaart?niveau=buurt&indicator=…&jaar=…), without a new history entry.
+function rememberInHash() {
+  const p = new URLSearchParams({ niveau: state.level });
+  if (state.indicator) p.set('indicator', state.indicator);
+  if (state.period) p.set('jaar', state.period);
+  const hash = `#/kaart?${p}`;
+  if (location.hash !== hash) history.replaceState(null, '', hash);
 }
 
 async function fillPeriods() {
@@ -265,23 +342,33 @@ function renderLegend(meta, breaks, colors) {
     `${ind.direction ? ` · ${esc(ind.direction)}` : ''} · Klassen: kwintielen.</p>`;
 }
 
-function selectFeature(p) {
-  const box = document.getElementById('selectie');
-  if (!box) return;
+async function selectFeature(code) {
   const map = state.map;
   if (map && !map.getLayer('keuze')) {
-    map.addLayer({ id: 'keuze', type: 'line', source: 'gebieden', filter: ['==', ['get', 'code'], ''],
-                   paint: { 'line-color': '#000000', 'line-width': 3 } });
+    map.addLayer({ id: 'keuze', type: 'line', source: SRC, 'source-layer': SRC,
+                   filter: ['==', ['get', 'code'], ''], paint: { 'line-color': '#000000', 'line-width': 3 } });
   }
-  if (map) map.setFilter('keuze', ['==', ['get', 'code'], p.code]);
-  const ind = state.mapData?.meta?.indicator || {};
-  const val = p.status === 'ok' ? `${fmt(Number(p.value))}${ind.unit ? ` ${esc(ind.unit)}` : ''}`
-    : p.status === 'onderdrukt' ? 'onderdrukt' : 'geen waarde';
-  box.innerHTML = `<h2 id="selectie-kop">${esc(p.name)}</h2>
-    <p class="bronregel">${esc(p.code)}</p>
+  if (map) map.setFilter('keuze', ['==', ['get', 'code'], code]);
+  let area;
+  try { area = (await api(`/api/areas/${encodeURIComponent(code)}`)).area; }
+  catch (err) { area = { code, name: code }; }
+  state.selected = area;
+  showSelection(area, true);
+}
+
+function showSelection(area, focus = false) {
+  const box = document.getElementById('selectie');
+  if (!box) return;
+  const body = state.mapData || { values: {}, suppressed: [] };
+  const ind = body.meta?.indicator || {};
+  const v = body.values[area.code];
+  const val = v !== undefined ? `${fmt(Number(v))}${ind.unit ? ` ${esc(ind.unit)}` : ''}`
+    : body.suppressed.includes(area.code) ? 'onderdrukt' : 'geen waarde';
+  box.innerHTML = `<h2 id="selectie-kop">${esc(area.name)}</h2>
+    <p class="bronregel">${esc(area.code)}</p>
     <p>${esc(ind.title || '')}: <strong id="selectie-waarde">${val}</strong></p>
-    <p><a class="knop" href="#/gebied/${encodeURIComponent(p.code)}">Bekijk het profiel van ${esc(p.name)}</a></p>`;
-  box.querySelector('a').focus();
+    <p><a class="knop" href="#/gebied/${encodeURIComponent(area.code)}">Bekijk het profiel van ${esc(area.name)}</a></p>`;
+  if (focus) box.querySelector('a').focus();
 }
 
 // ---------------------------------------------------------------- area page
@@ -486,13 +573,16 @@ async function route() {
     if (parts[0] === 'gebied' && parts[1]) await viewArea(decodeURIComponent(parts[1]));
     else if (parts[0] === 'tabel') await viewTable();
     else if (parts[0] === 'vergelijk') await viewCompare(query);
-    else await viewMap();
+    else await viewMap(parts[0] === 'kaart' ? query : '');
   } catch (err) { showError(err); }
 }
 
 async function start() {
   try {
-    const [info, inds] = await Promise.all([api('/api/info'), api('/api/indicators')]);
+    // index.html carries /api/info and has already asked for the indicator list
+    const boot = window.weefselBoot || {};
+    const [info, inds] = await Promise.all([boot.info || api('/api/info'),
+      (boot.indicators || fetch('/api/indicators')).then((r) => r.json())]);
     state.info = info;
     state.indicators = inds.indicators;
     state.indicator = state.info.default_indicator;
