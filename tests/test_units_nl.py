@@ -187,7 +187,11 @@ def test_access_layers_are_worded_in_dutch(indexed_wh, tmp_path):
                 "missing_reason VARCHAR)")
     con.executemany("INSERT INTO access_results VALUES (?, 'buurt', '2024', ?, ?, ?, 1000, NULL)",
                     [("BU00010101", "nearest_distance", "community_centre", 640.0),
-                     ("BU00010101", "types_within", "meeting_places", 3.0)])
+                     ("BU00010101", "types_within", "meeting_places", 3.0),
+                     ("BU00010101", "count_within_500", "community_centre", 2.0),
+                     ("BU00010101", "e2sfca_per_1000", "school", 0.4),
+                     ("BU00010101", "diversity_shannon", "meeting_places", 0.9),
+                     ("BU00010101", "count_within_1000", "horeca", 5.0)])
     con.close()
     data = WebData(path)
     try:
@@ -198,7 +202,70 @@ def test_access_layers_are_worded_in_dutch(indexed_wh, tmp_path):
         types = data.layer("access:types_within:meeting_places")
         assert types.title == "Bereikbaarheid: Aantal soorten ontmoetingsplekken op loopafstand"
         assert types.unit == "soorten (gemiddeld over inwoners)"
+        # counts and supply take the plural; the singular stays for "dichtstbijzijnde"
+        count = data.layer("access:count_within_500:community_centre")
+        assert count.title == "Bereikbaarheid: Aantal buurthuizen binnen 500 m"
+        assert count.unit == "aantal (gemiddeld over inwoners)" and count.unit_en.startswith("count")
+        assert (data.layer("access:e2sfca_per_1000:school").title
+                == "Bereikbaarheid: Aanbod scholen per 1.000 inwoners binnen bereik (E2SFCA)")
+        shannon = data.layer("access:diversity_shannon:meeting_places")
+        assert shannon.unit == "Shannon-index H (nats, gemiddeld over inwoners; 0 = geen of één soort)"
+        # a type outside the typology (no plural known) keeps its key instead of failing
+        assert data.layer("access:count_within_1000:horeca").title == "Bereikbaarheid: Aantal horeca binnen 1 km"
         doc = render_document(build_profile(data, "BU00010101"))
     finally:
         data.close()
     assert "Afstand tot dichtstbijzijnde buurthuis" in doc and "nearest distance" not in doc
+
+
+def test_access_yaml_and_typology_carry_the_dutch_wording():
+    """Every access measure has a Dutch unit, every typology type a Dutch plural, and only the
+    plural placeholder is used where a title counts or sums facilities."""
+    from weefsel.web.data import _access_texts
+    measures, labels, plurals = _access_texts()
+    assert len(measures) == 8
+    for m, spec in measures.items():
+        assert str(spec.get("unit_nl") or "").strip(), m
+        assert not ENGLISH.search(spec["unit_nl"]), (m, spec["unit_nl"])
+        assert spec["unit"].lstrip().startswith("%") == spec["unit_nl"].startswith("%"), m
+        if m.startswith(("count_within", "e2sfca")):
+            assert "{types}" in spec["title_nl"] and "{type}" not in spec["title_nl"], m
+    assert set(plurals) == set(labels) and len(plurals) > 15
+    assert plurals["community_centre"] == "buurthuizen" and plurals["school"] == "scholen"
+    assert all(plurals[k] != labels[k] for k in labels if k != "meeting_places"), "plural equals singular"
+
+
+@pytest.fixture(scope="module")
+def amsterdam_access(data_dir, tmp_path_factory) -> Path:
+    """The real Amsterdam build (publishers' data) with `weefsel access` run on it."""
+    from weefsel.analysis.access.warehouse import run_access
+    from weefsel.warehouse.build import build
+    out = tmp_path_factory.mktemp("ams_nl") / "amsterdam.duckdb"
+    build("amsterdam", data_dir, out, progress=False)
+    run_access(out)
+    return out
+
+
+def test_real_amsterdam_access_layers_have_dutch_units_and_plural_counts(amsterdam_access):
+    from weefsel.sources.typology import load_typology
+    data = WebData(amsterdam_access)
+    try:
+        pairs = data.sql("SELECT DISTINCT measure, facility_type FROM access_results")
+        layers = [lay for lay in data.layers.values() if lay.table == "access_results"]
+    finally:
+        data.close()
+    assert len(layers) == len(pairs) > 40
+    for lay in layers:
+        assert lay.unit.strip(), lay.id
+        assert not ENGLISH.search(lay.unit), (lay.id, lay.unit)
+        assert "{" not in lay.title and "_" not in lay.title, (lay.id, lay.title)
+    by_id = {lay.id: lay for lay in layers}
+    assert by_id["access:count_within_500:community_centre"].title == \
+        "Bereikbaarheid: Aantal buurthuizen binnen 500 m"
+    assert by_id["access:diversity_shannon:meeting_places"].unit.startswith("Shannon-index H")
+    typology = load_typology()
+    counts = [lay for lay in layers if lay.id.startswith("access:count_within_")]
+    assert len(counts) > 20
+    for lay in counts:
+        label = typology[lay.id.rsplit(":", 1)[1]].label_nl
+        assert f"Aantal {label} binnen" not in lay.title, lay.title   # the singular reads wrong

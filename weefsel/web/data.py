@@ -101,23 +101,26 @@ def _units(entry: dict) -> tuple[str, str]:
     return unit, str(entry.get("unit_en") or "")
 
 
-def _access_texts() -> tuple[dict[str, dict], dict[str, str]]:
+def _access_texts() -> tuple[dict[str, dict], dict[str, str], dict[str, str]]:
     """Dutch wording for access_results layers: measure -> its entry of
-    weefsel/analysis/access_indicators.yaml (title_nl template, English unit, direction) and
-    facility type -> label_nl of weefsel/sources/typology.yaml. Empty when unreadable."""
+    weefsel/analysis/access_indicators.yaml (title_nl template, unit_nl, direction), and
+    facility type -> label_nl and -> label_nl_plural of weefsel/sources/typology.yaml (counts
+    need the plural: "Aantal buurthuizen", not "Aantal buurthuis"). Empty when unreadable."""
     import yaml
     root = Path(__file__).resolve().parents[1]
     try:
         spec = yaml.safe_load((root / "analysis" / "access_indicators.yaml").read_text(encoding="utf-8"))
         types = yaml.safe_load((root / "sources" / "typology.yaml").read_text(encoding="utf-8"))
     except Exception:  # wording only: never take the dashboard down
-        return {}, {}
+        return {}, {}, {}
     measures = {str(e["measure"]): e for e in (spec or {}).get("indicators", [])
                 if isinstance(e, dict) and e.get("measure")}
-    labels = {str(k): str(v.get("label_nl")) for k, v in ((types or {}).get("types") or {}).items()
-              if isinstance(v, dict) and v.get("label_nl")}
+    entries = {str(k): v for k, v in ((types or {}).get("types") or {}).items() if isinstance(v, dict)}
+    labels = {k: str(v["label_nl"]) for k, v in entries.items() if v.get("label_nl")}
+    plurals = {k: str(v["label_nl_plural"]) for k, v in entries.items() if v.get("label_nl_plural")}
     labels.setdefault("meeting_places", "ontmoetingsplekken")
-    return measures, labels
+    plurals.setdefault("meeting_places", "ontmoetingsplekken")
+    return measures, labels, plurals
 
 
 def _sources_text(raw: Any) -> str:
@@ -298,22 +301,21 @@ class WebData:
         if "area_code" not in cols:
             return out
         if {"measure", "facility_type", "value"} <= set(cols):  # access_results (H5)
-            measures, labels = _access_texts()
-            # Dutch units as the catalogue words the same English unit
-            unit_nl = {en: nl for en, nl in (_units(c)[::-1] for c in
-                                             (self._catalogue or load_catalogue())) if en}
+            measures, labels, plurals = _access_texts()
             for m, ft in self._con.execute(
                     f"SELECT DISTINCT measure, facility_type FROM {table} ORDER BY 1, 2").fetchall():
                 lid = f"{prefix}:{m}:{ft}"
                 spec = measures.get(str(m), {})
                 ft_nl = labels.get(str(ft), str(ft).replace("_", " "))
-                title = (str(spec["title_nl"]).replace("{type}", ft_nl) if spec.get("title_nl")
+                # a type outside the typology has no known plural: its key, as the singular
+                title = (str(spec["title_nl"]).replace("{types}", plurals.get(str(ft), ft_nl))
+                         .replace("{type}", ft_nl) if spec.get("title_nl")
                          else f"{str(m).replace('_', ' ')} ({ft_nl})")
                 unit_en = str(spec.get("unit") or "")
                 out[lid] = Layer(id=lid, title=f"{label}: {title}", kind=kind, table=table,
                                  column="value", where="measure = ? AND facility_type = ?",
                                  params=(m, ft), source="weefsel access", theme=kind,
-                                 unit=unit_nl.get(unit_en, ""), unit_en=unit_en,
+                                 unit=str(spec.get("unit_nl") or "").strip(), unit_en=unit_en,
                                  direction=_direction_nl(spec.get("direction")))
             return out
         if name_col and "value" in cols:
