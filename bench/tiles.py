@@ -51,13 +51,20 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import mapbox_vector_tile  # noqa: E402
-import shapely  # noqa: E402
+import mapbox_vector_tile
+import shapely
+from standin_buurten import standin_buurten
 
-from standin_buurten import standin_buurten  # noqa: E402
-from weefsel.config import default_data_dir  # noqa: E402
-from weefsel.web.tiles import (BUFFER, EXTENT, LAYER_NAME, TileSet,  # noqa: E402
-                               encode_polygons, lonlat_bounds, tile_bounds)
+from weefsel.config import default_data_dir
+from weefsel.web.tiles import (
+    BUFFER,
+    EXTENT,
+    LAYER_NAME,
+    TileSet,
+    encode_polygons,
+    lonlat_bounds,
+    tile_bounds,
+)
 
 ZOOMS = (6, 8, 10)
 RANDSTAD = (4.2, 51.8, 5.2, 52.5)
@@ -151,10 +158,10 @@ def run_case(name: str, codes: list[str], geoms: np.ndarray) -> tuple[float, flo
         rel: list[float] = []
         for local, idx, cs in inputs:
             props = {"code": cs}
-            t_o, ours = best_of(lambda: encode_polygons(LAYER_NAME, local, idx, props))
+            t_o, ours = best_of(lambda g=local, i=idx, pr=props: encode_polygons(LAYER_NAME, g, i, pr))
             layer = [{"name": LAYER_NAME, "features": peer_features(local, idx, cs)}]
-            t_p, peer = best_of(lambda: mapbox_vector_tile.encode(
-                layer, default_options=PEER_OPTIONS))
+            t_p, peer = best_of(lambda la=layer: mapbox_vector_tile.encode(
+                la, default_options=PEER_OPTIONS))
             s_ours += t_o
             s_peer += t_p
             b_ours += len(ours)
