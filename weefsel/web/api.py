@@ -72,8 +72,10 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     # part of every tile URL: a rebuilt warehouse gets new URLs, so browsers never mix
     # cached tiles of an old build with the values of a new one
     tiles_version = f"{int(Path(warehouse_path).stat().st_mtime_ns) // 1_000_000:x}"
-    threading.Thread(target=_warm, args=(data, tiles, warm_values), daemon=True,
-                     name="weefsel-warm").start()
+    warm = threading.Thread(target=_warm, args=(data, tiles, warm_values), daemon=True,
+                            name="weefsel-warm")
+    data.background.append(warm)
+    warm.start()
     app = FastAPI(
         title="weefsel API",
         description="Het sociaal weefsel van Nederlandse buurten: gebieden, indicatoren, "
@@ -362,11 +364,15 @@ def _warm(data: WebData, tiles: LevelTiles, warm_values) -> None:
     levels.sort(key=lambda lv: lv != "wijk")
     for level in levels:
         try:
+            if data.stopping.is_set():
+                return
             ts = tiles(level)
             warm_values(level)
             box = lonlat_bounds(ts)
             for z in WARM_ZOOMS if box else ():
                 for key in ts.tiles_for_bounds(z, box):
+                    if data.stopping.is_set():
+                        return
                     ts.tile(*key)
         except Exception:  # warming is an optimisation; requests report real errors
             log.exception("warming tiles of %s failed", level)

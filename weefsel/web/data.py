@@ -168,8 +168,16 @@ class WebData:
         self._public = {lid: lay.public() for lid, lay in self.layers.items()}
         self._area_dicts = {r["code"]: r for r in clean_records(self.areas)}
         self._cache_lock = threading.Lock()
+        #: threads working on this warehouse in the background, and their stop signal
+        self.background: list[threading.Thread] = []
+        self.stopping = threading.Event()
 
     def close(self) -> None:
+        """Stop background work (warming) first: DuckDB refuses to close a connection
+        whose cursor another thread is using."""
+        self.stopping.set()
+        for t in self.background:
+            t.join(timeout=60)
         self._con.close()
 
     # -- low level -------------------------------------------------------------------------
@@ -250,7 +258,7 @@ class WebData:
     def _reference_filter_uncached(self, table: str) -> tuple[str, tuple]:
         if "reference" not in self.columns.get(table, []):
             return "", ()
-        refs = [r for (r,) in self._con.execute(
+        refs = [r for (r,) in self.cursor().execute(
             f"SELECT DISTINCT reference FROM {table} ORDER BY 1").fetchall()]
         if not refs:
             return "", ()
@@ -269,7 +277,7 @@ class WebData:
                 unit="aantal thema's", direction="hoger is slechter", source="weefsel index (SVI)",
                 theme="kwetsbaarheid", kind="flag", table="svi_results", column="themes_flagged",
                 where="component_type = ?" + join, params=("overall",) + ref_params)
-        themes = [r for (r,) in self._con.execute(
+        themes = [r for (r,) in self.cursor().execute(
             "SELECT DISTINCT component FROM svi_results WHERE component_type = 'theme' "
             "ORDER BY 1").fetchall()]
         out["svi:overall"] = Layer(
@@ -292,7 +300,7 @@ class WebData:
         """Wide tables (one numeric/boolean column per measure) or long ones (indicator/value)."""
         out: dict[str, Layer] = {}
         cols = self.columns[table]
-        types = dict(self._con.execute(
+        types = dict(self.cursor().execute(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
             [table]).fetchall())
         prefix = "svi" if kind == "flag" else "access"
@@ -302,7 +310,7 @@ class WebData:
             return out
         if {"measure", "facility_type", "value"} <= set(cols):  # access_results (H5)
             measures, labels, plurals = _access_texts()
-            for m, ft in self._con.execute(
+            for m, ft in self.cursor().execute(
                     f"SELECT DISTINCT measure, facility_type FROM {table} ORDER BY 1, 2").fetchall():
                 lid = f"{prefix}:{m}:{ft}"
                 spec = measures.get(str(m), {})
