@@ -303,7 +303,7 @@ def main() -> None:
             sys.exit("no --warehouse and no ../shared/data")
         t0 = time.perf_counter()
         wh = build_bench_warehouse(data, Path(tmp.name) / "bench.duckdb")
-        print(f"bench warehouse (national wijk + gemeente, KWB basics) in "
+        print(f"bench warehouse (national gemeente + wijk, stand-in buurt layer, KWB basics) in "
               f"{time.perf_counter() - t0:.1f} s")
     import duckdb
     con = duckdb.connect(str(wh), read_only=True)
