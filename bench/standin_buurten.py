@@ -27,13 +27,12 @@ def _bend(coords: np.ndarray) -> np.ndarray:
     return np.column_stack([x + dx, y + dy])
 
 
-def standin_buurten(data_dir: Path, seed: int = 7) -> pd.DataFrame:
-    """code, level='buurt', name, gemeente_code, wijk_code, geom_rd (WKB, EPSG:28992)."""
+def real_wijken(data_dir: Path) -> tuple[list[str], np.ndarray]:
+    """The national 2024 wijk polygons (PDOK/CBS, generalised): codes and RD New shapes."""
     import shapely
     from pyproj import Transformer
     from shapely.geometry import shape
 
-    rng = np.random.default_rng(seed)
     tf = Transformer.from_crs("EPSG:4326", "EPSG:28992", always_xy=True)
 
     def _tf(c: np.ndarray) -> np.ndarray:
@@ -42,8 +41,17 @@ def standin_buurten(data_dir: Path, seed: int = 7) -> pd.DataFrame:
 
     fc = json.loads((data_dir / "boundaries" / "wijk_2024_gegeneraliseerd.geojson")
                     .read_text(encoding="utf-8"))
-    wijken = {f["properties"]["statcode"]: shapely.transform(shape(f["geometry"]), _tf)
-              for f in fc["features"]}
+    codes = [f["properties"]["statcode"] for f in fc["features"]]
+    geoms = np.array([shape(f["geometry"]) for f in fc["features"]], dtype=object)
+    return codes, shapely.transform(geoms, _tf)
+
+
+def standin_buurten(data_dir: Path, seed: int = 7) -> pd.DataFrame:
+    """code, level='buurt', name, gemeente_code, wijk_code, geom_rd (WKB, EPSG:28992)."""
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    wijken = dict(zip(*real_wijken(data_dir)))
     pop = pd.read_csv(data_dir / "kwb" / "kwb_2024_buurt_population_national.csv")
     codes = pop.iloc[:, 0].astype(str).str.strip()
     by_wijk: dict[str, list[str]] = {}

@@ -41,7 +41,6 @@ Also printed: the one-off costs a cold server pays, ``TileSet(...)`` constructio
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -53,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import mapbox_vector_tile
 import shapely
-from standin_buurten import standin_buurten
+from standin_buurten import real_wijken, standin_buurten
 
 from weefsel.config import default_data_dir
 from weefsel.web.tiles import (
@@ -192,19 +191,7 @@ def run_case(name: str, codes: list[str], geoms: np.ndarray) -> tuple[float, flo
 
 
 def wijk_layer(data_dir: Path) -> tuple[list[str], np.ndarray]:
-    from pyproj import Transformer
-    from shapely.geometry import shape
-    tf = Transformer.from_crs("EPSG:4326", "EPSG:28992", always_xy=True)
-
-    def _tf(c: np.ndarray) -> np.ndarray:
-        x, y = tf.transform(c[:, 0], c[:, 1])
-        return np.column_stack([x, y])
-
-    fc = json.loads((data_dir / "boundaries" / "wijk_2024_gegeneraliseerd.geojson")
-                    .read_text(encoding="utf-8"))
-    codes = [f["properties"]["statcode"] for f in fc["features"]]
-    geoms = np.array([shape(f["geometry"]) for f in fc["features"]], dtype=object)
-    return codes, shapely.transform(geoms, _tf)
+    return real_wijken(data_dir)
 
 
 def main() -> int:
