@@ -63,9 +63,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
 
     def warm_values(level: str) -> None:
         """The first map of a level: default indicator, latest period."""
-        lid = (data.default_layer_ids(1) or [None])[0]
-        lay = data.layer(lid) if lid else None
-        per = data.resolve_period(lay, level, None) if lay else None
+        lid, lay, per = _map_choice(data, level, None, None)
         key = ("values", level, lid, per)
         if key not in app_cache:
             app_cache[key] = _values(data, tiles, level, lay, per)
@@ -201,9 +199,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                   zoom: Annotated[int, Query(ge=0, le=22)] = 8,
                   meta: Annotated[bool, Query(description="alleen de legenda-gegevens")] = False):
         data.check_level(level)
-        lid = indicator or (data.default_layer_ids(1) or [None])[0]
-        lay = data.layer(lid) if lid else None
-        per = data.resolve_period(lay, level, period) if lay else None
+        lid, lay, per = _map_choice(data, level, indicator, period)
         z = max(5, min(zoom, 13))
         body = cached(("map", level, lid, per, z),
                       lambda: _geojson(data, level, lay, per, z), request)
@@ -218,9 +214,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                    indicator: Annotated[str | None, Query(max_length=200)] = None,
                    period: Annotated[str | None, Query(max_length=16)] = None):
         data.check_level(level)
-        lid = indicator or (data.default_layer_ids(1) or [None])[0]
-        lay = data.layer(lid) if lid else None
-        per = data.resolve_period(lay, level, period) if lay else None
+        lid, lay, per = _map_choice(data, level, indicator, period)
         return cached(("values", level, lid, per),
                       lambda: _values(data, tiles, level, lay, per), request)
 
@@ -387,6 +381,15 @@ def _include_participation(app: FastAPI) -> None:
             log.info("participation router %s not mounted: %s", module, exc)
             continue
         app.include_router(router)
+
+
+def _map_choice(data: WebData, level: str, indicator: str | None, period: str | None):
+    """(layer id, layer, period) a map shows: the default layer when none is asked for, the
+    latest period of it at this level when no period is."""
+    lid = indicator or (data.default_layer_ids(1) or [None])[0]
+    lay = data.layer(lid) if lid else None
+    per = data.resolve_period(lay, level, period) if lay else None
+    return lid, lay, per
 
 
 def _map_values(data: WebData, level: str, lay, period: str | None, codes

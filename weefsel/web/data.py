@@ -626,15 +626,6 @@ class WebData:
                 self._geom_cache[key] = geoms
         return geoms
 
-    def bounds(self, zoom_of: dict[str, int] | None = None) -> list[float] | None:
-        """Lon/lat bounding box of the finest level with geometry (the initial view);
-        ``zoom_of`` names the zoom already cached per level, so no extra conversion runs."""
-        for level in reversed(self.levels):
-            g = self.geometries(level, (zoom_of or {}).get(level, 8))
-            if g.bbox:
-                return g.bbox
-        return None
-
 
 class LevelGeometry(dict):
     """code → GeoJSON geometry text, plus the lon/lat bbox of the whole level."""

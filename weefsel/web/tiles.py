@@ -47,6 +47,29 @@ def simplify_tolerance(z: int) -> float:
     return (2 * ORIGIN / (1 << z)) / TILE_PIXELS * 0.5
 
 
+class _Once:
+    """A dict filled at most once per key, however many threads ask at the same time:
+    the costly steps here (reading and reprojecting a level, simplifying it) must not run
+    twice when the background warmer and a first request meet."""
+
+    def __init__(self) -> None:
+        self._values: dict = {}
+        self._locks: dict = {}
+        self._guard = threading.Lock()
+
+    def get(self, key, make):
+        hit = self._values.get(key)
+        if hit is not None:
+            return hit
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            hit = self._values.get(key)
+            if hit is None:
+                hit = self._values[key] = make()
+        return hit
+
+
 class TileSet:
     """Vector tiles of one level's polygons (feature id = position, property ``code``),
     made on request and cached.
@@ -69,11 +92,10 @@ class TileSet:
         self.geoms = shapely.transform(geoms_rd[keep], _tf)
         self.tree = shapely.STRtree(self.geoms)
         self.bounds = shapely.total_bounds(self.geoms) if len(self.geoms) else None
-        self._simplified: dict[int, np.ndarray] = {}
+        self._simplified = _Once()
         self._cache: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self._zoom_locks: dict[int, threading.Lock] = {}
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -82,17 +104,8 @@ class TileSet:
         """The level simplified once for zoom ``z`` (topology kept, so nothing vanishes)."""
         import shapely
         z = min(z, MAX_SIMPLIFY_ZOOM)
-        hit = self._simplified.get(z)
-        if hit is not None:
-            return hit
-        with self._lock:
-            lock = self._zoom_locks.setdefault(z, threading.Lock())
-        with lock:
-            hit = self._simplified.get(z)
-            if hit is None:
-                hit = shapely.simplify(self.geoms, simplify_tolerance(z), preserve_topology=True)
-                self._simplified[z] = hit
-        return hit
+        return self._simplified.get(z, lambda: shapely.simplify(
+            self.geoms, simplify_tolerance(z), preserve_topology=True))
 
     def tile(self, z: int, x: int, y: int) -> bytes:
         """The MVT bytes of tile z/x/y (empty bytes when no area touches it)."""
@@ -308,27 +321,18 @@ class LevelTiles:
 
     def __init__(self, cursor_factory):
         self._cursor = cursor_factory
-        self._sets: dict[str, TileSet] = {}
-        self._lock = threading.Lock()
-        self._level_locks: dict[str, threading.Lock] = {}
+        self._sets = _Once()
 
     def __call__(self, level: str) -> TileSet:
-        hit = self._sets.get(level)
-        if hit is not None:
-            return hit
-        with self._lock:
-            lock = self._level_locks.setdefault(level, threading.Lock())
-        with lock:
-            hit = self._sets.get(level)
-            if hit is None:
-                import shapely
-                rows = self._cursor().execute(
-                    "SELECT code, geom_rd FROM areas WHERE level = ? AND geom_rd IS NOT NULL "
-                    "ORDER BY code", [level]).fetchall()
-                geoms = shapely.from_wkb(np.array([bytes(r[1]) for r in rows], dtype=object))
-                hit = TileSet([r[0] for r in rows], geoms)
-                self._sets[level] = hit
-        return hit
+        return self._sets.get(level, lambda: self._load(level))
+
+    def _load(self, level: str) -> TileSet:
+        import shapely
+        rows = self._cursor().execute(
+            "SELECT code, geom_rd FROM areas WHERE level = ? AND geom_rd IS NOT NULL "
+            "ORDER BY code", [level]).fetchall()
+        geoms = shapely.from_wkb(np.array([bytes(r[1]) for r in rows], dtype=object))
+        return TileSet([r[0] for r in rows], geoms)
 
 
 def lonlat_bounds(ts: TileSet) -> list[float] | None:
