@@ -126,6 +126,11 @@ def _load(spec: SourceSpec, context: dict[str, Any]) -> SourceFrames:
     if k == "osm":
         from weefsel.sources import osm
         return osm.load_osm(p)
+    if k == "crime":
+        from weefsel.sources import crime
+        return crime.load_crime_csv(p)
+    if k in ("postcode", "facility_csv"):
+        return _facility_list(spec, context)
     if k == "odata":
         client = context.get("odata_client")
         if client is None:
@@ -135,6 +140,30 @@ def _load(spec: SourceSpec, context: dict[str, Any]) -> SourceFrames:
     if k == "pdok":
         return _pdok(context, kw["level"], kw["year"])
     raise WeefselError(f"no loader for source kind {k!r}")
+
+
+def _facility_list(spec: SourceSpec, context: dict[str, Any]) -> SourceFrames:
+    """Postcode centroid tables (kept for placing) and CSV facility lists placed with them."""
+    from weefsel.sources import facility_csv, postcode
+    if spec.kind == "postcode":
+        idx = postcode.load_postcode_index([spec.path])
+        context.setdefault("postcode_tables", {})[str(spec.path)] = idx
+        from weefsel.sources.base import sha256_of
+        return SourceFrames(source=spec.label, rows_read=len(idx.pc4) + len(idx.pc6), provenance=[{
+            "file": str(spec.path), "sha256": sha256_of(spec.path), "table_id": "postcode",
+            "publisher": "GeoNames postal codes (via symerio/postal-codes-data)"
+            if "geonames" in spec.label.lower() else "postcode centroids",
+            "licence": "CC BY 4.0" if "geonames" in spec.label.lower() else None}])
+    tables = context.setdefault("postcode_tables", {})
+    merged = postcode.PostcodeIndex()
+    for path in spec.kwargs.get("postcodes") or []:
+        idx = tables.get(str(path)) or postcode.load_postcode_index([path])
+        tables[str(path)] = idx
+        for k, v in idx.pc6.items():
+            merged.pc6.setdefault(k, v)
+        for k, v in idx.pc4.items():
+            merged.pc4.setdefault(k, v)
+    return facility_csv.load_facility_csv(spec.path, postcodes=merged)
 
 
 def _pdok(context: dict[str, Any], level: str, year: int) -> SourceFrames:
