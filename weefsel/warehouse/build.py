@@ -546,12 +546,14 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
 
             from weefsel.sources.osm import assign_areas
             x0, y0, x1, y1 = total_bounds(from_wkb([bytes(g) for g in polys["geom_rd"]]))
+            b = BORDER_SUPPLY_M
             x = pd.to_numeric(facilities["x_rd"], errors="coerce")
             y = pd.to_numeric(facilities["y_rd"], errors="coerce")
-            facilities = facilities[x.between(x0, x1) & y.between(y0, y1)]
+            facilities = facilities[x.between(x0 - b, x1 + b) & y.between(y0 - b, y1 + b)]
             if len(facilities):
-                facilities = assign_areas(facilities, polys)
-        facilities = facilities[facilities["area_code"].isin(keep)]
+                facilities = assign_areas(facilities, polys, warn=False)
+        near = _near_border(facilities, areas)
+        facilities = facilities[facilities["area_code"].isin(keep) | near]
     step("Writing the warehouse")
 
     con = duckdb.connect(str(tmp))
@@ -582,6 +584,28 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
         con.close()
         raise
     return con
+
+
+#: Facilities this close (m) outside the region's gemeenten are kept as supply with area_code
+#: NULL: residents cross the border for a school or GP, and CBS's distances count them too.
+BORDER_SUPPLY_M = 5000.0
+
+
+def _near_border(facilities: pd.DataFrame, areas: pd.DataFrame) -> pd.Series:
+    """Facilities outside every area of the region but within BORDER_SUPPLY_M of a gemeente."""
+    near = pd.Series(False, index=facilities.index)
+    outside = facilities["area_code"].isna()
+    gem = areas[(areas["level"] == "gemeente") & areas["geom_rd"].notna()]
+    if not outside.any() or gem.empty:
+        return near
+    import shapely
+    tree = shapely.STRtree(shapely.from_wkb([bytes(g) for g in gem["geom_rd"]]))
+    sub = facilities[outside]
+    pts = shapely.points(pd.to_numeric(sub["x_rd"]).to_numpy(float),
+                         pd.to_numeric(sub["y_rd"]).to_numpy(float))
+    hit, _ = tree.query(pts, predicate="dwithin", distance=BORDER_SUPPLY_M)
+    near.loc[sub.index[sorted(set(hit.tolist()))]] = True
+    return near
 
 
 def _scan(obs: pd.DataFrame) -> Any:
