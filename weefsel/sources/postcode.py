@@ -29,9 +29,10 @@ def normalise_postcode(text: object) -> str | None:
     """'8224 bs' -> '8224BS', '1011' -> '1011'; anything else -> None."""
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return None
-    s = re.sub(r"\s+", "", str(text)).upper()
-    if PC6_RE.match(s) or PC4_RE.match(s):
-        return s
+    for part in re.split(r"[/,;|]", str(text)):     # '9611HZ/9603HK': the first one counts
+        s = re.sub(r"\s+", "", part).upper()
+        if PC6_RE.match(s) or PC4_RE.match(s):
+            return s
     return None
 
 
