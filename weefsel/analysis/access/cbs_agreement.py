@@ -39,6 +39,82 @@ def cbs_variable(type_key: str) -> str:
     return stem
 
 
+#: DUO kinds CBS's AfstandTotSchool (topic group Basisonderwijs) is compared with: regular
+#: primary schools; special schools (sbo, so, vso) serve a region, not the buurt.
+SCHOOL_KINDS = ("bo",)
+
+
+def comparable(facilities: pd.DataFrame, school_kinds: Sequence[str] | None) -> np.ndarray:
+    """Mask of facilities to compare: schools of ``school_kinds`` when the list says its kind
+    (tag ``soort``), every other facility."""
+    import json
+
+    if school_kinds is None or "tags" not in facilities:
+        return np.ones(len(facilities), dtype=bool)
+    kinds = set(school_kinds)
+
+    def ok(t: str, tags: object) -> bool:
+        if t != "school" or not isinstance(tags, str):
+            return True
+        try:
+            soort = json.loads(tags).get("soort")
+        except (ValueError, AttributeError):
+            return True
+        return soort is None or soort in kinds
+    return np.array([ok(t, g) for t, g in zip(facilities["type"], facilities["tags"])], dtype=bool)
+
+
+#: A gemeente whose median (ours - CBS) exceeds this (km) probably lacks facilities in the list.
+LIST_GAP_KM = 1.0
+#: Sample points per area for the 'spread' demand (residents spread evenly over the polygon).
+SPREAD_POINTS = 40
+
+
+def spread_points(geoms: np.ndarray, n: int = SPREAD_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """About ``n`` grid points inside each polygon: (k, 2) coordinates and their polygon index.
+
+    A polygon too small or thin for any grid point gets its representative point, so every
+    area has at least one sample.
+    """
+    import shapely
+
+    xs, ys, owner = [], [], []
+    for i, g in enumerate(geoms):
+        if g is None or shapely.is_empty(g):
+            continue
+        x0, y0, x1, y1 = g.bounds
+        step = max(np.sqrt(g.area / n), 10.0)
+        gx, gy = np.meshgrid(np.arange(x0 + step / 2, x1, step), np.arange(y0 + step / 2, y1, step))
+        gx, gy = gx.ravel(), gy.ravel()
+        inside = shapely.contains_xy(g, gx, gy)
+        if not inside.any():
+            p = g.representative_point()
+            gx, gy, inside = np.array([p.x]), np.array([p.y]), np.array([True])
+        xs.append(gx[inside])
+        ys.append(gy[inside])
+        owner.append(np.full(int(inside.sum()), i))
+    if not xs:
+        return np.empty((0, 2)), np.empty(0, dtype=int)
+    return np.column_stack([np.concatenate(xs), np.concatenate(ys)]), np.concatenate(owner)
+
+
+def spread_distances(areas: pd.DataFrame, facilities: pd.DataFrame, level: str = "buurt"
+                     ) -> pd.DataFrame:
+    """Mean straight-line distance (m) to the nearest facility over points spread evenly in each
+    area polygon: the centroid-free counterpart of CBS's mean over addresses."""
+    import shapely
+    from scipy.spatial import cKDTree
+
+    sub = areas[(areas["level"] == level) & areas["geom_rd"].notna()]
+    geoms = shapely.from_wkb([bytes(g) for g in sub["geom_rd"]])
+    pts, owner = spread_points(np.asarray(geoms, dtype=object))
+    tree = cKDTree(facilities[["x_rd", "y_rd"]].to_numpy(float))
+    d, _ = tree.query(pts, k=1)
+    mean = np.bincount(owner, weights=d, minlength=len(sub)) / np.maximum(
+        np.bincount(owner, minlength=len(sub)), 1)
+    return pd.DataFrame({"area_code": sub["code"].to_numpy(), "value": mean})
+
+
 def summarise(pairs: pd.DataFrame, detour: float) -> dict[str, float | int | None]:
     """Agreement figures for one group of (straight_km, cbs_km) pairs."""
     n = len(pairs)
@@ -72,9 +148,9 @@ class Agreement:
     """Per-area pairs and per-gemeente / overall summaries for each type and level."""
 
     detour: float
-    pairs: pd.DataFrame                # type, level, area_code, gemeente_code, straight_km, ours_km, cbs_km
+    pairs: pd.DataFrame                # type, demand, level, area_code, gemeente_code, straight_km, ours_km, cbs_km, list_gap
     by_gemeente: pd.DataFrame          # type, level, gemeente_code, name, n, pearson, ...
-    overall: pd.DataFrame              # type, level, n, pearson, ...
+    overall: pd.DataFrame              # type, demand, level, scope, n, pearson, ...
     covered: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -82,15 +158,22 @@ class Agreement:
         """Plain-text report (the CLI prints this)."""
         f = lambda v, d=2: "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{d}f}"  # noqa: E731
         lines = [f"Agreement with CBS road distances (KWB), detour factor {self.detour:g}",
-                 "type        level     areas  pearson spearman  med|diff|km  med ratio  "
-                 "fit detour (median / LS)  median km ours / CBS"]
+                 "type        demand   level    scope              areas  pearson spearman  "
+                 "med|diff|km  med ratio  fit detour (median / LS)  median km ours / CBS"]
         for r in self.overall.itertuples():
-            lines.append(f"{r.type:<11} {r.level:<8} {r.n:>6}  {f(r.pearson):>7} {f(r.spearman):>8}  "
+            lines.append(f"{r.type:<11} {r.demand:<8} {r.level:<8} {r.scope:<17} {r.n:>6}  "
+                         f"{f(r.pearson):>7} {f(r.spearman):>8}  "
                          f"{f(r.median_abs_diff_km):>11}  {f(r.median_ratio):>9}  "
                          f"{f(r.fitted_detour_median):>10} / {f(r.fitted_detour_ls):<10}  "
                          f"{f(r.median_ours_km)} / {f(r.median_cbs_km)}")
         for t, gms in self.covered.items():
             lines.append(f"{t}: {len(gms)} gemeenten covered by the facility list")
+            if len(self.by_gemeente) and "list_gap" in self.by_gemeente:
+                gap = self.by_gemeente[(self.by_gemeente["type"] == t) & self.by_gemeente["list_gap"]]
+                if len(gap):
+                    lines.append(f"  list gaps (median ours - CBS > {LIST_GAP_KM:g} km: facilities "
+                                 f"missing from the list?): " + ", ".join(
+                                     f"{r.gemeente_code} {r.name or ''}".strip() for r in gap.itertuples()))
         finest = self.by_gemeente
         if len(finest) and finest["gemeente_code"].nunique() <= max_gemeenten:
             lines.append("")
@@ -108,12 +191,17 @@ class Agreement:
 
 
 def compare_warehouse(warehouse_path: str | Path, *, types: Sequence[str] = DEFAULT_TYPES,
-                      detour: float = 1.3, gemeenten: Sequence[str] | None = None) -> Agreement:
+                      detour: float = 1.3, gemeenten: Sequence[str] | None = None,
+                      spread: bool = True,
+                      school_kinds: Sequence[str] | None = SCHOOL_KINDS) -> Agreement:
     """Compute straight-line nearest distances for ``types`` and set them beside CBS's.
 
-    ``gemeenten`` restricts the comparison further (e.g. Flevoland's six).
+    ``gemeenten`` restricts the comparison further (e.g. Flevoland's six). With ``spread``,
+    buurten are also measured from points spread evenly over their polygon (demand
+    ``spread``), next to the one-point-per-area demand the access stage uses (``centroid``).
+    ``school_kinds``: which DUO kinds (tag ``soort``) count as a school, because CBS's
+    AfstandTotSchool is *basisonderwijs*; None keeps every school.
     """
-    from weefsel.analysis.access.warehouse import run_access
     from weefsel.warehouse.store import Warehouse
 
     types = tuple(types)
@@ -130,39 +218,69 @@ def compare_warehouse(warehouse_path: str | Path, *, types: Sequence[str] = DEFA
                      "WHERE o.breakdown = '' AND o.variable IN (SELECT unnest(?)) "
                      "AND o.value IS NOT NULL", [list(cbs_vars.values())])
         names = wh.sql("SELECT code, name FROM areas WHERE level = 'gemeente'")
+        polys = wh.sql("SELECT code, level, geom_rd FROM areas WHERE level = 'buurt' "
+                       "AND geom_rd IS NOT NULL") if spread else None
+        fac_xy = wh.facilities(present) if spread else None
     if cbs.empty:
         raise WeefselError("the warehouse holds no CBS distances (KWB AfstandTotSchool / "
                            "AfstandTotHuisartsenpraktijk); build with the KWB national selection")
     cbs = cbs.sort_values("period").drop_duplicates(["area_code", "variable"], keep="last")
-    table = run_access(warehouse_path, types=present, detour=1.0, write=False)
+    from dataclasses import replace
+
+    from weefsel.analysis.access.engine import compute_access
+    from weefsel.analysis.access.measures import AccessConfig
+    from weefsel.analysis.access.warehouse import load_inputs
+
+    with Warehouse(warehouse_path) as wh:
+        inputs = load_inputs(wh, AccessConfig(detour=1.0, types=present))
+    keep = comparable(inputs.facilities, school_kinds)
+    inputs = replace(inputs, facilities=inputs.facilities[keep].reset_index(drop=True))
+    if fac_xy is not None:
+        fac_xy = fac_xy[comparable(fac_xy, school_kinds)]
+    table = compute_access(inputs).table
     near = table[(table["measure"] == "nearest_distance") & table["value"].notna()
                  & table["level"].isin(LEVELS)]
     covered = {t: sorted(set(fac.loc[fac["type"] == t, "gm"].dropna())) for t in present}
     parts = []
-    for t in present:
-        ours = near[near["facility_type"] == t][["area_code", "level", "value"]]
+    sources = [("centroid", t, near[near["facility_type"] == t][["area_code", "level", "value"]])
+               for t in present]
+    if spread and polys is not None and len(polys):
+        for t in present:
+            f = fac_xy[fac_xy["type"] == t]
+            sp = spread_distances(polys, f).assign(level="buurt")
+            sources.append(("spread", t, sp[["area_code", "level", "value"]]))
+    for demand, t, ours in sources:
         c = cbs[cbs["variable"] == cbs_vars[t]][["area_code", "gemeente_code", "value"]]
         m = ours.merge(c, on="area_code", suffixes=("_ours", "_cbs"))
         m = m[m["gemeente_code"].isin(covered[t])]
         if gemeenten:
             m = m[m["gemeente_code"].isin(set(gemeenten))]
-        parts.append(pd.DataFrame({"type": t, "level": m["level"].to_numpy(),
+        parts.append(pd.DataFrame({"type": t, "demand": demand, "level": m["level"].to_numpy(),
                                    "area_code": m["area_code"].to_numpy(),
                                    "gemeente_code": m["gemeente_code"].to_numpy(),
                                    "straight_km": m["value_ours"].to_numpy(float) / 1000.0,
                                    "cbs_km": m["value_cbs"].to_numpy(float)}))
     pairs = pd.concat(parts, ignore_index=True)
     pairs["ours_km"] = pairs["straight_km"] * detour
-    overall = [dict(type=t, level=lv, **summarise(g, detour))
-               for (t, lv), g in pairs.groupby(["type", "level"], sort=False)]
-    # per gemeente at the finest level that has pairs for the type
+    # per gemeente at the finest level that has pairs for the type (centroid demand)
     rows = []
     order = {lv: i for i, lv in enumerate(LEVELS)}
-    for t, g in pairs[pairs["level"] != "gemeente"].groupby("type", sort=False):
+    cen = pairs[(pairs["demand"] == "centroid") & (pairs["level"] != "gemeente")]
+    for t, g in cen.groupby("type", sort=False):
         lv = min(g["level"].unique(), key=order.get)
         for gm, gg in g[g["level"] == lv].groupby("gemeente_code"):
-            rows.append(dict(type=t, level=lv, gemeente_code=gm, **summarise(gg, detour)))
+            gap = float(np.median(gg["ours_km"] - gg["cbs_km"]))
+            rows.append(dict(type=t, level=lv, gemeente_code=gm, list_gap=bool(
+                gap > LIST_GAP_KM and len(gg) >= 5), **summarise(gg, detour)))
     by_gm = pd.DataFrame(rows)
+    gaps = {(r["type"], r["gemeente_code"]) for r in rows if r["list_gap"]}
+    pairs["list_gap"] = [(t, g) in gaps for t, g in zip(pairs["type"], pairs["gemeente_code"])]
+    overall = []
+    for (t, dm, lv), g in pairs.groupby(["type", "demand", "level"], sort=False):
+        overall.append(dict(type=t, demand=dm, level=lv, scope="covered", **summarise(g, detour)))
+        if g["list_gap"].any():
+            overall.append(dict(type=t, demand=dm, level=lv, scope="without list gaps",
+                                **summarise(g[~g["list_gap"]], detour)))
     if len(by_gm):
         by_gm = by_gm.merge(names.rename(columns={"code": "gemeente_code"}), how="left",
                             on="gemeente_code")
