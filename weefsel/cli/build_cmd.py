@@ -70,6 +70,19 @@ def build_command(
                           "(details: 'weefsel access --help').")
 
 
+def _placements(w) -> dict[str, str]:
+    """Per type, how its points were placed ('exact 199, pc4 3'); empty for older warehouses."""
+    cols = {r[0] for r in w.con.execute("SELECT column_name FROM information_schema.columns "
+                                        "WHERE table_name = 'facilities'").fetchall()}
+    if "placement" not in cols:
+        return {}
+    out: dict[str, list[str]] = {}
+    for r in w.sql("SELECT type, coalesce(placement, 'as given') p, count(*) n FROM facilities "
+                   "GROUP BY ALL ORDER BY type, n DESC").itertuples():
+        out.setdefault(r.type, []).append(f"{r.p} {r.n}")
+    return {k: ", ".join(v) for k, v in out.items()}
+
+
 def _level_rank(level: str) -> int:
     order = ["land", "provincie", "gemeente", "wijk", "buurt"]
     return order.index(level) if level in order else 9
@@ -123,13 +136,16 @@ def info_command(
         for r in sorted(levels.itertuples(), key=lambda r: _level_rank(r.level)):
             t.add_row(r.level, f"{r.n}", f"{r.g}")
         console.print(t)
-        fac = w.sql("SELECT type, count(*) n FROM facilities GROUP BY type ORDER BY n DESC")
+        fac = w.sql("SELECT type, count(*) n, count(area_code) inside FROM facilities "
+                    "GROUP BY type ORDER BY n DESC")
         if len(fac):
-            t = Table(title="Facilities per type", title_justify="left")
-            t.add_column("type")
-            t.add_column("count")
+            placed = _placements(w)
+            t = Table(title="Facilities per type (outside the region: kept as supply near the "
+                            "border)", title_justify="left")
+            for c in ("type", "count", "in the region", "placement"):
+                t.add_column(c)
             for r in fac.itertuples():
-                t.add_row(r.type, f"{r.n}")
+                t.add_row(r.type, f"{r.n}", f"{r.inside}", placed.get(r.type, ""))
             console.print(t)
         else:
             console.print("Facilities: none in this region.")
