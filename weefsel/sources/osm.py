@@ -333,7 +333,7 @@ class OverpassClient:
 LEVEL_RANK = {"buurt": 0, "wijk": 1, "gemeente": 2}
 
 
-def assign_areas(facilities: pd.DataFrame, areas: pd.DataFrame, *, warn: bool = True) -> pd.DataFrame:
+def assign_areas(facilities: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
     """Fill ``area_code`` with the finest area (buurt, else wijk, else gemeente) containing each point.
 
     Vectorised with one shapely STRtree over all buurt/wijk/gemeente polygons. Points outside
@@ -363,7 +363,7 @@ def assign_areas(facilities: pd.DataFrame, areas: pd.DataFrame, *, warn: bool = 
         out["area_code"] = pd.Series(codes, index=out.index, dtype="object")
     missing = out.loc[out["area_code"].isna(), "facility_id"].tolist()
     out.attrs["unassigned"] = missing
-    if missing and warn:
+    if missing:
         log.warning("%d facilities lie outside every area polygon: %s", len(missing),
                     ", ".join(map(str, missing[:10])))
     return out

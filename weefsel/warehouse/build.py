@@ -551,7 +551,15 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
             y = pd.to_numeric(facilities["y_rd"], errors="coerce")
             facilities = facilities[x.between(x0 - b, x1 + b) & y.between(y0 - b, y1 + b)]
             if len(facilities):
-                facilities = assign_areas(facilities, polys, warn=False)
+                # points outside the region are expected here (border supply): not a warning
+                import logging
+                osm_log = logging.getLogger("weefsel.sources.osm")
+                level = osm_log.level
+                osm_log.setLevel(logging.ERROR)
+                try:
+                    facilities = assign_areas(facilities, polys)
+                finally:
+                    osm_log.setLevel(level)
         near = _near_border(facilities, areas)
         facilities = facilities[facilities["area_code"].isin(keep) | near]
     step("Writing the warehouse")
