@@ -202,9 +202,11 @@ def test_type_from_file_name():
 
 # ------------------------------------------------------------------ through the build
 
-def test_build_reports_bad_rows_and_keeps_good_ones(tmp_path, data_dir):
-    """A gemeente's own list in a data folder: placed, typed, counted in the access stage;
-    each bad row is a line of the validation report; the build does not stop."""
+@pytest.mark.parametrize("how", ["in the data folder", "--facilities"])
+def test_build_reports_bad_rows_and_keeps_good_ones(tmp_path, data_dir, how):
+    """A gemeente's own list, in the data folder or given with --facilities: placed, typed,
+    counted in the access stage; each bad row is a line of the validation report; the build
+    does not stop."""
     folder = tmp_path / "data"
     (folder / "boundaries").mkdir(parents=True)
     (folder / "postcode").mkdir()
@@ -215,12 +217,15 @@ def test_build_reports_bad_rows_and_keeps_good_ones(tmp_path, data_dir):
     for name in ("kwb_2024_85984NED_flevoland.csv", "kwb_2024_85984NED_DataProperties.csv"):
         (folder / "kwb" / name).symlink_to(data_dir / "kwb" / name)
     (folder / "postcode" / "pc4.csv").symlink_to(data_dir / PC4)
-    (folder / "facilities" / "buurthuizen_almere.csv").write_text(
+    own = (folder / "facilities" if how == "in the data folder" else tmp_path) / \
+        "buurthuizen_almere.csv"
+    own.write_text(
         "id,naam,lat,lon,postcode,plaats\n1,De Schakel,52.3705,5.2155,,\n"
         "2,Het Anker,,,1324,Almere\n3,Kapot,5.2,52.37,,\n4,Leeg,,,,\n", encoding="utf-8")
     out = tmp_path / "w.duckdb"
+    extra = ["--facilities", str(own)] if how == "--facilities" else []
     proc = subprocess.run([sys.executable, "-m", "weefsel", "build", "--region", "almere",
-                           "--data", str(folder), "--out", str(out)],
+                           "--data", str(folder), "--out", str(out), *extra],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
@@ -239,3 +244,13 @@ def test_build_reports_bad_rows_and_keeps_good_ones(tmp_path, data_dir):
                     "'community_centre' AND measure = 'nearest_distance'").fetchone()[0]
     assert n > 0     # the build's automatic access step used them
     con.close()
+
+
+def test_facilities_option_needs_a_csv(tmp_path, data_dir):
+    proc = subprocess.run([sys.executable, "-m", "weefsel", "build", "--region", "almere",
+                           "--data", str(data_dir), "--out", str(tmp_path / "w.duckdb"),
+                           "--facilities", str(tmp_path / "bestaat_niet.csv")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "bestaat_niet.csv: file not found" in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr + proc.stdout
