@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -95,19 +96,24 @@ def mapping_path(csv_path: Path) -> Path | None:
 
 def type_lookup(typology: Typology) -> dict[str, str]:
     """Every spelling of a type a person may write -> typology key (lower case)."""
-    import yaml as _yaml
-    from weefsel.sources.typology import TYPOLOGY_PATH
-
     out: dict[str, str] = {}
-    raw = _yaml.safe_load(TYPOLOGY_PATH.read_text(encoding="utf-8"))["types"]
+    raw = _plural_labels()
     for t in typology.types:
-        spec = raw.get(t.key, {})
-        for label in (t.key, t.label_nl, t.label_en, spec.get("label_nl_plural")):
+        for label in (t.key, t.label_nl, t.label_en, raw.get(t.key)):
             if label:
                 for part in str(label).split(" / "):
                     out.setdefault(part.strip().lower(), t.key)
                     out.setdefault(part.strip().lower().replace(" ", "_"), t.key)
     return out
+
+
+@lru_cache(maxsize=1)
+def _plural_labels() -> dict[str, str]:
+    """Dutch plurals from typology.yaml (the Typology object does not carry them)."""
+    from weefsel.sources.typology import TYPOLOGY_PATH
+
+    doc = yaml.safe_load(TYPOLOGY_PATH.read_text(encoding="utf-8"))["types"]
+    return {k: v.get("label_nl_plural") for k, v in doc.items() if v.get("label_nl_plural")}
 
 
 def type_from_name(path: Path, typology: Typology) -> str | None:
@@ -214,7 +220,7 @@ def load_facility_csv(path: Path, *, postcodes: PostcodeIndex | None = None,
 
     n = len(df)
     lines = np.arange(n) + 2          # line 1 is the header
-    num = lambda c: pd.to_numeric(df[c].str.replace(",", ".", regex=False),  # noqa: E731
+    num = lambda c: pd.to_numeric(df[c].str.replace(",", ".", regex=False),
                                   errors="coerce").to_numpy(float) if c else np.full(n, np.nan)
     lat, lon = num(col["lat"]), num(col["lon"])
     xr, yr = num(col["x"]), num(col["y"])

@@ -17,9 +17,9 @@ the list; that is one reason for differences the report names.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -156,10 +156,10 @@ class Agreement:
 
     def text(self, max_gemeenten: int = 40) -> str:
         """Plain-text report (the CLI prints this)."""
-        f = lambda v, d=2: "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{d}f}"  # noqa: E731
+        f = lambda v, d=2: "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{d}f}"
         lines = [f"Agreement with CBS road distances (KWB), detour factor {self.detour:g}",
-                 "type        demand   level    scope              areas  pearson spearman  "
-                 "med|diff|km  med ratio  fit detour (median / LS)  median km ours / CBS"]
+                 ("type        demand   level    scope              areas  pearson spearman  "
+                 "med|diff|km  med ratio  fit detour (median / LS)  median km ours / CBS")]
         for r in self.overall.itertuples():
             lines.append(f"{r.type:<11} {r.demand:<8} {r.level:<8} {r.scope:<17} {r.n:>6}  "
                          f"{f(r.pearson):>7} {f(r.spearman):>8}  "
@@ -287,11 +287,11 @@ def compare_warehouse(warehouse_path: str | Path, *, types: Sequence[str] = DEFA
     else:
         by_gm = pd.DataFrame(columns=["type", "level", "gemeente_code", "name", "n"])
     notes = [
-        "CBS: by road from every address, averaged over residents; ours: straight line from one "
+        ("CBS: by road from every address, averaged over residents; ours: straight line from one "
         "point per area (centroid) x detour, so ours is too short where the facility is inside "
-        "the area (the centroid sits near it) and residents are spread out",
-        "fit detour = what factor on our straight lines would match CBS; it also absorbs the "
-        "centroid effect and differences between the lists, not only road circuity",
+        "the area (the centroid sits near it) and residents are spread out"),
+        ("fit detour = what factor on our straight lines would match CBS; it also absorbs the "
+        "centroid effect and differences between the lists, not only road circuity"),
     ]
     if "school" in present:
         notes.append("school list: DUO addresses of Nov 2018 (primary and special schools); CBS "
