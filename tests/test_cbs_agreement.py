@@ -116,6 +116,9 @@ def test_flevoland_agreement_with_cbs(flevoland_buurten):
     assert set(gm.loc[gm["type"] == "school", "gemeente_code"]) == {
         "GM0034", "GM0050", "GM0171", "GM0184", "GM0303", "GM0995"}
     assert "detour" in a.text() and "GM0171 Noordoostpolder" in a.text()
+    counts = a.counts.set_index("level")                # schools within 3 km (ScholenBinnen3Km)
+    assert counts.loc["buurt", "n"] >= 350 and counts.loc["buurt", "pearson"] > 0.85   # 0.93
+    assert 0.9 < counts.loc["buurt", "median_ratio"] < 1.6   # 1.20: more within 3 km at 1.3
 
 
 def test_compare_cbs_cli(flevoland_buurten, tmp_path):

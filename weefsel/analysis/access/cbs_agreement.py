@@ -64,6 +64,35 @@ def comparable(facilities: pd.DataFrame, school_kinds: Sequence[str] | None) -> 
     return np.array([ok(t, g) for t, g in zip(facilities["type"], facilities["tags"])], dtype=bool)
 
 
+#: CBS's count of schools "within 3 km over the road" (KWB ScholenBinnen3Km).
+COUNT_VARIABLE = "ScholenBinnen3Km"
+COUNT_RADIUS_M = 3000.0
+
+
+def _count_agreement(table: pd.DataFrame, cbs: pd.DataFrame, covered: dict[str, list[str]],
+                     radius: float, gemeenten: Sequence[str] | None) -> pd.DataFrame:
+    """Our number of schools within the radius against CBS's ScholenBinnen3Km, per level."""
+    measure = f"count_within_{radius:g}"
+    ours = table[(table["measure"] == measure) & (table["facility_type"] == "school")
+                 & table["value"].notna() & table["level"].isin(LEVELS)]
+    c = cbs[cbs["variable"] == COUNT_VARIABLE][["area_code", "gemeente_code", "value"]]
+    m = ours[["area_code", "level", "value"]].merge(c, on="area_code", suffixes=("_ours", "_cbs"))
+    m = m[m["gemeente_code"].isin(covered.get("school", []))]
+    if gemeenten:
+        m = m[m["gemeente_code"].isin(set(gemeenten))]
+    rows = []
+    for lv, g in m.groupby("level", sort=False):
+        o, cb = g["value_ours"].to_numpy(float), g["value_cbs"].to_numpy(float)
+        pos = cb > 0
+        corr = len(g) >= 3 and np.std(o) > 0 and np.std(cb) > 0
+        rows.append({"level": lv, "n": len(g),
+                     "pearson": float(np.corrcoef(o, cb)[0, 1]) if corr else None,
+                     "spearman": float(pd.Series(o).rank().corr(pd.Series(cb).rank())) if corr else None,
+                     "median_ours": float(np.median(o)), "median_cbs": float(np.median(cb)),
+                     "median_ratio": float(np.median(o[pos] / cb[pos])) if pos.any() else None})
+    return pd.DataFrame(rows)
+
+
 #: A gemeente whose median (ours - CBS) exceeds this (km) probably lacks facilities in the list.
 LIST_GAP_KM = 1.0
 #: Sample points per area for the 'spread' demand (residents spread evenly over the polygon).
@@ -153,6 +182,7 @@ class Agreement:
     overall: pd.DataFrame              # type, demand, level, scope, n, pearson, ...
     covered: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    counts: pd.DataFrame = field(default_factory=pd.DataFrame)   # schools within 3 km, per level
 
     def text(self, max_gemeenten: int = 40) -> str:
         """Plain-text report (the CLI prints this)."""
@@ -186,6 +216,14 @@ class Agreement:
         elif len(finest):
             lines.append(f"({finest['gemeente_code'].nunique()} gemeenten: per-gemeente figures "
                          "with --compare-out FILE.csv)")
+        if len(self.counts):
+            lines.append("")
+            lines.append(f"schools within 3 km (CBS: by road, mean over residents; ours: within "
+                         f"3 km / {self.detour:g} in a straight line)")
+            for r in self.counts.itertuples():
+                lines.append(f"  {r.level:<8} n={r.n:<6} r={f(r.pearson)} rho={f(r.spearman)} "
+                             f"median ours {f(r.median_ours, 1)} / CBS {f(r.median_cbs, 1)}, "
+                             f"median ratio {f(r.median_ratio)}")
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -216,7 +254,7 @@ def compare_warehouse(warehouse_path: str | Path, *, types: Sequence[str] = DEFA
         cbs = wh.sql("SELECT o.area_code, o.variable, o.period, o.value, a.level, a.gemeente_code, "
                      "a.name FROM observations o JOIN areas a ON a.code = o.area_code "
                      "WHERE o.breakdown = '' AND o.variable IN (SELECT unnest(?)) "
-                     "AND o.value IS NOT NULL", [list(cbs_vars.values())])
+                     "AND o.value IS NOT NULL", [[*cbs_vars.values(), COUNT_VARIABLE]])
         names = wh.sql("SELECT code, name FROM areas WHERE level = 'gemeente'")
         polys = wh.sql("SELECT code, level, geom_rd FROM areas WHERE level = 'buurt' "
                        "AND geom_rd IS NOT NULL") if spread else None
@@ -232,7 +270,9 @@ def compare_warehouse(warehouse_path: str | Path, *, types: Sequence[str] = DEFA
     from weefsel.analysis.access.warehouse import load_inputs
 
     with Warehouse(warehouse_path) as wh:
-        inputs = load_inputs(wh, AccessConfig(detour=1.0, types=present))
+        radius = COUNT_RADIUS_M / detour          # 3 km by road ~ 3 km / detour in a straight line
+        inputs = load_inputs(wh, AccessConfig(detour=1.0, types=present,
+                                              radii=(500.0, 1000.0, radius)))
     keep = comparable(inputs.facilities, school_kinds)
     inputs = replace(inputs, facilities=inputs.facilities[keep].reset_index(drop=True))
     if fac_xy is not None:
@@ -294,11 +334,13 @@ def compare_warehouse(warehouse_path: str | Path, *, types: Sequence[str] = DEFA
         "centroid effect and differences between the lists, not only road circuity"),
     ]
     if "school" in present:
-        notes.append("school list: DUO addresses of Nov 2018 (primary and special schools); CBS "
+        notes.append("school list: DUO addresses of Nov 2018 (compared: regular primary schools, soort bo); CBS "
                      "2024 counts schools of 2023/2024: schools opened since 2018 (new Almere "
                      "wijken such as Poort and Nobelhorst) are missing from ours")
     if "gp_practice" in present:
         notes.append("GP list (2026) covers Noord-Holland, Almere and Lelystad only: other "
                      "gemeenten are left out of the GP comparison")
-    return Agreement(detour=detour, pairs=pairs, by_gemeente=by_gm,
+    counts = _count_agreement(table, cbs, covered, radius, gemeenten) if "school" in present \
+        else pd.DataFrame()
+    return Agreement(detour=detour, pairs=pairs, by_gemeente=by_gm, counts=counts,
                      overall=pd.DataFrame(overall), covered=covered, notes=notes)
