@@ -184,6 +184,25 @@ def test_file_level_problems_are_one_clear_error(tmp_path, content, mapping, mes
     assert "onbekend.csv" in str(err.value)
 
 
+def test_dutch_excel_csv(tmp_path):
+    """Excel's 'CSV (gescheiden door lijstscheidingsteken)': ';', decimal comma, Windows-1252."""
+    path = tmp_path / "buurthuizen.csv"
+    path.write_bytes("naam;lat;lon\nCaf\u00e9 De Ontmoeting;52,3705;5,2155\n".encode("cp1252"))
+    fac = load_facility_csv(path).facilities
+    assert fac.iloc[0]["name"] == "Caf\u00e9 De Ontmoeting"
+    assert fac.iloc[0]["type"] == "community_centre" and fac.iloc[0]["placement"] == "exact"
+    assert 140000 < fac.iloc[0]["x_rd"] < 145000
+
+
+def test_empty_list_is_one_line(tmp_path):
+    path = tmp_path / "scholen.csv"
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="kan de CSV niet lezen"):
+        load_facility_csv(path)
+    path.write_text("naam,lat,lon\n", encoding="utf-8")
+    assert load_facility_csv(path).facilities.empty
+
+
 def test_unknown_mapping_key_is_named(tmp_path):
     (tmp_path / "a.csv").write_text("naam,lat,lon\nA,52.3,5.2\n", encoding="utf-8")
     (tmp_path / "a.yaml").write_text("typ: school\n", encoding="utf-8")

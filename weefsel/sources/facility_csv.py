@@ -138,6 +138,26 @@ def _pick(columns: list[str], field: str, mapped: dict[str, str], where: str) ->
     return None
 
 
+def _read(path: Path, where: str) -> pd.DataFrame:
+    """All cells as text; ',' or ';' sniffed; UTF-8, else Windows-1252 (Dutch Excel's 'CSV')."""
+    last: Exception | None = None
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            with open(path, encoding=encoding) as fh:
+                head = fh.readline()
+            sep = ";" if head.count(";") > head.count(",") else ","
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, sep=sep)
+        except FileNotFoundError as exc:
+            raise InputError("bestand niet gevonden", where=where) from exc
+        except UnicodeDecodeError as exc:
+            last = exc
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise InputError(f"kan de CSV niet lezen ({str(exc)[:160]})", where=where,
+                             expected="een CSV met kopregel, gescheiden door ',' of ';'") from exc
+    raise InputError(f"kan de CSV niet lezen ({str(last)[:160]})", where=where,
+                     expected="UTF-8 of Windows-1252") from last
+
+
 def _id_columns(columns: list[str], given: object, where: str) -> list[str]:
     """Columns whose values together identify a row: the mapping's (a name or a list), DUO's
     BRIN + vestiging (its ``brin6`` repeats for vestiging 000 and 100), else a common id name."""
@@ -171,14 +191,7 @@ def load_facility_csv(path: Path, *, postcodes: PostcodeIndex | None = None,
     elif mapping is None:
         side = mapping_path(path)
         mapping = read_mapping(side) if side else {}
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                         sep=None, engine="python")
-    except FileNotFoundError as exc:
-        raise InputError("bestand niet gevonden", where=where) from exc
-    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"kan de CSV niet lezen ({str(exc)[:160]})", where=where,
-                         expected="een CSV met kopregel, gescheiden door ',' of ';'") from exc
+    df = _read(path, where)
     df.columns = [c.strip() for c in df.columns]
     columns = list(df.columns)
     mapped = {k: v if isinstance(v, list) else str(v)
