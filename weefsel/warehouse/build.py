@@ -149,7 +149,8 @@ def _facility_list(spec: SourceSpec, context: dict[str, Any]) -> SourceFrames:
         idx = postcode.load_postcode_index([spec.path])
         context.setdefault("postcode_tables", {})[str(spec.path)] = idx
         from weefsel.sources.base import sha256_of
-        return SourceFrames(source=spec.label, rows_read=len(idx.pc4) + len(idx.pc6), provenance=[{
+        rows = sum(len(v) for v in idx.pc4.values()) + len(idx.pc6)
+        return SourceFrames(source=spec.label, rows_read=rows, provenance=[{
             "file": str(spec.path), "sha256": sha256_of(spec.path), "table_id": "postcode",
             "publisher": "GeoNames postal codes (via symerio/postal-codes-data)"
             if "geonames" in spec.label.lower() else "postcode centroids",
