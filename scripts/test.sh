@@ -6,10 +6,16 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,postgres]'
 # Browser tests use Debian's Chromium (Playwright's own browser download cannot run offline).
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "warning: could not install chromium; browser tests will be skipped" >&2
+fi
+# The registry tests run on SQLite and on a real throwaway PostgreSQL cluster (Debian package).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive \
+     apt-get -o DPkg::Lock::Timeout=300 install -y -qq postgresql >/dev/null) \
+    || echo "warning: could not install postgresql; the PostgreSQL half of the registry tests will be skipped" >&2
 fi
 exec .venv/bin/python -m pytest "$@"
