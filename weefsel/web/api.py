@@ -304,6 +304,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _include_participation(app)
+    _include_registry(app, data)
     app.add_middleware(ProfileFastPath, cache=cache)
     return app
 
@@ -381,6 +382,16 @@ def _include_participation(app: FastAPI) -> None:
             log.info("participation router %s not mounted: %s", module, exc)
             continue
         app.include_router(router)
+
+
+def _include_registry(app: FastAPI, data: WebData) -> None:
+    """Mount the registry (initiatives, meeting places, signals); area codes are this warehouse's."""
+    try:
+        from weefsel.web.registry_web import router_for
+        app.include_router(router_for(lambda: {str(c) for (c,) in
+                                               data.cursor().execute("SELECT code FROM areas").fetchall()}))
+    except Exception as exc:  # absent or broken: the dashboard still works
+        log.info("registry router not mounted: %s", exc)
 
 
 def _map_choice(data: WebData, level: str, indicator: str | None, period: str | None):
