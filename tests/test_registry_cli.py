@@ -97,3 +97,25 @@ def test_snapshot_counts_into_warehouse(registry_url, tmp_path):
     assert con.execute("SELECT value FROM build_info WHERE key='registry_snapshot'").fetchone()[0] == "2026-11-30"
     assert con.execute("SELECT count(*) FROM observations WHERE source='85984NED'").fetchone()[0] == 2
     con.close()
+
+
+def test_divergence_report(tmp_path):
+    from weefsel.registry.export import divergence
+    s = OpsStore(f"sqlite:///{tmp_path / 'r.sqlite'}", password_hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+    s.create_user("beheer", "geheim-wachtwoord", "admin", "GM0034")
+    u = s.session_user(s.login("beheer", "geheim-wachtwoord")[0])
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute(SCHEMA.read_text())
+    rows = [(f"WK0034{i:02d}", 30.0 + i) for i in range(1, 11)]  # loneliness rises with the wijk number
+    con.executemany("INSERT INTO areas (code, level, gemeente_code) VALUES (?, 'wijk', 'GM0034')", [[c] for c, _ in rows])
+    con.executemany("INSERT INTO observations (area_code, period, variable, value, source) VALUES (?, '2020', 'Eenzaam', ?, 'x')", rows)
+    con.executemany("INSERT INTO observations (area_code, period, variable, value, source) VALUES (?, '2024', 'AantalInwoners', 1000, 'x')", [[c] for c, _ in rows])
+    con.close()
+    for i in range(6):  # many loneliness signals in the wijk with the least loneliness
+        sid, _ = s.add_signal(None, {"area_code": "WK003401", "theme": "eenzaamheid", "text": f"alleen {i}"})
+        s.moderate(u, sid, "geaccepteerd")
+    out = divergence(s, tmp_path / "w.duckdb", "eenzaamheid")
+    assert out[0]["area_code"] == "WK003401" and out[0]["direction_nl"] == "veel signalen, indicator laag"
+    assert all(r["area_code"] != "WK003405" for r in out)
+    with pytest.raises(Exception, match="geen indicator"):
+        divergence(s, tmp_path / "w.duckdb", "jeugd")

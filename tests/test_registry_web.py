@@ -97,6 +97,11 @@ def test_login_initiative_signal_moderate_cycle(store):
     assert "reporter" not in str(reqs)
     counts = anon.get("/api/registry/signal-counts").json()["counts"]
     assert counts == [{"area_code": "BU00340101", "theme": "eenzaamheid", "count": None, "suppressed": True}]
+    prof = anon.get("/api/registry/areas/BU00340101").json()
+    assert prof["initiatives"][0]["name"] == "Buurtkamer"
+    assert prof["responses"] == [{"theme": "eenzaamheid", "response": "Buurtcoach neemt contact op",
+                                  "response_at": prof["responses"][0]["response_at"]}]
+    assert "vereenzamen" not in str(prof)  # the reporter's own words stay out of the profile
 
 
 def test_forged_or_missing_csrf_is_refused_and_nothing_written(store):

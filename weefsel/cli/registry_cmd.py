@@ -113,6 +113,21 @@ def snapshot_cmd(warehouse: Path = typer.Argument(..., help="the warehouse .duck
                f"als voorzieningen, {res['skipped_unknown_areas']} tellingen buiten dit warehouse")
 
 
+@sub.command("divergence")
+def divergence_cmd(warehouse: Path = typer.Argument(..., help="the warehouse .duckdb"),
+                   theme: str = typer.Option(..., help="signal theme, e.g. eenzaamheid"),
+                   variable: str = typer.Option(None, help="indicator variable (default per theme)"),
+                   level: str = typer.Option("wijk"), url: str = URL) -> None:
+    """Where signals and an indicator diverge (many signals where the monitor shows little, or the reverse)."""
+    from weefsel.registry.export import divergence
+    rows = divergence(_store(url), warehouse, theme, variable, level=level)
+    if not rows:
+        typer.echo("geen gebieden waar signalen en indicator sterk uiteenlopen")
+    for r in rows:
+        typer.echo(f"{r['area_code']}: {r['direction_nl']} ({r['variable']} = {r['indicator_value']:g}; "
+                   f"rang signalen {r['rank_signals']}, rang indicator {r['rank_indicator']})")
+
+
 @sub.command("export")
 def export_cmd(what: str = typer.Argument(..., help="initiatives or places"),
                out: Path = typer.Argument(..., help=".csv or .geojson"), url: str = URL) -> None:

@@ -177,3 +177,55 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
         con.close()
     return {"date": day, "observations": len(obs), "facilities": len(facdf),
             "skipped_unknown_areas": sum(1 for (code, _v) in cnt if code not in known)}
+
+
+# --- where signals and indicators diverge --------------------------------------------------------
+THEME_VARIABLE = {"eenzaamheid": "Eenzaam", "gezondheid": "ErvarenGezondheidGoedZeerGoed",
+                  "veiligheid": "OnveiligInBuurt", "armoede": "HuishoudensMetEenLaagInkomen"}
+
+
+def divergence(store: OpsStore, warehouse: str | Path, theme: str, variable: str | None = None,
+               *, level: str = "wijk", gap: float = 0.5) -> list[dict]:
+    """Areas where accepted signals (per 1,000 inhabitants) and an indicator rank far apart.
+
+    Both are turned into percentile ranks over the areas of ``level`` that have the indicator;
+    an area is reported when the ranks differ by more than ``gap`` ("veel signalen, indicator
+    laag" or the reverse). Counts are not published here: only the direction is."""
+    import duckdb
+    import pandas as pd
+
+    variable = variable or THEME_VARIABLE.get(theme)
+    if not variable:
+        raise InputError(f"geen indicator bij thema {theme}; geef er een op", expected="een variabele uit het warehouse")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        ind = con.execute(
+            "SELECT o.area_code, arg_max(o.value, o.period) AS value FROM observations o JOIN areas a "
+            "ON a.code = o.area_code WHERE o.variable = ? AND o.breakdown = '' AND a.level = ? "
+            "AND o.value IS NOT NULL GROUP BY o.area_code", [variable, level]).df()
+        pop = dict(con.execute(
+            "SELECT area_code, arg_max(value, period) FROM observations WHERE variable='AantalInwoners' "
+            "AND breakdown = '' AND value IS NOT NULL GROUP BY area_code").fetchall())
+    finally:
+        con.close()
+    if ind.empty:
+        raise InputError(f"indicator {variable} heeft geen waarden op niveau {level} in {warehouse}")
+    n: dict[str, int] = {}
+    for s in store.signals(status="geaccepteerd"):
+        if s["theme"] == theme:
+            for code in _up(s["area_code"]):
+                n[code] = n.get(code, 0) + 1
+    ind["signals_per_1000"] = [1000.0 * n.get(c, 0) / pop[c] if pop.get(c) else None for c in ind["area_code"]]
+    ind = ind.dropna(subset=["signals_per_1000"])
+    ind["rank_indicator"] = ind["value"].rank(pct=True)
+    ind["rank_signals"] = ind["signals_per_1000"].rank(pct=True)
+    out = []
+    for r in ind.itertuples():
+        d = r.rank_signals - r.rank_indicator
+        if abs(d) > gap:
+            out.append({"area_code": r.area_code, "theme": theme, "variable": variable,
+                        "indicator_value": float(r.value), "rank_signals": round(float(r.rank_signals), 2),
+                        "rank_indicator": round(float(r.rank_indicator), 2),
+                        "direction_nl": ("veel signalen, indicator laag" if d > 0
+                                         else "weinig signalen, indicator hoog")})
+    return sorted(out, key=lambda x: -abs(x["rank_signals"] - x["rank_indicator"]))

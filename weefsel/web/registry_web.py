@@ -374,6 +374,22 @@ def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit
         s = store()
         return {"suppress_below": s.suppress_below, "counts": s.public_signal_counts()}
 
+    @router.get("/api/registry/areas/{code}", tags=["registry"])
+    def area_section(code: str):
+        """The registry's section of an area profile: initiatives, meeting places, signal counts per
+        theme (suppressed below the threshold) and the gemeente's responses (no reporter data)."""
+        s = store()
+        code = code.strip().upper()
+        inits = [r for r in rexport.public_rows(s, "initiatives")
+                 if code in (r["area_codes"] or "").split(",") or code == r["gemeente_code"]]
+        plcs = [r for r in rexport.public_rows(s, "places")
+                if code in (r["area_code"] or "", r["gemeente_code"])]
+        counts = [c for c in s.public_signal_counts() if c["area_code"] == code]
+        responses = [{"theme": x["theme"], "response": x["response"], "response_at": x["response_at"]}
+                     for x in s.signals(status="geaccepteerd", area_code=code) if x["response"]]
+        return {"area_code": code, "initiatives": inits, "places": plcs, "signal_counts": counts,
+                "responses": responses, "suppress_below": s.suppress_below}
+
     @router.get("/open311/v2/services.json", tags=["registry"])
     def open311_services():
         """Open311 GeoReport v2-style service list: one service per signal theme."""
