@@ -27,10 +27,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     create_engine,
     event,
     func,
+    false,
     insert,
+    or_,
     select,
     text,
     update,
@@ -656,10 +659,15 @@ class OpsStore:
                           min_ratio: float = 0.6) -> list[dict]:
         """Signals that may say the same: same area and theme (or within 300 m), similar text."""
         out = []
+        near_box = false()
+        if lat is not None:  # about 300 m around the point, then the exact distance below
+            near_box = and_(signals.c.lat.between(lat - 0.003, lat + 0.003),
+                            signals.c.lon.between(lon - 0.005, lon + 0.005))
         with self.engine.connect() as c:
             rows = c.execute(select(signals.c.id, signals.c.area_code, signals.c.text, signals.c.lat,
                                     signals.c.lon, signals.c.status)
-                             .where(signals.c.theme == theme, signals.c.status != "afgewezen")).mappings().all()
+                             .where(signals.c.theme == theme, signals.c.status != "afgewezen",
+                                    or_(signals.c.area_code == area_code, near_box))).mappings().all()
         for r in rows:
             near = r["area_code"] == area_code or (
                 lat is not None and r["lat"] is not None and distance_m(lat, lon, r["lat"], r["lon"]) <= 300)
