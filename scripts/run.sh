@@ -10,7 +10,9 @@ shift || true
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e .
 .venv/bin/weefsel build --region "$REGION"
-for level in buurt wijk gemeente; do
+# provincie and land: reference values beside every area (own figure, else summed from
+# the gemeenten); no composite at a level with fewer than three areas
+for level in buurt wijk gemeente provincie land; do
   .venv/bin/weefsel index --level "$level" --skip-missing
 done
 .venv/bin/weefsel info

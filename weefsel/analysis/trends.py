@@ -51,7 +51,7 @@ def series_frame(catalogue, long: pd.DataFrame, codes: Iterable[str], level: str
     """Every indicator at every period its numerator variables have, for ``codes``.
 
     ``long``: observations with area_code, period, variable, breakdown, value, lower, upper.
-    Returns TREND_COLUMNS (basis 'published' for a published rate, 'counts' for a ratio)."""
+    Returns TREND_COLUMNS (basis 'published': the area's own figures)."""
     from weefsel.indicators.catalogue import compute_frame
 
     codes = list(dict.fromkeys(codes))
@@ -69,7 +69,6 @@ def series_frame(catalogue, long: pd.DataFrame, codes: Iterable[str], level: str
             num_periods.update(periods_of.get((v, ind.breakdown), []))
     by_key = {k: g for k, g in long.groupby(["variable", "breakdown", "period"])}
     frames = []
-    kinds = {i.id: i.kind for i in catalogue}
     for p in sorted(num_periods):
         parts = []
         for (var, bd), ps in periods_of.items():
@@ -105,8 +104,9 @@ def series_frame(catalogue, long: pd.DataFrame, codes: Iterable[str], level: str
             out[c] = np.nan
     out.loc[out["suppressed"].astype(bool), ["lower", "upper"]] = np.nan
     out["level"] = level
-    out["basis"] = out["indicator"].map(lambda i: "published" if kinds.get(i) == "published"
-                                        else "counts")
+    # the area's own figures (the publisher's rate, or a ratio of its own counts); values
+    # summed from member areas get basis 'counts' in weefsel.indicators.pipeline
+    out["basis"] = "published"
     out["indeling"] = indeling
     out = out[out["value"].notna() | out["suppressed"].astype(bool)]
     return out[TREND_COLUMNS].reset_index(drop=True)
@@ -170,3 +170,77 @@ def change_text(trend: dict[str, Any] | None, unit: str = "") -> str:
     per_year = f" ({asign}{fmt(a)}{pp} per jaar)" if a is not None else ""
     return (f"{sign}{fmt(c)}{pp}{per_year} van {trend['first_period']} tot "
             f"{trend['last_period']}; {trend['margin_nl']}")
+
+
+def trends_long(con, level: str, period_from: str | None = None) -> pd.DataFrame:
+    """The ``weefsel export --trends`` table: one row per area, indicator and period, with the
+    series' change, annual change and margin verdict repeated on every row of that series
+    (so a pivot in Excel needs no lookup). Empty when ``weefsel index`` has not run."""
+    cols = ["code", "name", "level", "gemeente_code", "indicator", "period", "value", "lower",
+            "upper", "suppressed", "basis", "indeling", "first_period", "last_period",
+            "change", "annual_change", "exceeds_margin"]
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables"
+                                        ).fetchall()}
+    if "indicator_trends" not in tables:
+        return pd.DataFrame(columns=cols)
+    df = con.execute(
+        "SELECT a.code, a.name, a.level, a.gemeente_code, t.indicator, CAST(t.period AS VARCHAR) "
+        "AS period, t.value, t.lower, t.upper, t.suppressed, t.basis, t.indeling "
+        "FROM indicator_trends t JOIN areas a ON a.code = t.area_code WHERE a.level = ? "
+        "ORDER BY a.code, t.indicator, t.period", [level]).df()
+    if period_from:
+        df = df[df["period"] >= str(period_from)]
+    summ = []
+    for (code, ind), g in df.groupby(["code", "indicator"], sort=False):
+        pts = g[~g["suppressed"].astype(bool)][["period", "value", "lower", "upper"]]
+        s = summarise(pts.to_dict("records")) or {}
+        summ.append({"code": code, "indicator": ind, "first_period": s.get("first_period"),
+                     "last_period": s.get("last_period"), "change": s.get("change"),
+                     "annual_change": s.get("annual_change"),
+                     "exceeds_margin": s.get("exceeds_margin")})
+    if summ:
+        df = df.merge(pd.DataFrame(summ), on=["code", "indicator"], how="left")
+    else:
+        df = df.reindex(columns=cols)
+    return df[cols].reset_index(drop=True)
+
+
+def export_trends(warehouse, level: str, fmt: str, out, excel: bool = False
+                  ) -> tuple[Any, int, int]:
+    """Write :func:`trends_long` for ``level`` as CSV (UTF-8 with BOM, like the wide export)
+    or Parquet, atomically; returns (path, rows, columns)."""
+    import os
+    from pathlib import Path
+
+    from weefsel.errors import WeefselError
+    from weefsel.warehouse.store import Warehouse
+
+    fmt = fmt.lower()
+    if fmt not in ("csv", "parquet"):
+        raise WeefselError(f"--trends writes csv or parquet, not {fmt!r}")
+    out = Path(out)
+    if out.parent and not out.parent.exists():
+        raise WeefselError(f"Folder {out.parent} does not exist")
+    with Warehouse(warehouse) as w:
+        levels = set(w.sql("SELECT DISTINCT level FROM areas")["level"])
+        if level not in levels:
+            raise WeefselError(f"No areas at level {level!r} in {w.path}; levels present: "
+                               f"{', '.join(sorted(levels))}")
+        table = trends_long(w.con, level)
+    if table.empty:
+        raise WeefselError(f"No trends for level {level!r}: run 'weefsel index --level {level}' "
+                           "first")
+    tmp = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    try:
+        if fmt == "csv":
+            if excel:
+                table.to_csv(tmp, index=False, sep=";", decimal=",", encoding="utf-8-sig")
+            else:
+                table.to_csv(tmp, index=False, encoding="utf-8-sig")
+        else:
+            table.to_parquet(tmp, index=False)
+        tmp.replace(out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return out, len(table), len(table.columns)
