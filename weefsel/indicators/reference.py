@@ -51,25 +51,30 @@ def rank_values(values: pd.Series, direction: str = "", groups: pd.Series | None
     ``percentile`` is the share of them that are less favourable (0..1). Missing values get
     no rank. ``groups`` (area -> group) ranks within each group; None = one group.
     """
-    v = pd.to_numeric(values, errors="coerce").astype(float)
-    v = v.where(np.isfinite(v))
-    worse_is_higher = _is_worse(direction)
-    key = v if worse_is_higher else -v           # ascending key: smaller = better
-    g = groups.reindex(v.index) if groups is not None else pd.Series("_", index=v.index)
-    out = pd.DataFrame({"rank": np.nan, "of": np.nan, "percentile": np.nan}, index=v.index)
-    ok = key.notna() & g.notna()
-    if not ok.any():
-        return out
-    k = key[ok]
-    gg = g[ok]
-    rank = k.groupby(gg).rank(method="min", ascending=True)
-    of = k.groupby(gg).transform("count")
-    # less favourable = strictly worse = count with a larger key
-    worse = k.groupby(gg).rank(method="max", ascending=False) - 1
-    out.loc[ok, "rank"] = rank
-    out.loc[ok, "of"] = of
-    out.loc[ok, "percentile"] = np.where(of > 1, worse / (of - 1).where(of > 1, 1), np.nan)
-    return out
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    key = v if _is_worse(direction) else -v           # ascending key: smaller = better
+    n = len(v)
+    rank = np.full(n, np.nan)
+    of = np.full(n, np.nan)
+    pct = np.full(n, np.nan)
+    if groups is None:
+        labels = np.zeros(n, dtype=int)
+        has_group = np.ones(n, dtype=bool)
+    else:
+        g = groups.reindex(values.index)
+        has_group = g.notna().to_numpy()
+        labels = pd.factorize(g)[0]
+    ok = np.isfinite(key) & has_group
+    for lab in np.unique(labels[ok]):
+        sel = np.flatnonzero(ok & (labels == lab))
+        k = key[sel]
+        srt = np.sort(k)
+        m = len(k)
+        rank[sel] = np.searchsorted(srt, k, side="left") + 1       # ties share the best rank
+        of[sel] = m
+        worse = m - np.searchsorted(srt, k, side="right")           # strictly less favourable
+        pct[sel] = worse / (m - 1) if m > 1 else np.nan
+    return pd.DataFrame({"rank": rank, "of": of, "percentile": pct}, index=values.index)
 
 
 def _is_worse(direction: str) -> bool:

@@ -575,7 +575,10 @@ class WebData:
         from weefsel.indicators.reference import rank_order, rank_values, scope_name
         if layer.kind == "flag" or period is None:
             return None
-        scope, scope_code, place = scope_name(self.areas, level)
+        memo = self.__dict__.setdefault("_scope_memo", {})
+        if level not in memo:
+            memo[level] = scope_name(self.areas, level)
+        scope, scope_code, place = memo[level]
         by_code: dict[str, tuple] = {}
         if layer.kind == "index" and "rank" in self.columns.get("index_results", []):
             ref_where, ref_params = self._reference_filter("index_results")
@@ -598,21 +601,54 @@ class WebData:
                                  g_place)
             order = "highest_score"
         else:
-            v = self.values(layer, level=level, period=period).drop_duplicates("area_code")
-            if v.empty:
-                return None
-            v = v.set_index("area_code")
-            val = v["value"].where(~v["suppressed"].astype(bool))
+            if layer.table == "indicator_values":
+                val = self._level_indicator_values(level).get((layer.params[0], str(period)))
+                if val is None:
+                    return None
+            else:
+                v = self.values(layer, level=level, period=period)
+                v = v.drop_duplicates("area_code")
+                if v.empty:
+                    return None
+                v = v.set_index("area_code")
+                val = v["value"].where(~v["suppressed"].astype(bool))
             r = rank_values(val.astype(float), layer.direction)
-            for code, row in r.dropna(subset=["rank"]).iterrows():
-                pct = row["percentile"]
-                by_code[code] = (float(row["rank"]), int(row["of"]),
-                                 None if pd.isna(pct) else float(pct), place)
+            r = r[r["rank"].notna()]
+            for code, rk, n, pct in zip(r.index, r["rank"].to_numpy(), r["of"].to_numpy(),
+                                        r["percentile"].to_numpy()):
+                by_code[code] = (float(rk), int(n), None if np.isnan(pct) else float(pct),
+                                 place)
             order = rank_order(layer.direction)
         if not by_code:
             return None
         return {"by_code": by_code, "order": order, "scope": scope, "scope_code": scope_code,
                 "place": place}
+
+    def _level_indicator_values(self, level: str) -> dict[tuple[str, str], pd.Series]:
+        """All indicator_values of one level in one query (ranks of every indicator of a
+        profile then cost one query, not one per indicator)."""
+        memo = self.__dict__.setdefault("_ivl_memo", {})
+        if level not in memo:
+            sup = "coalesce(CAST(suppressed AS BOOLEAN), false)" \
+                if "suppressed" in self.columns["indicator_values"] else "false"
+            df = self.sql(
+                f"SELECT indicator, area_code, CAST(period AS VARCHAR) AS period, "
+                f"CAST(value AS DOUBLE) AS value, {sup} AS suppressed FROM indicator_values "
+                "WHERE area_code IN (SELECT code FROM areas WHERE level = ?)", [level])
+            vals = np.array(df["value"].to_numpy(dtype=float), dtype=float, copy=True)
+            vals[df["suppressed"].to_numpy(dtype=bool)] = np.nan
+            codes = df["area_code"].to_numpy(dtype=object)
+            out: dict[tuple[str, str], pd.Series] = {}
+            keys = list(zip(df["indicator"].to_numpy(dtype=object),
+                            df["period"].to_numpy(dtype=object)))
+            order: dict[tuple[str, str], list[int]] = {}
+            for i, k in enumerate(keys):
+                order.setdefault(k, []).append(i)
+            for k, idx in order.items():
+                ser = pd.Series(vals[idx], index=codes[idx])
+                out[k] = ser[~ser.index.duplicated()]
+            memo[level] = out
+        return memo[level]
 
     def rank_of(self, layer: Layer, level: str, period: str | None, code: str
                 ) -> dict[str, Any] | None:
