@@ -10,10 +10,14 @@ shift || true
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e .
 .venv/bin/weefsel build --region "$REGION"
-# provincie and land: reference values beside every area (own figure, else summed from
-# the gemeenten); no composite at a level with fewer than three areas
-for level in buurt wijk gemeente provincie land; do
+for level in buurt wijk gemeente; do
   .venv/bin/weefsel index --level "$level" --skip-missing
+done
+# provincie and Nederland: the reference values beside every area (the publisher's own figure,
+# else summed from the counts of the gemeenten); a gemeente-only region has no provincie
+for level in provincie land; do
+  .venv/bin/weefsel index --level "$level" --skip-missing \
+    || echo "weefsel index --level $level overgeslagen (geen $level in dit warehouse)"
 done
 .venv/bin/weefsel info
 exec .venv/bin/weefsel serve "$@"
