@@ -46,7 +46,6 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
         grid.setdefault(r[0], {}).setdefault(r[1], {})[str(r[2])] = r
     extra = _indicator_extra(data, codes)
     series = _trend_series(data, codes)
-    names = {c["code"]: c["name"] for c in comparators}
     indicators = []
     for lid in layer_ids:
         per_area = grid.get(lid) or {}
