@@ -70,20 +70,21 @@ def series_frame(catalogue, long: pd.DataFrame, codes: Iterable[str], level: str
     by_key = {k: g for k, g in long.groupby(["variable", "breakdown", "period"])}
     frames = []
     for p in sorted(num_periods):
-        parts = []
-        for (var, bd), ps in periods_of.items():
-            q = _nearest(ps, p)
-            if q is None:
-                continue
-            rows = by_key.get((var, bd, q))
-            if rows is not None:
-                parts.append(rows.assign(period=p))
-        long_p = pd.concat(parts, ignore_index=True)
         ids = [i.id for i in catalogue
                if all(p in periods_of.get((v, i.breakdown), []) for v in i.numerator)]
         if not ids:
             continue
-        vals = compute_frame(catalogue.subset(ids), long_p, codes, p)
+        sub = catalogue.subset(ids)
+        parts = []
+        for key in {k for i in sub for k in i.needs()}:   # only what these indicators read
+            q = _nearest(periods_of.get(key, []), p)
+            rows = by_key.get((*key, q)) if q is not None else None
+            if rows is not None:
+                parts.append(rows.assign(period=p))
+        if not parts:
+            continue
+        long_p = pd.concat(parts, ignore_index=True)
+        vals = compute_frame(sub, long_p, codes, p)
         frames.append(vals)
     if not frames:
         return pd.DataFrame(columns=TREND_COLUMNS)
