@@ -539,7 +539,7 @@ def _table(data: WebData, level: str, lays, period: str | None, q: str | None) -
         v = v.set_index("area_code")
         col = v["value"].where(~v["suppressed"].astype(bool), None)
         df[lay.id] = df["code"].map(col)
-        df[lay.id + "|onderdrukt"] = df["code"].map(v["suppressed"]).fillna(False).astype(bool)
+        df[lay.id + "|onderdrukt"] = df["code"].map(v["suppressed"].astype(bool)).eq(True)
         rs = data.ranks(lay, level, per)
         df[lay.id + "|rang"] = df["code"].map(
             {c: x[0] for c, x in rs["by_code"].items()} if rs else {}).astype("Float64")
