@@ -146,7 +146,7 @@ def _int(v: Any) -> int | None:
 def _basis_nl(basis: str | None, coverage: Any, name: str) -> str | None:
     """How a reference value was obtained, in plain Dutch."""
     if basis == "published":
-        return f"cijfer van de bron voor {name}"
+        return f"eigen cijfer van {name} (niet opgeteld uit de gemeenten)"
     if basis == "counts":
         cov = _num(coverage)
         part = f" ({cov:.0%} van de inwoners)".replace(".", ",") \
