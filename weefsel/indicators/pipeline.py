@@ -161,8 +161,8 @@ def _missing_reasons(wh: Warehouse, level: str, cat: Catalogue, values: pd.DataF
     reason = pd.Series(None, index=values.index, dtype=object)
     missing = values["value"].isna()
     reason[missing & values["suppressed"].astype(bool)] = "suppressed"
-    have = set(zip(long.dropna(subset=["value"])["variable"],
-                   long.dropna(subset=["value"])["breakdown"]))
+    pairs = long.loc[long["value"].notna(), ["variable", "breakdown"]].drop_duplicates()
+    have = set(zip(pairs["variable"], pairs["breakdown"]))
     at_level = {i.id for i in cat if all((v, i.breakdown) in have for v in i.numerator)}
     rest = missing & reason.isna()
     reason[rest & ~values["indicator"].isin(at_level)] = "not_at_level"
