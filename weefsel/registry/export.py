@@ -75,7 +75,7 @@ def _up(code: str) -> list[str]:
     return out
 
 
-def counts(store: OpsStore) -> dict[tuple[str, str], float | None]:
+def counts(store: OpsStore, place_area: dict[int, str] | None = None) -> dict[tuple[str, str], float | None]:
     """(area code, variable) → count, rolled up buurt → wijk → gemeente; signal counts below the
     threshold are None (suppressed, not blurred)."""
     out: dict[tuple[str, str], float | None] = {}
@@ -88,7 +88,7 @@ def counts(store: OpsStore) -> dict[tuple[str, str], float | None]:
         codes = [c for c in (i["area_codes"] or "").split(",") if c] or [i["gemeente_code"]]
         add(codes, "registry_initiatives")
     for p in store.places():
-        code = [p["area_code"] or p["gemeente_code"]]
+        code = [p["area_code"] or (place_area or {}).get(p["id"]) or p["gemeente_code"]]
         add(code, "registry_places")
         add(code, f"registry_places_{p['type']}")
         for k in KIS_KEYS:
@@ -127,10 +127,14 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
     if not path.exists():
         raise InputError(f"warehouse {path} bestaat niet; bouw eerst met `weefsel build`")
     day = (date or dt.date.today()).isoformat()
-    cnt = counts(store)
+    tr = Transformer.from_crs(4326, 28992, always_xy=True)
+    all_places = store.places()
+    xy = {p["id"]: tr.transform(p["lon"], p["lat"]) for p in all_places}
     con = duckdb.connect(str(path))
     try:
         known = {r[0] for r in con.execute("SELECT code FROM areas").fetchall()}
+        place_area = _place_in_buurt(con, {p["id"]: xy[p["id"]] for p in all_places if not p["area_code"]})
+        cnt = counts(store, place_area)
         pop = dict(con.execute(
             "SELECT area_code, arg_max(value, period) FROM observations WHERE variable = 'AantalInwoners' "
             "AND breakdown = '' AND value IS NOT NULL GROUP BY area_code").fetchall())
@@ -144,13 +148,13 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
         var = pd.DataFrame([(k, k, t, u, f"Telling uit het register op {day}", "registry", "register")
                             for k, (t, u) in titles.items()],
                            columns=["variable", "stem", "title", "unit", "description", "source_table", "topic"])
-        tr = Transformer.from_crs(4326, 28992, always_xy=True)
         fac = []
-        for p in store.places():
-            x, y = tr.transform(p["lon"], p["lat"])
+        for p in all_places:
+            x, y = xy[p["id"]]
             tags = {k: p[f"kis_{k}"] for k in KIS_KEYS} | {"step_free": p["step_free"], "toilet": p["toilet"]}
             fac.append((f"registry:{p['id']}", p["type"], p["name"], "registry", str(p["id"]), x, y,
-                        float(p["capacity"] or 1), p["area_code"], json.dumps(tags)))
+                        float(p["capacity"] or 1), p["area_code"] or place_area.get(p["id"]),
+                        json.dumps(tags)))
         facdf = pd.DataFrame(fac, columns=["facility_id", "type", "name", "source", "source_id", "x_rd", "y_rd",
                                            "capacity", "area_code", "tags"])
         con.execute("BEGIN TRANSACTION")
@@ -177,6 +181,27 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
         con.close()
     return {"date": day, "observations": len(obs), "facilities": len(facdf),
             "skipped_unknown_areas": sum(1 for (code, _v) in cnt if code not in known)}
+
+
+def _place_in_buurt(con, points: dict[int, tuple[float, float]]) -> dict[int, str]:
+    """place id → the buurt whose polygon (RD New) contains it, else the wijk; none where no
+    polygon is known (the place then counts for its gemeente only)."""
+    import shapely
+    out: dict[int, str] = {}
+    for level in ("buurt", "wijk"):
+        ids = [i for i in points if i not in out]
+        if not ids:
+            break
+        rows = con.execute("SELECT code, geom_rd FROM areas WHERE level = ? AND geom_rd IS NOT NULL",
+                           [level]).fetchall()
+        if not rows:
+            continue
+        codes = [r[0] for r in rows]
+        tree = shapely.STRtree(shapely.from_wkb([bytes(r[1]) for r in rows]))
+        hit_pt, hit_geom = tree.query(shapely.points([points[i] for i in ids]), predicate="within")
+        for a, b in zip(hit_pt, hit_geom):
+            out.setdefault(ids[a], codes[b])
+    return out
 
 
 # --- where signals and indicators diverge --------------------------------------------------------
