@@ -152,3 +152,45 @@ def test_open_exports_public_fields_only(store):
     csv_text = c.get("/api/registry/initiatives.csv").text
     assert "Moestuin" in csv_text and "geheime-sleutel" not in csv_text and "created_by" not in csv_text
     assert c.get("/api/registry/users.csv").status_code == 404
+
+
+def test_place_form_and_viewer_refused(store):
+    admin = store.session_user(store.login("beheer", "geheim-wachtwoord")[0])
+    store.create_user("kijker", "geheim-wachtwoord", "viewer", "GM0034", actor=admin)
+    c = _client(store)
+    _login(c, "bijdrager")
+    page = c.get("/registratie/plek").text
+    _labels_ok(page)
+    r = c.post("/registratie/plekken", data={**_csrf(page), "name": "Buurthuis", "type": "buurthuis",
+                                             "lat": "52.37", "lon": "5.21", "kis_toegankelijk": "ja",
+                                             "step_free": "", "capacity": "60"})
+    assert r.status_code == 200 and "is opgeslagen" in r.text
+    p = store.places()[0]
+    assert p["kis_toegankelijk"] is True and p["step_free"] is None and p["capacity"] == 60
+    r = c.post("/registratie/plekken", data={**_csrf(c.get("/registratie/plek").text), "name": "X",
+                                             "type": "buurthuis", "lat": "48.0", "lon": "2.3"})
+    assert r.status_code == 400 and "ligt niet in Nederland" in r.text
+    v = _client(store)
+    _login(v, "kijker")
+    r = v.post("/registratie/plekken", data={**_csrf(v.get("/registratie/plek").text), "name": "Y",
+                                             "type": "park", "lat": "52.37", "lon": "5.21"})
+    assert r.status_code == 403 and "contributor" in r.text
+    assert len(store.places()) == 1
+
+
+def test_mounted_in_the_dashboard_app(tmp_path, monkeypatch):
+    """create_app mounts the registry and validates codes against the served warehouse."""
+    from weefsel.web import registry_web
+    from weefsel.web.api import create_app
+    from weefsel.web.demo import DEMO_CATALOGUE, make_demo_warehouse
+    monkeypatch.setattr(registry_web, "OpsStore",
+                        lambda area_codes=None: OpsStore(f"sqlite:///{tmp_path / 'r.sqlite'}", area_codes=area_codes))
+    path = make_demo_warehouse(tmp_path / "demo.duckdb")
+    with TestClient(create_app(path, catalogue=DEMO_CATALOGUE), base_url="https://testserver") as c:
+        page = c.get("/registratie/signaal").text
+        form = {**_csrf(page), "theme": "wonen", "text": "Geen plek om elkaar te zien"}
+        r = c.post("/registratie/signalen", data={**form, "area_code": "BU99990101"})
+        assert r.status_code == 400 and "onbekende gebiedscode BU99990101" in r.text  # not in the demo
+        r = c.post("/registratie/signalen", data={**form, "area_code": "BU00340101"})
+        assert r.status_code == 200 and "nummer 1" in r.text
+        c.app.state.data.close()
