@@ -50,6 +50,12 @@ def test_cli_first_admin_import_export(tmp_path):
     out = tmp_path / "plekken.geojson"
     r = _cli("export", "places", str(out), url=url)
     assert r.returncode == 0 and len(json.loads(out.read_text())["features"]) == 2
+    gpkg = tmp_path / "plekken.gpkg"
+    r = _cli("export", "places", str(gpkg), url=url)
+    assert r.returncode == 0, r.stderr
+    import pyogrio
+    df = pyogrio.read_dataframe(gpkg)
+    assert sorted(df["name"]) == ["Bieb", "Buurthuis A"] and "created_by" not in df.columns
 
 
 def _warehouse(path: Path) -> Path:

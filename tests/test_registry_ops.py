@@ -192,3 +192,14 @@ def test_duplicate_signal_suggestion_without_map(store):
     hits = store.duplicate_signals("BU00340101", "veiligheid", "slechte verlichting park")
     assert [h["id"] for h in hits] == [1]
     assert store.duplicate_signals("BU00340101", "wonen", "slechte verlichting park") == []
+
+
+def test_initiative_status_change_is_audited(store, people):
+    iid = store.add_initiative(people["bijdrager"], {"name": "Moestuin", "area_codes": "BU00340101"})
+    store.set_initiative_status(people["bijdrager"], iid, "gestopt")
+    assert store.initiatives()[0]["status"] == "gestopt"
+    assert store.audit_log(1)[0]["detail"] == "actief->gestopt"
+    with pytest.raises(Forbidden):
+        store.set_initiative_status(people["kijker"], iid, "actief")
+    with pytest.raises(InputError, match="onbekend"):
+        store.set_initiative_status(people["bijdrager"], iid, "verdwenen")

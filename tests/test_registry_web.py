@@ -194,3 +194,23 @@ def test_mounted_in_the_dashboard_app(tmp_path, monkeypatch):
         r = c.post("/registratie/signalen", data={**form, "area_code": "BU00340101"})
         assert r.status_code == 200 and "nummer 1" in r.text
         c.app.state.data.close()
+
+
+def test_admin_creates_account_through_form_and_sees_log(store):
+    c = _client(store)
+    _login(c, "beheer")
+    page = c.get("/registratie/gebruikers").text
+    _labels_ok(page)
+    assert "user_created" in page and "login" in page
+    r = c.post("/registratie/gebruikers", data={**_csrf(page), "username": "wijkteam.noord",
+                                                "password": "heel-geheim-1", "role": "contributor"})
+    assert r.status_code == 200 and "is aangemaakt" in r.text
+    store.login("wijkteam.noord", "heel-geheim-1")
+    m = _client(store)
+    _login(m, "moderator")
+    page = m.get("/registratie/gebruikers").text
+    assert "Alleen beheerders" in page
+    r = m.post("/registratie/gebruikers", data={**_csrf(m.get("/registratie").text), "username": "indringer",
+                                                "password": "heel-geheim-1", "role": "admin"})
+    assert r.status_code == 403
+    assert "heel-geheim" not in str(store.audit_log())

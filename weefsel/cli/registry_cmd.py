@@ -130,8 +130,8 @@ def divergence_cmd(warehouse: Path = typer.Argument(..., help="the warehouse .du
 
 @sub.command("export")
 def export_cmd(what: str = typer.Argument(..., help="initiatives or places"),
-               out: Path = typer.Argument(..., help=".csv or .geojson"), url: str = URL) -> None:
-    """Export the public fields as CSV or GeoJSON (open data)."""
+               out: Path = typer.Argument(..., help=".csv, .geojson or .gpkg"), url: str = URL) -> None:
+    """Export the public fields as CSV, GeoJSON or GeoPackage (open data)."""
     from weefsel.errors import InputError
     from weefsel.registry import export as rx
     if what not in rx.PUBLIC:
@@ -141,8 +141,15 @@ def export_cmd(what: str = typer.Argument(..., help="initiatives or places"),
         out.write_bytes(rx.to_csv(rows))
     elif out.suffix.lower() in (".geojson", ".json"):
         out.write_text(json.dumps(rx.to_geojson(rows), ensure_ascii=False), encoding="utf-8")
+    elif out.suffix.lower() == ".gpkg":
+        import geopandas as gpd
+        gj = rx.to_geojson(rows)
+        if not rows:
+            raise InputError("niets te exporteren naar GeoPackage (geen rijen)")
+        gdf = gpd.GeoDataFrame.from_features(gj["features"], crs="EPSG:4326")
+        gdf.to_file(out, layer=what, driver="GPKG")
     else:
-        raise InputError(f"{out}: kies een .csv- of .geojson-bestand")
+        raise InputError(f"{out}: kies een .csv-, .geojson- of .gpkg-bestand")
     typer.echo(f"{len(rows)} {what} naar {out}")
 
 

@@ -414,9 +414,12 @@ class OpsStore:
                                        entity_id=int(entity_id) if entity_id is not None else None,
                                        detail=detail))
 
-    def audit_log(self, limit: int = 500) -> list[dict]:
+    def audit_log(self, limit: int = 500, gemeente_code: str | None = None) -> list[dict]:
+        q = select(audit).order_by(audit.c.id.desc()).limit(limit)
+        if gemeente_code:
+            q = q.where(audit.c.gemeente_code == gemeente_code)
         with self.engine.connect() as c:
-            return [dict(r) for r in c.execute(select(audit).order_by(audit.c.id.desc()).limit(limit)).mappings()]
+            return [dict(r) for r in c.execute(q).mappings()]
 
     # --- idempotent insert -------------------------------------------------------------------
     def _insert_once(self, table: Table, values: dict, user: dict | None, action: str) -> int:
@@ -490,6 +493,20 @@ class OpsStore:
             ladder_step=step,
             contact_role=clean_text(d.get("contact_role"), "contact (rol)"),
             status=status, source=clean_text(d.get("source"), "bron"), **dates)
+
+    def set_initiative_status(self, user: dict | None, initiative_id: int, status: str) -> None:
+        """A contributor of the same gemeente changes the status (audited: old → new)."""
+        if status not in INITIATIVE_STATUSES:
+            raise InputError(f"status {status!r} onbekend", expected=", ".join(INITIATIVE_STATUSES))
+        with self.engine.connect() as c:
+            row = c.execute(select(initiatives.c.gemeente_code, initiatives.c.status)
+                            .where(initiatives.c.id == int(initiative_id))).first()
+        if row is None:
+            raise InputError(f"initiatief {initiative_id} bestaat niet")
+        self.require(user, "contributor", row[0])
+        with self.engine.begin() as c:
+            c.execute(update(initiatives).where(initiatives.c.id == int(initiative_id)).values(status=status))
+            self._audit(c, user, row[0], "initiative_status", "initiatives", initiative_id, f"{row[1]}->{status}")
 
     def initiatives(self, gemeente_code: str | None = None) -> list[dict]:
         q = select(initiatives).order_by(initiatives.c.id)

@@ -74,7 +74,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 SECTION = [("Register", "/registratie"), ("Initiatief toevoegen", "/registratie/initiatief"),
            ("Ontmoetingsplek toevoegen", "/registratie/plek"), ("Signaal melden", "/registratie/signaal"),
-           ("Moderatie", "/registratie/moderatie")]
+           ("Moderatie", "/registratie/moderatie"), ("Accounts", "/registratie/gebruikers")]
 
 
 def _field(name: str, label: str, *, kind: str = "text", required: bool = False, hint: str = "",
@@ -355,6 +355,40 @@ def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit
             return error_page(exc)
         return _page("Beoordeling opgeslagen", f'<p role="status">Signaal {sid} is beoordeeld.</p>'
                      '<p><a href="/registratie/moderatie">Terug naar de moderatie</a></p>')
+
+    @router.get("/registratie/gebruikers", response_class=HTMLResponse, include_in_schema=False)
+    def users_page(request: Request):
+        def body(tok, user):
+            if not user or user["role"] != "admin":
+                return "<p>Alleen beheerders van de gemeente kunnen accounts aanmaken en het logboek inzien.</p>"
+            log = store().audit_log(50, gemeente_code=user["gemeente_code"])
+            rows = "".join(f"<tr><td>{esc(r['at'])}</td><td>{r['user_id'] or ''}</td><td>{esc(r['action'])}</td>"
+                           f"<td>{esc(r['entity'] or '')} {r['entity_id'] or ''}</td><td>{esc(r['detail'] or '')}</td></tr>"
+                           for r in log)
+            return ('<h2>Account aanmaken</h2><form method="post" action="/registratie/gebruikers">' + hidden(tok)
+                    + _field("username", "Gebruikersnaam", required=True, maxlength=80)
+                    + _field("password", "Tijdelijk wachtwoord (minstens 10 tekens)", kind="password", required=True)
+                    + _select("role", "Rol", [(r, r) for r in ("viewer", "contributor", "moderator", "admin")],
+                              required=True)
+                    + '<button type="submit">Account aanmaken</button></form>'
+                    '<h2>Logboek (laatste 50 wijzigingen)</h2><div class="tabel-wrap" tabindex="0" role="region" '
+                    'aria-label="Logboek"><table><thead><tr><th scope="col">Tijd</th><th scope="col">Gebruiker</th>'
+                    '<th scope="col">Actie</th><th scope="col">Object</th><th scope="col">Details</th></tr></thead>'
+                    f'<tbody>{rows}</tbody></table></div>')
+        return form_page(request, "Accounts en logboek", body)
+
+    @router.post("/registratie/gebruikers", include_in_schema=False)
+    async def users_post(request: Request):
+        try:
+            data, user = await read_form(request, write_limit)
+            if user is None:
+                raise Forbidden("log eerst in")
+            uid = store().create_user(data.get("username", ""), data.get("password", ""), data.get("role", ""),
+                                      user["gemeente_code"], actor=user)
+        except (InputError, RateLimited, CsrfError) as exc:
+            return error_page(exc)
+        return _page("Account aangemaakt", f'<p role="status">Account {uid} is aangemaakt.</p>'
+                     '<p><a href="/registratie/gebruikers">Terug</a></p>')
 
     # --- open data -----------------------------------------------------------------------------
     @router.get("/api/registry/{what}.{fmt}", tags=["registry"])
