@@ -274,6 +274,18 @@ def test_rules_respect_budget_and_equal_shares_matches_the_textbook(e, cost_util
         assert sorted(got) == sorted(e.project_ids[j] for j in textbook_add1(e, cost_utility, first))
 
 
+def test_equal_shares_tie_goes_to_more_votes():
+    """a (voter 1, 2 points) and b (voters 1 and 2, 1 point each) both cost 20 and have rho
+    1/2; b has more votes, so b first, after which voter 1 has 10 left and a (20) is out.
+    a first would leave voter 2's 20 for b: {a, b}."""
+    e = Election(["a", "b"], [Fraction(20), Fraction(20)], Fraction(60), 3,
+                 [np.array([0]), np.array([0, 1])], [np.array([2]), np.array([1, 1])],
+                 [1, 2], [Fraction(2), Fraction(2)])
+    out = mes(e, completion="none")
+    assert out.selected == ["b"]
+    assert out.steps["b"].rho == Fraction(1, 2)
+
+
 def test_fast_run_equals_the_exact_fraction_run_on_real_files(data_dir):
     """Same winners and the same exact rho as the exact-fraction definition (_Mes)."""
     for name in ("Netherlands_Assen_2024.pb", "Poland_Swiecie_2023.pb"):
