@@ -140,7 +140,7 @@ _FLOAT_CACHE: dict[int, tuple] = {}
 
 
 def _float_cache(e: Election) -> tuple:
-    """Float costs, float weights, all-approval flag, total weights, ranks (per election object)."""
+    """Float costs and weights, all-approval flag, total weights, ranks, int weights (per election)."""
     key = id(e)
     hit = _FLOAT_CACHE.get(key)
     if hit is None or hit[0] is not e:
@@ -149,7 +149,8 @@ def _float_cache(e: Election) -> tuple:
         unit = all(bool((w == 1).all()) for w in e.weights)
         tw = [float(w.sum()) for w in wf]
         ranks = [np.arange(len(w), 0, -1, dtype=np.float64) for w in wf]
-        hit = (e, (costs, wf, unit, tw, ranks))
+        wobj = [w.astype(object) for w in e.weights]
+        hit = (e, (costs, wf, unit, tw, ranks, wobj))
         _FLOAT_CACHE.clear()
         _FLOAT_CACHE[key] = hit
     return hit[1]
@@ -161,8 +162,9 @@ _CLOSE = object()
 class _MesFast:
     """One Equal Shares run with exact decisions at float speed (used for every run).
 
-    Each voter's money is held exactly, as a Python int numerator over one common
-    denominator ``D`` (numpy object array), and as the nearest float. Each round the
+    Each voter's money is held exactly, as a Python int numerator (numpy object array) over
+    the denominator of the round in which it last changed (``D[t]``; every later ``D`` is a
+    multiple, so only the payers of a round are rescaled), and as the nearest float. Each round the
     candidates are priced in floats from those nearest floats (relative error far below
     1e-12). A price within a relative 1e-9 of the cheapest one, and a supporters' total
     within 1e-9 of the cost, is priced again exactly; the winner is always priced exactly
@@ -177,31 +179,38 @@ class _MesFast:
         n = max(e.n_voters, 1)
         total = Fraction(total)
         self.endowment = total / n
-        self.D = total.denominator * n
+        self.D = total.denominator * n               # the current denominator
+        self.dens = [self.D]                          # denominator of each round
+        self.t = np.zeros(n, dtype=np.int64)          # round of each voter's last change
+        self._fac = np.array([1], dtype=object)       # D // dens[t], per round t
         self.num = np.empty(n, dtype=object)
         self.num[:] = total.numerator
         self.fb = np.full(n, total.numerator / self.D)
-        self.costs, self.wf, self.unit, self.tw, self.ranks = _float_cache(e)
-        self.wobj = [w.astype(object) for w in e.weights]
+        self.costs, self.wf, self.unit, self.tw, self.ranks, self.wobj = _float_cache(e)
 
     # -- exact -------------------------------------------------------------------------------
+    def current(self, sup: np.ndarray) -> np.ndarray:
+        """Exact numerators over the current D for the voters ``sup``."""
+        return self.num[sup] * self._fac[self.t[sup]]
+
     def money(self, j: int) -> Fraction:
         """Exact money left with project j's supporters."""
         sup = self.e.supporters[j]
-        return Fraction(int(self.num[sup].sum()) if len(sup) else 0, self.D)
+        return Fraction(int(self.current(sup).sum()) if len(sup) else 0, self.D)
 
-    def exact_price(self, j: int) -> tuple[int, int, np.ndarray, int] | None:
-        """(rest, W, order, k) or None when j's supporters cannot pay for it.
+    def exact_price(self, j: int) -> tuple | None:
+        """(rest, W, order, k, B) or None when j's supporters cannot pay for it.
 
         With supporters sorted by money per unit weight (``order``), the first ``k`` pay all
-        they have and the others ``q * weight`` with q = rest / (W * D * cost_den).
+        they have and the others ``q * weight`` with q = rest / (W * D * cost_den); B holds
+        their money over D * cost_den.
         """
         e = self.e
         sup = e.supporters[j]
         c = e.costs[j]
         cd = c.denominator
         C = c.numerator * self.D                   # cost over D*cd
-        B = self.num[sup] * cd if cd != 1 else self.num[sup]
+        B = self.current(sup) * cd if cd != 1 else self.current(sup)
         if int(B.sum()) < C:
             return None
         w = self.wobj[j]
@@ -221,7 +230,7 @@ class _MesFast:
             if got is None:
                 raise AssertionError("no exact Equal Shares split")
         rest, W = got
-        return rest, W, order, k
+        return rest, W, order, k, B
 
     @staticmethod
     def _float_split(bs: np.ndarray, ws: np.ndarray, cost: float) -> int | None:
@@ -248,28 +257,24 @@ class _MesFast:
 
     def exact_rho(self, j: int, price) -> Fraction:
         """rho = q / cost (cost utilities) or q (approval utilities), exactly."""
-        rest, W, _, _ = price
+        rest, W = price[0], price[1]
         q = Fraction(rest, W * self.D * self.e.costs[j].denominator)
         return q / self.e.costs[j] if self.cost_utility else q
 
     def pay(self, j: int, price) -> None:
         """Apply the exact payment of project j (its supporters' money changes, D grows)."""
-        rest, W, order, k = price
-        e = self.e
-        sup = e.supporters[j]
-        cd = e.costs[j].denominator
-        scale = cd * W
-        self.num *= scale
+        rest, W, order, k, B = price
+        sup = self.e.supporters[j]
+        scale = self.e.costs[j].denominator * W
+        g = math.gcd(rest, scale)
+        scale //= g
         self.D *= scale
+        self.dens.append(self.D)
+        self._fac = np.append(self._fac * scale, np.array([1], dtype=object))
         srt = sup[order]
         self.num[srt[:k]] = 0
-        unc = srt[k:]
-        self.num[unc] = self.num[unc] - self.wobj[j][order[k:]] * rest
-        if self.D.bit_length() > 600:
-            g = math.gcd(self.D, *self.num.tolist())
-            if g > 1:
-                self.num //= g
-                self.D //= g
+        self.num[srt[k:]] = (B[order[k:]] * W - self.wobj[j][order[k:]] * rest) // g
+        self.t[sup] = len(self.dens) - 1
         self.fb[sup] = (self.num[sup] / self.D).astype(np.float64)
 
     # -- float -------------------------------------------------------------------------------
