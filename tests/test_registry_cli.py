@@ -90,6 +90,7 @@ def test_snapshot_counts_into_warehouse(registry_url, tmp_path):
     res2 = snapshot(s, wh, date=dt.date(2026, 11, 30))  # replaces, never doubles
     assert res == res2
     con = duckdb.connect(str(wh), read_only=True)
+    assert con.execute("SELECT DISTINCT period FROM observations WHERE source='registry'").fetchall() == [("2026",)]
     got = {(a, v): val for a, v, val in con.execute(
         "SELECT area_code, variable, value FROM observations WHERE source='registry'").fetchall()}
     assert got[("BU00340101", "registry_initiatives_per_1000")] == pytest.approx(1.5)

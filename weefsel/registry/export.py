@@ -117,7 +117,8 @@ def variable_titles() -> dict[str, tuple[str, str]]:
 def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = None) -> dict:
     """Write the registry counts into the warehouse in one transaction (replacing the last snapshot).
 
-    observations: source 'registry', period = the snapshot date; facilities: the meeting places
+    observations: source 'registry', period = the snapshot's year (the date itself in
+    build_info.registry_snapshot and the variables' description); facilities: the meeting places
     with source 'registry' (supply for the accessibility stage)."""
     import duckdb
     import pandas as pd
@@ -143,7 +144,8 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
             if var == "registry_initiatives" and code in known and pop.get(code):
                 rows.append((code, "registry_initiatives_per_1000", 1000.0 * val / pop[code]))
         obs = pd.DataFrame(rows, columns=["area_code", "variable", "value"])
-        obs["period"], obs["breakdown"], obs["source"] = day, "", "registry"
+        # period in the warehouse's own format (a year); the exact date is in build_info/variables
+        obs["period"], obs["breakdown"], obs["source"] = day[:4], "", "registry"
         titles = variable_titles()
         var = pd.DataFrame([(k, k, t, u, f"Telling uit het register op {day}", "registry", "register")
                             for k, (t, u) in titles.items()],
