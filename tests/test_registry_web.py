@@ -88,12 +88,15 @@ def test_login_initiative_signal_moderate_cycle(store):
     _labels_ok(page)
     assert "Ouderen vereenzamen" in page
     r = m.post(f"/registratie/signalen/{sid}/beoordeling",
-               data={**_csrf(page), "status": "geaccepteerd", "response": "Buurtcoach neemt contact op"})
+               data={**_csrf(page), "status": "geaccepteerd", "response": "Buurtcoach neemt contact op",
+                     "text_shown": "Ouderen vereenzamen"})
     assert r.status_code == 200 and "beoordeeld" in r.text
     r = anon.get(f"/registratie/signaal/{sid}", params={"code": key})
     assert "geaccepteerd" in r.text and "Buurtcoach" in r.text
     reqs = anon.get("/open311/v2/requests.json").json()
     assert reqs[0]["service_code"] == "eenzaamheid" and reqs[0]["status"] == "closed"
+    assert reqs[0]["description"] == "Ouderen vereenzamen"  # the moderated text, not the original
+    assert store.signal(int(sid))["original_text"] == "Ouderen vereenzamen in de flat"
     assert "reporter" not in str(reqs)
     counts = anon.get("/api/registry/signal-counts").json()["counts"]
     assert counts == [{"area_code": "BU00340101", "theme": "eenzaamheid", "count": None, "suppressed": True}]
@@ -101,7 +104,7 @@ def test_login_initiative_signal_moderate_cycle(store):
     assert prof["initiatives"][0]["name"] == "Buurtkamer"
     assert prof["responses"] == [{"theme": "eenzaamheid", "response": "Buurtcoach neemt contact op",
                                   "response_at": prof["responses"][0]["response_at"]}]
-    assert "vereenzamen" not in str(prof)  # the reporter's own words stay out of the profile
+    assert "vereenzamen" not in str(prof)  # the reporter's words stay out of the profile
 
 
 def test_forged_or_missing_csrf_is_refused_and_nothing_written(store):

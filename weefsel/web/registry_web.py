@@ -338,6 +338,8 @@ def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit
                               required=True).replace(f'name="status-{sid}"', 'name="status"')
                     + _field(f"reason-{sid}", "Reden (verplicht bij afwijzen)", maxlength=1000).replace(
                         f'name="reason-{sid}"', 'name="reason"')
+                    + f'<p><label for="shown-{sid}">Tekst zoals openbaar getoond (haal persoonsgegevens weg)</label>'
+                    f'<textarea id="shown-{sid}" name="text_shown" rows="3" maxlength="1000">{esc(s["text"])}</textarea></p>'
                     + _field(f"response-{sid}", "Reactie van de gemeente (optioneel)", kind="textarea",
                              maxlength=4000).replace(f'name="response-{sid}"', 'name="response"')
                     + '<button type="submit">Opslaan</button></form></section>')
@@ -348,7 +350,10 @@ def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit
     async def moderate_post(sid: int, request: Request):
         try:
             data, user = await read_form(request, write_limit)
-            store().moderate(user, sid, str(data.get("status", "")), str(data.get("reason", "")))
+            shown = data.get("text_shown")
+            if shown is not None and shown.strip() == store().signal(sid)["text"]:
+                shown = None  # unchanged
+            store().moderate(user, sid, str(data.get("status", "")), str(data.get("reason", "")), text_shown=shown)
             if str(data.get("response", "")).strip():
                 store().respond(user, sid, str(data["response"]))
         except (InputError, RateLimited, CsrfError) as exc:
