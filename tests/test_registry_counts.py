@@ -16,7 +16,7 @@ def _fake(inits, sigs, threshold):
     return SimpleNamespace(
         suppress_below=threshold,
         initiatives=lambda: [{"area_codes": b, "gemeente_code": "GM0034"} for b in inits],
-        places=lambda: [],
+        places=list,
         signals=lambda status=None: [{"area_code": b, "theme": t} for b, t in sigs])
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-
 pytestmark = pytest.mark.browser
 AXE = Path(__file__).with_name("axe.min.js")
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

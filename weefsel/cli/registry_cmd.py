@@ -44,8 +44,8 @@ def create_admin(username: str = typer.Argument(...), gemeente: str = typer.Argu
 @sub.command("migrate")
 def migrate_cmd(url: str = URL) -> None:
     """Apply the schema migrations (also done on every start)."""
-    from weefsel.registry.ops import MIGRATIONS, make_engine, migrate
     from weefsel.config import DEFAULT_REGISTRY_URL
+    from weefsel.registry.ops import MIGRATIONS, make_engine, migrate
     done = migrate(make_engine(url or DEFAULT_REGISTRY_URL))
     typer.echo(f"migraties toegepast: {done or 'geen (al bij)'}; laatste versie {MIGRATIONS[-1][0]}")
 

@@ -219,7 +219,6 @@ def divergence(store: OpsStore, warehouse: str | Path, theme: str, variable: str
     an area is reported when the ranks differ by more than ``gap`` ("veel signalen, indicator
     laag" or the reverse). Counts are not published here: only the direction is."""
     import duckdb
-    import pandas as pd
 
     variable = variable or THEME_VARIABLE.get(theme)
     if not variable:

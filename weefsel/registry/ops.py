@@ -30,8 +30,8 @@ from sqlalchemy import (
     and_,
     create_engine,
     event,
-    func,
     false,
+    func,
     insert,
     or_,
     select,
@@ -356,7 +356,7 @@ class OpsStore:
 
     def login(self, username: str, password: str) -> tuple[str, str]:
         """(session token, csrf token) or one error that does not say which part was wrong."""
-        from argon2.exceptions import VerificationError, InvalidHashError
+        from argon2.exceptions import InvalidHashError, VerificationError
         with self.engine.connect() as c:
             row = c.execute(select(users).where(users.c.username == str(username or "").strip().lower())
                             ).mappings().first()
