@@ -203,3 +203,19 @@ def test_initiative_status_change_is_audited(store, people):
         store.set_initiative_status(people["kijker"], iid, "actief")
     with pytest.raises(InputError, match="onbekend"):
         store.set_initiative_status(people["bijdrager"], iid, "verdwenen")
+
+
+def test_import_initiatives_dedup_all_or_nothing(store, people):
+    u = people["bijdrager"]
+    store.add_initiative(u, {"name": "Repair Café Noord", "area_codes": "BU00340101"})
+    res = store.import_initiatives(u, [
+        {"name": "Repair cafe Noord", "area_codes": "BU00340101"},           # already there
+        {"name": "Taalcafé", "area_codes": "BU00340102", "themes": "participatie"},
+        {"name": "Taalcafe", "area_codes": "BU00340102"},                    # twice in the file
+        {"name": "Repair Café Noord", "area_codes": "BU00340102"},           # same name, other buurt
+    ], source="lijst.csv")
+    assert res == {"added": 2, "duplicates": 2}
+    with pytest.raises(InputError, match="lijst.csv: rij 2: .*onbekende gebiedscode"):
+        store.import_initiatives(u, [{"name": "Ok", "area_codes": "BU00340101"},
+                                     {"name": "Fout", "area_codes": "BU00349999"}], source="lijst.csv")
+    assert len(store.initiatives()) == 3

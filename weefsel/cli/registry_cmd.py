@@ -50,6 +50,25 @@ def migrate_cmd(url: str = URL) -> None:
     typer.echo(f"migraties toegepast: {done or 'geen (al bij)'}; laatste versie {MIGRATIONS[-1][0]}")
 
 
+@sub.command("import-initiatives")
+def import_initiatives(file: Path = typer.Argument(..., help="CSV: name, area_codes and/or lat,lon, themes, ..."),
+                       username: str = typer.Option(..., "--as", help="the contributor who imports"),
+                       url: str = URL,
+                       warehouse: Path = typer.Option(None, help="check area codes against it")) -> None:
+    """Import initiatives, skipping ones already there (similar name in the same area or within 150 m)."""
+    from weefsel.errors import InputError
+    store = _store(url, warehouse)
+    pw = os.environ.get("WEEFSEL_PASSWORD") or typer.prompt("Wachtwoord", hide_input=True)
+    user = store.session_user(store.login(username, pw)[0])
+    if not file.exists():
+        raise InputError(f"{file} bestaat niet")
+    with file.open(encoding="utf-8-sig", newline="") as fh:
+        rows = [{{"naam": "name", "beschrijving": "description", "gebieden": "area_codes"}.get(k, k): v
+                 for k, v in r.items()} for r in csv.DictReader(fh)]
+    res = store.import_initiatives(user, rows, source=file.name)
+    typer.echo(f"{res['added']} initiatieven toegevoegd, {res['duplicates']} dubbel overgeslagen")
+
+
 @sub.command("import-places")
 def import_places(file: Path = typer.Argument(..., help="CSV (name,type,lat,lon,...) or GeoJSON points"),
                   username: str = typer.Option(..., "--as", help="the contributor who imports"),

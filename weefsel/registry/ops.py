@@ -508,6 +508,38 @@ class OpsStore:
             c.execute(update(initiatives).where(initiatives.c.id == int(initiative_id)).values(status=status))
             self._audit(c, user, row[0], "initiative_status", "initiatives", initiative_id, f"{row[1]}->{status}")
 
+    def import_initiatives(self, user: dict, rows: list[dict], *, source: str) -> dict:
+        """Import initiatives; skip ones already there (similar name, same area or within 150 m);
+        all or nothing."""
+        self.require(user, "contributor")
+        have = self.initiatives(user["gemeente_code"])
+        prepared: list[dict] = []
+
+        def same(a: dict, b: dict) -> bool:
+            if _similar(a["name"], b["name"]) < 0.7:
+                return False
+            if set(filter(None, (a["area_codes"] or "").split(","))) & set(filter(None, (b["area_codes"] or "").split(","))):
+                return True
+            return (a["lat"] is not None and b["lat"] is not None
+                    and distance_m(a["lat"], a["lon"], b["lat"], b["lon"]) <= 150)
+
+        skipped = 0
+        for i, r in enumerate(rows, start=1):
+            try:
+                v = self._initiative_values(user, {**r, "source": r.get("source") or source})
+            except InputError as e:
+                raise InputError(f"rij {i}: {e}", where=source) from None
+            if any(same(v, h) for h in have) or any(same(v, p) for p in prepared):
+                skipped += 1
+                continue
+            prepared.append(v)
+        with self.engine.begin() as c:
+            for v in prepared:
+                iid = c.execute(insert(initiatives).values(**v, created_by=user["id"], created_at=_iso())
+                                ).inserted_primary_key[0]
+                self._audit(c, user, v["gemeente_code"], "initiative_imported", "initiatives", iid, "")
+        return {"added": len(prepared), "duplicates": skipped}
+
     def initiatives(self, gemeente_code: str | None = None) -> list[dict]:
         q = select(initiatives).order_by(initiatives.c.id)
         if gemeente_code:
