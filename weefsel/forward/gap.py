@@ -1,0 +1,96 @@
+"""The gap: demand from the norms against supply in reach, per draw, area and year.
+
+Supply reaches demand through the accessibility engine's floating catchment (E2SFCA,
+weefsel.analysis.access): facility j with capacity S_j serves the demand in its catchment,
+R_j = S_j / Σ_k d_k w(c_kj), and area i receives A_i = Σ_j R_j w(c_ij) units per unit of
+demand. Supply available to i is A_i · d_i (Σ_i A_i d_i = the capacity of every facility
+with demand in reach), and the gap is A_i · d_i − d_i: negative is a shortfall. Done for
+every draw at once with one sparse matrix product per year and norm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from weefsel.analysis.access.decay import parse_decay
+from weefsel.analysis.access.distance import EuclideanDetour
+from weefsel.forward.norms import Norm
+
+
+@dataclass
+class Catchment:
+    """Area × facility weights for one norm and the facilities' capacities in norm units."""
+
+    W: sparse.csr_matrix     # (A, F)
+    capacity: np.ndarray     # (F,)
+    has_point: np.ndarray    # (A,) bool
+    facilities: pd.DataFrame
+
+
+def catchment(norm: Norm, area_xy: np.ndarray, supply: pd.DataFrame, *, decay: str = "gaussian:1500",
+              detour: float = 1.3) -> Catchment:
+    fac = supply[supply["type"].isin(norm.facility_types)].reset_index(drop=True)
+    has = np.isfinite(area_xy).all(axis=1)
+    A, F = len(area_xy), len(fac)
+    cap = fac["capacity"].to_numpy(float) * norm.capacity_per_facility
+    if F == 0 or not has.any():
+        return Catchment(sparse.csr_matrix((A, F)), cap, has, fac)
+    dec = parse_decay(decay)
+    model = EuclideanDetour(detour)
+    idx = np.flatnonzero(has)
+    pairs = model.pairs_within(area_xy[idx], fac[["x_rd", "y_rd"]].to_numpy(float), dec.max_cost)
+    w = dec(pairs.cost)
+    W = sparse.csr_matrix((w, (idx[pairs.rows], pairs.cols)), shape=(A, F))
+    return Catchment(W, cap, has, fac)
+
+
+def e2sfca_draws(d: np.ndarray, c: Catchment) -> np.ndarray:
+    """(D, A) supply available to each area's demand ``d`` (D, A), per draw."""
+    if c.W.shape[1] == 0:
+        return np.zeros_like(d)
+    denom = (c.W.T @ d.T.astype(np.float64)).T          # (D, F)
+    R = np.divide(c.capacity[None, :], denom, out=np.zeros_like(denom), where=denom > 0)
+    acc = (c.W @ R.T).T                                  # (D, A)
+    return (acc * d).astype(d.dtype)
+
+
+GAP_Q = (0.10, 0.50, 0.90)
+
+
+def gap_year(norm: Norm, c: Catchment, P: np.ndarray, H: np.ndarray,
+             total: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Summary for one year: P (18, D, A) residents, H (D, A) dwellings."""
+    d = norm.demand(P, H, total)
+    s = e2sfca_draws(d, c)
+    g = s - d
+    A = d.shape[1]
+    q = np.quantile(np.concatenate([d, s, g], axis=1), GAP_Q, axis=0)
+    short = (g < -1e-6 * np.maximum(d, 1)) & (d > 0)
+    return {"demand_p50": q[1, :A], "supply_p50": q[1, A:2 * A], "gap_p10": q[0, 2 * A:],
+            "gap_p50": q[1, 2 * A:], "gap_p90": q[2, 2 * A:], "p_shortfall": short.mean(axis=0)}
+
+
+def demand_year(norm: Norm, P: np.ndarray, H: np.ndarray,
+                total: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Demand only (a norm without supply data): supply and gap stay NaN."""
+    d = norm.demand(P, H, total)
+    nan = np.full(d.shape[1], np.nan)
+    return {"demand_p50": np.quantile(d, 0.5, axis=0), "supply_p50": nan, "gap_p10": nan,
+            "gap_p50": nan, "gap_p90": nan, "p_shortfall": nan}
+
+
+def gap_list(gap: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+    """Per area and norm the first year with P(shortfall) ≥ threshold, sorted by that year."""
+    hit = gap[gap["p_shortfall"] >= threshold].sort_values("year")
+    keys = ["scenario", "variant", "area_code", "norm"]
+    first = hit.groupby(keys, as_index=False).first()
+    if first.empty:
+        return first.assign(first_year=pd.Series(dtype=int), text_nl=pd.Series(dtype=str))
+    first = first.rename(columns={"year": "first_year", "p_shortfall": "probability"})
+    first["text_nl"] = [f"tekort aan {lab} vanaf {y}, kans ~{int(round(p * 100 / 5) * 5)}%"
+                        for lab, y, p in zip(first["label_nl"], first["first_year"], first["probability"])]
+    return first.sort_values(["first_year", "probability"], ascending=[True, False]).reset_index(drop=True)
