@@ -29,6 +29,7 @@ class Catchment:
     capacity: np.ndarray     # (F,)
     has_point: np.ndarray    # (A,) bool
     facilities: pd.DataFrame
+    reference: np.ndarray | None = None  # (A,) service level that counts as "enough" (default 1)
 
 
 def catchment(norm: Norm, area_xy: np.ndarray, supply: pd.DataFrame, *, decay: str = "gaussian:1500",
@@ -48,6 +49,31 @@ def catchment(norm: Norm, area_xy: np.ndarray, supply: pd.DataFrame, *, decay: s
     return Catchment(W, cap, has, fac)
 
 
+def calibrate(norm: Norm, c: Catchment, population: np.ndarray, dwellings: np.ndarray) -> float:
+    """Scale the capacities so that supply in reach equals the base year's demand (in place).
+
+    Used when the facilities carry no real capacity (a count × capacity_per_facility):
+    then the base-year level of supply is unknown and only the change is meaningful.
+    Returns the factor applied (1 when there is nothing to scale).
+    """
+    if c.W.shape[1] == 0:
+        return 1.0
+    d = (population @ norm.per_person + dwellings * norm.per_dwelling) * c.has_point
+    in_reach = np.asarray((c.W != 0).sum(axis=0)).ravel() > 0
+    s = c.capacity[in_reach].sum()
+    if s <= 0 or d.sum() <= 0:
+        return 1.0
+    factor = float(d.sum() / s)
+    c.capacity = c.capacity * factor
+    # the base year's own level (capped at the norm) is the reference: a shortfall is a
+    # fall below what the area has today, not an artefact of unknown capacities
+    d1 = d[None, :].astype(np.float64)
+    supplied = e2sfca_draws(d1, c)[0]
+    level = np.divide(supplied, d, out=np.ones_like(d, dtype=float), where=d > 0)
+    c.reference = np.minimum(level, 1.0)
+    return factor
+
+
 def e2sfca_draws(d: np.ndarray, c: Catchment) -> np.ndarray:
     """(D, A) supply available to each area's demand ``d`` (D, A), per draw."""
     if c.W.shape[1] == 0:
@@ -62,14 +88,23 @@ GAP_Q = (0.10, 0.50, 0.90)
 
 
 def gap_year(norm: Norm, c: Catchment, P: np.ndarray, H: np.ndarray,
-             total: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Summary for one year: P (18, D, A) residents, H (D, A) dwellings."""
+             total: np.ndarray | None = None, tolerance: float = 0.05,
+             min_share: float = 0.05) -> dict[str, np.ndarray]:
+    """Summary for one year: P (18, D, A) residents, H (D, A) dwellings.
+
+    gap = supply in reach − demand × reference level; a draw is short when the gap is
+    below −tolerance × that need (default 5%) and larger than ``min_share`` of one standard
+    facility (5%: 11.5 school places, 0.1 GP fte), so empty areas with a handful of
+    future residents do not fill the list.
+    """
     d = norm.demand(P, H, total)
     s = e2sfca_draws(d, c)
-    g = s - d
+    need = d if c.reference is None else d * c.reference.astype(d.dtype)
+    g = s - need
     A = d.shape[1]
     q = np.quantile(np.concatenate([d, s, g], axis=1), GAP_Q, axis=0)
-    short = (g < -1e-6 * np.maximum(d, 1)) & (d > 0)
+    floor = min_share * norm.capacity_per_facility
+    short = (g < -np.maximum(tolerance * need, floor)) & (d > 0)
     return {"demand_p50": q[1, :A], "supply_p50": q[1, A:2 * A], "gap_p10": q[0, 2 * A:],
             "gap_p50": q[1, 2 * A:], "gap_p90": q[2, 2 * A:], "p_shortfall": short.mean(axis=0)}
 

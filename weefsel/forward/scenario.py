@@ -195,7 +195,7 @@ def _row(r, i, file, horizon, estate_names) -> list[dict]:
         raise _err("geen woningen en geen sloop", file, i, "dwellings")
     years = _years(r, i, file, horizon)
     net = (vals["dwellings"] - vals["demolished"]) / len(years)
-    return [{"row": i, "area": area or None, "estate": estate or None, "year": y, "dwellings": net,
+    return [{"row": i, "area": area, "estate": estate, "year": y, "dwellings": net,
              "source": str(r.get("source", ""))} for y in years]
 
 
