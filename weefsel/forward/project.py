@@ -167,11 +167,20 @@ def project(population: np.ndarray, dwellings: np.ndarray, prog: Programme, draw
         in_ex = pos - in_new
         neg = np.clip(-gap, 0, None)
         if neg.any():
+            # the excess leaves in proportion to P·o; if even all of those leave too few
+            # (demolition), the rest leaves in proportion to who remains
             w = P * o
             wsum = w.sum(0)
-            share = np.divide(neg, wsum, out=np.zeros_like(neg), where=wsum > 0)
-            P -= w * share
-            extra = wsum * share
+            first = np.minimum(neg, wsum)
+            s1 = np.divide(first, wsum, out=np.zeros_like(neg), where=wsum > 0)
+            P -= w * s1
+            rest = neg - first
+            extra = first
+            if (rest > 0).any():
+                psum = P.sum(0)
+                s2 = np.minimum(np.divide(rest, psum, out=np.zeros_like(rest), where=psum > 0), 1)
+                P -= P * s2
+                extra = first + psum * s2
         else:
             extra = np.zeros_like(neg)
         P += in_new * pn
