@@ -36,6 +36,9 @@ class ForwardResult:
     areas: pd.DataFrame
     runs: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    #: per norm (capacity factor, reference level per area) of the base supply; a what-if
+    #: run reuses it so that only the change of supply moves the gap
+    calibration: dict = field(default_factory=dict)
 
 
 def area_points(wh: Warehouse, codes: np.ndarray) -> np.ndarray:
@@ -71,7 +74,7 @@ def run_scenario(warehouse: str | Path, scenario: str | Path | Scenario, *, draw
                  facilities: list[tuple[str, Path]] | None = None, decay: str = "gaussian:1500",
                  detour: float = 1.3, progress: Progress | None = None,
                  supply: pd.DataFrame | None = None, name: str | None = None,
-                 calibrate_supply: bool = True) -> ForwardResult:
+                 calibrate_supply: bool = True, calibration: dict | None = None) -> ForwardResult:
     """Project every variant of ``scenario`` and its facility gaps (nothing written).
 
     ``calibrate_supply``: scale each norm's capacities so that supply in reach equals the
@@ -95,6 +98,7 @@ def run_scenario(warehouse: str | Path, scenario: str | Path | Scenario, *, draw
     resolved = {v: resolve(sc, base, sc.uncertainty_for(v)[1]) for v in chosen}
     label = name or sc.name
     proj, gaps, progs, runs = [], [], [], []
+    calib: dict = {}
     notes = list(base.notes)
     n_missing_pt = int((~np.isfinite(base.xy).all(axis=1)).sum())
     if n_missing_pt:
@@ -109,11 +113,20 @@ def run_scenario(warehouse: str | Path, scenario: str | Path | Scenario, *, draw
         unc, _ = sc.uncertainty_for(v)
         dr = mc.draw(draws, len(res.programme.area), unc, seed)
         eb = res.base
-        with_supply = [n for n in norm_list if sup["type"].isin(n.facility_types).any()]
+        with_supply = [n for n in norm_list if sup["type"].isin(n.facility_types).any()
+                       or (calibration is not None and n.key in calibration)]
         catch = [catchment(n, eb.xy, sup, decay=decay, detour=detour) for n in with_supply]
-        if calibrate_supply:
+        if calibration is not None:
+            for n, c in zip(with_supply, catch):
+                if n.key in calibration:
+                    factor, ref = calibration[n.key]
+                    c.capacity = c.capacity * factor
+                    if ref is not None:
+                        c.reference = np.concatenate([ref, np.ones(max(0, eb.n - len(ref)))])[:eb.n]
+        elif calibrate_supply:
             for n, c in zip(with_supply, catch):
                 f = calibrate(n, c, eb.population, eb.dwellings)
+                calib[n.key] = (f, c.reference)
                 msg = (f"norm {n.key}: capaciteit geschaald met factor {f:.2f} zodat aanbod binnen bereik "
                        f"gelijk is aan de vraag in {eb.year} (alleen de verandering is betekenisvol)")
                 if msg not in notes and v == chosen[0]:
@@ -177,4 +190,5 @@ def run_scenario(warehouse: str | Path, scenario: str | Path | Scenario, *, draw
                           "svi_themes_flagged": pd.Series(eb.codes.astype(str)).map(flags).to_numpy(float)})
     gap = pd.concat(gaps, ignore_index=True)
     return ForwardResult(sc, pd.concat(proj, ignore_index=True), gap, gap_list(gap),
-                         pd.concat(progs, ignore_index=True), areas, pd.DataFrame(runs), notes)
+                         pd.concat(progs, ignore_index=True), areas, pd.DataFrame(runs), notes,
+                         calibration=calib if calibration is None else calibration)

@@ -147,7 +147,8 @@ def what_if(warehouse: str | Path, scenario: str | Path | Scenario, changes: lis
     new_supply = apply_facility_changes(supply, changes, file)
     new_sc = apply_estates(sc, changes, file)
     before = run_scenario(warehouse, sc, supply=supply, **kw)
-    after = run_scenario(warehouse, new_sc, supply=new_supply, name=name, **kw)
+    kw.pop("calibration", None)
+    after = run_scenario(warehouse, new_sc, supply=new_supply, name=name, calibration=before.calibration, **kw)
     return before, after, who_gains(before, after, name)
 
 
