@@ -183,6 +183,10 @@ def run_scenario(warehouse: str | Path, scenario: str | Path | Scenario, *, draw
                      "horizon": sc.horizon, "seconds": round(time.perf_counter() - t0, 2),
                      "dwellings": float(res.programme.dwellings.sum()),
                      "uncertainty": json.dumps(unc.__dict__), "notes": " | ".join(notes),
+                     "spec": json.dumps(sc.spec, default=str, ensure_ascii=False),
+                     "facility_files": json.dumps([[t, str(Path(f).resolve())] for t, f in (facilities or [])]),
+                     "norms_file": str(Path(norms).resolve()) if norms else "",
+                     "decay": decay, "detour": detour,
                      "created_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")})
     eb = resolved[chosen[0]].base
     areas = pd.DataFrame({"scenario": label, "code": eb.codes.astype(str), "name": eb.names.astype(str),

@@ -25,9 +25,14 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, sc
     try:
         con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" AS SELECT * FROM _fw LIMIT 0')
         con.execute(f'DELETE FROM "{table}" WHERE scenario = ?', [scenario])
+        have = {r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
+        for col, typ, *_ in con.execute("DESCRIBE _fw").fetchall():
+            if col not in have:  # a newer weefsel adds a column: keep older rows, add it
+                con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{col}" {typ}')
         cols = [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
         use = [c for c in cols if c in frame.columns]
-        con.execute(f'INSERT INTO "{table}" ({", ".join(use)}) SELECT {", ".join(use)} FROM _fw')
+        names = ", ".join(f'"{c}"' for c in use)
+        con.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM _fw')
     finally:
         con.unregister("_fw")
 
