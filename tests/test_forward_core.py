@@ -224,3 +224,10 @@ def test_backtest_known_answer_is_zero_error_and_sees_a_wrong_model():
     bad = backtest(codes, pop, dw, 2020, bad_obs, built)
     assert bad.groupby("horizon")["mape"].mean().is_monotonic_increasing
     assert bad["mape"].min() > 3
+
+
+@settings(max_examples=50, deadline=None)
+@given(x=arrays(np.float64, st.tuples(st.integers(1, 40), st.integers(1, 4), st.integers(1, 3)),
+                elements=st.floats(-1e6, 1e6)))
+def test_quantiles_equal_numpy(x):
+    assert mc.quantiles(x) == pytest.approx(np.quantile(x, mc.QUANTILES, axis=0), rel=1e-9, abs=1e-6)

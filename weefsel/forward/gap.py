@@ -18,6 +18,7 @@ from scipy import sparse
 
 from weefsel.analysis.access.decay import parse_decay
 from weefsel.analysis.access.distance import EuclideanDetour
+from weefsel.forward.montecarlo import quantiles
 from weefsel.forward.norms import Norm
 
 
@@ -102,7 +103,7 @@ def gap_year(norm: Norm, c: Catchment, P: np.ndarray, H: np.ndarray,
     need = d if c.reference is None else d * c.reference.astype(d.dtype)
     g = s - need
     A = d.shape[1]
-    q = np.quantile(np.concatenate([d, s, g], axis=1), GAP_Q, axis=0)
+    q = quantiles(np.concatenate([d, s, g], axis=1), GAP_Q)
     floor = min_share * norm.capacity_per_facility
     short = (g < -np.maximum(tolerance * need, floor)) & (d > 0)
     return {"demand_p50": q[1, :A], "supply_p50": q[1, A:2 * A], "gap_p10": q[0, 2 * A:],
@@ -114,7 +115,7 @@ def demand_year(norm: Norm, P: np.ndarray, H: np.ndarray,
     """Demand only (a norm without supply data): supply and gap stay NaN."""
     d = norm.demand(P, H, total)
     nan = np.full(d.shape[1], np.nan)
-    return {"demand_p50": np.quantile(d, 0.5, axis=0), "supply_p50": nan, "gap_p10": nan,
+    return {"demand_p50": quantiles(d, (0.5,))[0], "supply_p50": nan, "gap_p10": nan,
             "gap_p50": nan, "gap_p90": nan, "p_shortfall": nan}
 
 

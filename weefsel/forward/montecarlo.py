@@ -68,6 +68,20 @@ def draw(n: int, n_rows: int, u: Uncertainty | None = None, seed: int = 42,
     )
 
 
+def quantiles(x: np.ndarray, qs=QUANTILES) -> np.ndarray:
+    """(len(qs), ...) quantiles over the first (draw) axis, linear interpolation (NumPy's
+    default method). Sorting contiguous rows uses NumPy's SIMD sort: 2.4x faster than
+    ``np.quantile(axis=0)`` on 1,000 draws (measured, docs/forward.md)."""
+    D = x.shape[0]
+    rows = np.sort(np.ascontiguousarray(x.reshape(D, -1).T), axis=1)
+    pos = np.asarray(qs, dtype=float) * (D - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, D - 1)
+    f = (pos - lo).astype(rows.dtype)
+    out = rows[:, lo] * (1 - f) + rows[:, hi] * f
+    return out.T.reshape((len(pos),) + x.shape[1:])
+
+
 def summarise(x: np.ndarray) -> np.ndarray:
     """(5, ...) quantiles over the first (draw) axis."""
-    return np.quantile(x, QUANTILES, axis=0)
+    return quantiles(x, QUANTILES)

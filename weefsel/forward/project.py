@@ -138,6 +138,8 @@ def project(population: np.ndarray, dwellings: np.ndarray, prog: Programme, draw
     pe = draws.inmover_existing.T[:, :, None].astype(dtype)
     occ = draws.occupancy_new[:, None].astype(dtype)
     growth = (1 + draws.occupancy_trend[:, None]).astype(dtype)
+    S = np.empty_like(P)
+    T = np.empty_like(P)
     if on_year is not None:
         on_year(base_year, P, Hex + N)
     for k in range(Y):
@@ -148,12 +150,14 @@ def project(population: np.ndarray, dwellings: np.ndarray, prog: Programme, draw
             flows.deaths.append(dead.sum(0))
             flows.leavers.append(((P - dead) * o).sum(0))
             flows.births.append(births)
-        S = P * keep
-        P = S * 0.8
-        P[1:17] += 0.2 * S[0:16]
-        P[17] = S[17] + 0.2 * S[16]
+        # ageing on the survivors, in preallocated buffers (no new arrays per year)
+        np.multiply(P, keep, out=S)
+        np.multiply(S, 0.8, out=P)
+        np.multiply(S[0:16], 0.2, out=T[0:16])
+        P[1:17] += T[0:16]
+        P[17] += 0.2 * S[16]
+        P[17] += 0.2 * S[17]
         P[0] += births
-        del S
         step_new = new_pos[..., k]
         N += step_new
         Hex += comp[..., k] - step_new          # demolitions shrink the existing stock
@@ -169,22 +173,25 @@ def project(population: np.ndarray, dwellings: np.ndarray, prog: Programme, draw
         if neg.any():
             # the excess leaves in proportion to P·o; if even all of those leave too few
             # (demolition), the rest leaves in proportion to who remains
-            w = P * o
-            wsum = w.sum(0)
+            np.multiply(P, o, out=T)
+            wsum = T.sum(0)
             first = np.minimum(neg, wsum)
             s1 = np.divide(first, wsum, out=np.zeros_like(neg), where=wsum > 0)
-            P -= w * s1
+            T *= s1
+            P -= T
             rest = neg - first
             extra = first
             if (rest > 0).any():
                 psum = P.sum(0)
                 s2 = np.minimum(np.divide(rest, psum, out=np.zeros_like(rest), where=psum > 0), 1)
-                P -= P * s2
+                P *= (1 - s2)
                 extra = first + psum * s2
         else:
             extra = np.zeros_like(neg)
-        P += in_new * pn
-        P += in_ex * pe
+        np.multiply(pn, in_new, out=T)
+        P += T
+        np.multiply(pe, in_ex, out=T)
+        P += T
         if flows is not None:
             flows.extra_leavers.append(extra)
             flows.in_new.append(in_new)
