@@ -174,3 +174,22 @@ def test_what_if_unknown_facility_is_a_dutch_line(small_warehouse, tmp_path):
     r = _cli("vooruit", sc, "-w", small_warehouse, "--draws", 10, "--what-if", changes)
     assert r.returncode == 2
     assert "wijz.yaml, rij 1, veld 'facility_id': geen voorziening met id 'nee'" in r.stderr
+
+
+def test_gemeente_totals_and_parquet_export(small_warehouse, tmp_path):
+    from weefsel.forward.export import export
+    from weefsel.forward.run import run_scenario
+    doc = {"name": "tot", "horizon": 2030, "programme": [{"area": "WK003401", "year": 2027, "dwellings": 300}],
+           "gemeente_totals": [{"gemeente": "GM0034", "year": 2028, "population": 4000}]}
+    res = run_scenario(small_warehouse, parse_scenario(doc, file="tot.yaml"), draws=20)
+    p = res.projection
+    g = p[(p.area_code == "GM0034") & (p.age_group == "totaal") & (p.year == 2028)]
+    assert g["p50"].iloc[0] == pytest.approx(4000, rel=1e-4)
+    landed = res.programme.groupby("area_code")["dwellings"].sum()
+    assert landed.sum() == pytest.approx(300) and landed["BU00340101"] == pytest.approx(200)  # by stock 2:1
+    files = export(res, tmp_path / "uit", fmt="parquet", plots=False)
+    assert {f.name for f in files} >= {"projection.parquet", "gap.parquet", "gaplist.parquet"}
+    assert len(pd.read_parquet(tmp_path / "uit" / "projection.parquet")) == len(p)
+    doc["gemeente_totals"][0]["gemeente"] = "GM9999"
+    with pytest.raises(ForwardInputError, match="gemeente_totals 1, veld 'gemeente': onbekende gemeente 'GM9999'"):
+        run_scenario(small_warehouse, parse_scenario(doc, file="tot.yaml"), draws=5)
