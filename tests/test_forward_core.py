@@ -231,3 +231,9 @@ def test_backtest_known_answer_is_zero_error_and_sees_a_wrong_model():
                 elements=st.floats(-1e6, 1e6)))
 def test_quantiles_equal_numpy(x):
     assert mc.quantiles(x) == pytest.approx(np.quantile(x, mc.QUANTILES, axis=0), rel=1e-9, abs=1e-6)
+
+
+def test_adding_a_programme_row_keeps_the_other_rows_delays():
+    a, b = mc.draw(50, 3, seed=5), mc.draw(50, 4, seed=5)
+    assert np.array_equal(a.delay, b.delay[:, :3])
+    assert np.array_equal(a.occupancy_new, b.occupancy_new)

@@ -64,8 +64,17 @@ def draw(n: int, n_rows: int, u: Uncertainty | None = None, seed: int = 42,
         fertility=f[None, :] * scale(u.fertility_sd),
         out_migration=np.clip(o[None, :] * scale(u.out_migration_sd), 0, 0.9),
         inmover_new=prof_new, inmover_existing=prof_ex,
-        delay=np.minimum(rng.poisson(u.delay_mean, (n, n_rows)), u.delay_max).astype(int),
+        delay=_delays(n, n_rows, u, seed),
     )
+
+
+def _delays(n: int, n_rows: int, u: Uncertainty, seed: int) -> np.ndarray:
+    """(n, n_rows) delays, one stream per programme row: adding a row (a what-if estate)
+    leaves the delays of the other rows unchanged (common random numbers)."""
+    out = np.zeros((n, n_rows), dtype=int)
+    for r in range(n_rows):
+        out[:, r] = np.random.default_rng([seed, 7919, r]).poisson(u.delay_mean, n)
+    return np.minimum(out, u.delay_max)
 
 
 def quantiles(x: np.ndarray, qs=QUANTILES) -> np.ndarray:

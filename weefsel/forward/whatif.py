@@ -106,15 +106,16 @@ def svi_label(themes: float) -> str:
     return "gestapelde kwetsbaarheid" if themes >= 2 else "geen gestapelde kwetsbaarheid"
 
 
-def who_gains(before: ForwardResult, after: ForwardResult, name: str, *, tol: float = 1e-6) -> pd.DataFrame:
+def who_gains(before: ForwardResult, after: ForwardResult, name: str, *, tol: float = 1e-3) -> pd.DataFrame:
     """Residents (median, per KWB band) in areas whose gap improves or worsens, per norm,
     year and SVI flag."""
     key = ["variant", "area_code", "norm", "year"]
-    g = before.gap[key + ["gap_p50", "p_shortfall"]].merge(
+    g = before.gap[key + ["gap_p50", "p_shortfall", "demand_p50"]].merge(
         after.gap[key + ["gap_p50", "p_shortfall", "label_nl"]], on=key, suffixes=("_voor", "_na"))
     delta = g["gap_p50_na"] - g["gap_p50_voor"]
-    scale = np.maximum(np.abs(g["gap_p50_voor"]).fillna(0), 1.0)
-    g["change"] = np.where(delta > tol * scale, "wint", np.where(delta < -tol * scale, "verliest", "gelijk"))
+    # a change counts when it exceeds 0.1% of the demand (float32 noise is ~1e-7)
+    scale = tol * np.maximum(g["demand_p50"].fillna(0), 1.0) + 1e-3
+    g["change"] = np.where(delta > scale, "wint", np.where(delta < -scale, "verliest", "gelijk"))
     g = g[g["change"] != "gelijk"]
     proj = after.projection[after.projection["age_group"].isin(rates.BAND_NAMES)]
     proj = proj[["variant", "area_code", "year", "age_group", "p50"]]
