@@ -58,8 +58,9 @@ def forward_server(tmp_path_factory):
 
 
 def test_vooruit_page_draws_everything(page, forward_server, shots):
+    page.set_default_timeout(90000)   # a shared 2-core machine under load
     page.goto(forward_server.url + "/vooruit")
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('Geladen')", timeout=30000)
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Geladen')")
     assert page.locator("h1").inner_text() == "Vooruitblik: voorzieningen bij groei"
     assert "voorbeeldscenario" in page.locator("#voorbeeld").inner_text()
     assert page.locator("#tijdlijn path").count() >= 7          # 5 age bands + 2 interval bands

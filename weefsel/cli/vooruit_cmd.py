@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
         t = tot[tot["year"].isin(years)].groupby(["scenario", "variant", "year"])["p50"].sum().unstack("year")
         g = gaps[gaps["year"].isin(years)].pivot_table(index=["scenario", "variant", "norm"], columns="year",
                                                        values="areas_short", aggfunc="sum")
-        typer.echo("Inwoners (mediaan, som van de gemeenten):")
+        typer.echo("Inwoners, alle gebieden samen (mediaan):")
         typer.echo(t.round(0).to_string())
         typer.echo("\nGebieden met kans op tekort ≥ 50%:")
         typer.echo(g.to_string())

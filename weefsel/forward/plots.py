@@ -61,9 +61,9 @@ def plot_gap(gap: pd.DataFrame, area: str, variant: str, path: Path) -> None:
 def plot_all(result, folder: Path, areas: list[str] | None = None) -> None:
     proj = result.projection
     if not areas:
-        gem = proj.loc[proj["level"] == "gemeente", "area_code"].unique().tolist()
+        gem = proj.loc[proj["level"].isin(["totaal", "gemeente"]), "area_code"].unique().tolist()
         top = result.gaplist["area_code"].head(3).tolist() if len(result.gaplist) else []
-        areas = gem[:6] + [a for a in top if a not in gem]
+        areas = gem[:7] + [a for a in top if a not in gem]
     for v in result.runs["variant"]:
         for a in areas:
             safe = a.replace(":", "_")

@@ -24,6 +24,8 @@ from weefsel.warehouse.store import Warehouse
 
 Progress = Callable[[str, int, int], None]
 GROUPS = rates.BAND_NAMES + ["totaal"]
+#: code of the sum over all projected areas (quantiles of the per-draw sum, not sums of quantiles)
+TOTAL = "TOTAAL"
 
 
 @dataclass
@@ -132,8 +134,9 @@ def run_scenario(warehouse: str | Path, scenario: str | Path | Scenario, *, draw
                 if msg not in notes and v == chosen[0]:
                     notes.append(msg)
         G = len(res.gemeente_codes)
-        onehot = np.zeros((eb.n, G), np.float32)
+        onehot = np.zeros((eb.n, G + 1), np.float32)   # the gemeenten and all areas together
         onehot[np.arange(eb.n), res.gemeente_index] = 1
+        onehot[:, G] = 1
         years, qs, gp = [], [], {n.key: [] for n in norm_list}
         Y = sc.horizon - eb.year
 
@@ -153,9 +156,10 @@ def run_scenario(warehouse: str | Path, scenario: str | Path | Scenario, *, draw
 
         project(eb.population, eb.dwellings, res.programme, dr, eb.year, sc.horizon, on_year=on_year,
                 gemeente_index=res.gemeente_index, gemeente_totals=res.gemeente_totals)
-        codes = np.concatenate([eb.codes.astype(str), np.array(res.gemeente_codes, dtype=str)])
+        codes = np.concatenate([eb.codes.astype(str), np.array(res.gemeente_codes + [TOTAL], dtype=str)])
         levels = np.array(["buurt" if c.startswith("BU") else "nieuw" if c.startswith("NIEUW:")
-                           else "wijk" if c.startswith("WK") else "gemeente" for c in codes])
+                           else "wijk" if c.startswith("WK") else "totaal" if c == TOTAL else "gemeente"
+                           for c in codes])
         Q = np.stack(qs)                         # (Y+1, 5q, 6, AG)
         yy, gg, aa = np.meshgrid(np.array(years), np.arange(len(GROUPS)), np.arange(len(codes)),
                                  indexing="ij")

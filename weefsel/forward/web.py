@@ -94,12 +94,14 @@ def areas(request: Request, scenario: str, format: Format = "json"):
     _need(cur, scenario)
     df = cur.execute("SELECT code, name, gemeente_code, x_rd, y_rd, svi_themes_flagged FROM forward_areas "
                      "WHERE scenario = ? ORDER BY code", [scenario]).df()
-    gem = cur.execute("SELECT DISTINCT area_code AS code FROM forward_projection WHERE scenario = ? AND "
-                      "level = 'gemeente'", [scenario]).df()
+    gem = cur.execute("SELECT DISTINCT area_code AS code, level FROM forward_projection WHERE scenario = ? "
+                      "AND level IN ('gemeente', 'totaal') ORDER BY level DESC, code", [scenario]).df()
     if len(gem):
         names = cur.execute("SELECT code, name FROM areas WHERE code IN (SELECT unnest(?))",
                             [gem["code"].tolist()]).df() if _has(cur, "areas") else pd.DataFrame()
         gem = gem.merge(names, on="code", how="left").assign(gemeente_code=lambda d: d["code"])
+        gem.loc[gem["level"] == "totaal", "name"] = "Alle gebieden samen"
+        gem = gem.drop(columns=["level"])
         df = pd.concat([gem, df], ignore_index=True)
     return _answer(df, format, f"gebieden_{scenario}", "areas")
 

@@ -154,9 +154,10 @@ def what_if(warehouse: str | Path, scenario: str | Path | Scenario, changes: lis
 
 
 def compare(con, names: list[str], years: list[int] | None = None) -> pd.DataFrame:
-    """Scenarios side by side: residents per gemeente and areas with a likely shortfall."""
+    """Scenarios side by side: residents of all areas together (quantiles of the per-draw
+    sum) and the number of areas with a likely shortfall per norm and year."""
     q = ("SELECT scenario, variant, area_code, year, p10, p50, p90 FROM forward_projection "
-         "WHERE level = 'gemeente' AND age_group = 'totaal' AND scenario IN (SELECT unnest(?))")
+         "WHERE level = 'totaal' AND age_group = 'totaal' AND scenario IN (SELECT unnest(?))")
     tot = con.execute(q, [names]).df()
     g = con.execute("SELECT scenario, variant, norm, year, count(*) FILTER (WHERE p_shortfall >= 0.5) AS "
                     "areas_short, sum(-least(gap_p50, 0)) AS shortfall_p50 FROM forward_gap WHERE scenario IN "
