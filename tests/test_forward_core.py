@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from weefsel.forward import montecarlo as mc
@@ -13,11 +14,22 @@ from weefsel.forward import rates
 from weefsel.forward.backtest import backtest
 from weefsel.forward.base import split_bands
 from weefsel.forward.gap import Catchment, calibrate, e2sfca_draws, gap_list
-from weefsel.forward.norms import (Norm, age_sum, inhabitants_per_unit_to_per_1000_dwellings,
-                                   parse_norm, per_1000_dwellings_to_inhabitants_per_unit,
-                                   per_1000_dwellings_to_per_inhabitant,
-                                   per_inhabitant_to_per_1000_dwellings)
-from weefsel.forward.project import Draws, Flows, Programme, completions, draw_area_age, project
+from weefsel.forward.norms import (
+    age_sum,
+    inhabitants_per_unit_to_per_1000_dwellings,
+    parse_norm,
+    per_1000_dwellings_to_inhabitants_per_unit,
+    per_1000_dwellings_to_per_inhabitant,
+    per_inhabitant_to_per_1000_dwellings,
+)
+from weefsel.forward.project import (
+    Draws,
+    Flows,
+    Programme,
+    completions,
+    draw_area_age,
+    project,
+)
 
 
 def _run(pop, dw, prog, draws, years=6, totals=None, gidx=None):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -30,17 +29,17 @@ def register(app: typer.Typer) -> None:
         warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse", "-w", help="Warehouse (DuckDB)."),
         draws: int = typer.Option(1000, min=1, max=100000, help="Monte-Carlo draws."),
         seed: int = typer.Option(42, help="Random seed (same seed = same numbers)."),
-        variant: Optional[List[str]] = typer.Option(None, "--variant", help="Only these variants (repeat); default all."),
-        norms: Optional[Path] = typer.Option(None, help="Facility norms YAML (default: the shipped norms)."),
-        facilities: Optional[List[str]] = typer.Option(
+        variant: list[str] | None = typer.Option(None, "--variant", help="Only these variants (repeat); default all."),
+        norms: Path | None = typer.Option(None, help="Facility norms YAML (default: the shipped norms)."),
+        facilities: list[str] | None = typer.Option(
             None, "--facilities", help="Extra facility list TYPE=FILE.csv (lat,lon or x_rd,y_rd[,capacity]); repeat."),
         decay: str = typer.Option("gaussian:1500", help="Catchment decay (as weefsel access)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for tables and plots."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Folder for tables and plots."),
         fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
         plots: bool = typer.Option(True, help="Write PNG and SVG plots to --out."),
         store: bool = typer.Option(True, help="Store the run in the warehouse (forward_* tables)."),
-        what_if: Optional[Path] = typer.Option(None, "--what-if", help="Changes YAML: add/remove/resize a facility, add an estate."),
-        name: Optional[str] = typer.Option(None, help="Name to store the run under (default: the scenario's name)."),
+        what_if: Path | None = typer.Option(None, "--what-if", help="Changes YAML: add/remove/resize a facility, add an estate."),
+        name: str | None = typer.Option(None, help="Name to store the run under (default: the scenario's name)."),
         calibrate: bool = typer.Option(True, help="Scale facility capacities so supply meets demand in the base year "
                                        "(facility lists hold counts, not places); --no-calibrate when capacities are real."),
     ) -> None:
@@ -101,10 +100,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("vooruit-vergelijk")
     def vooruit_vergelijk(
-        names: List[str] = typer.Argument(..., help="Stored scenario names to compare."),
+        names: list[str] = typer.Argument(..., help="Stored scenario names to compare."),
         warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse", "-w"),
-        year: Optional[List[int]] = typer.Option(None, "--year", help="Years to show (repeat); default 2030, 2040 and the horizon."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="CSV with the comparison."),
+        year: list[int] | None = typer.Option(None, "--year", help="Years to show (repeat); default 2030, 2040 and the horizon."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="CSV with the comparison."),
     ) -> None:
         """Compare stored forward scenarios side by side (residents, areas with a shortfall)."""
         import duckdb

@@ -53,7 +53,7 @@ def draw(n: int, n_rows: int, u: Uncertainty | None = None, seed: int = 42,
     q = (rates.MORTALITY if mortality is None else mortality) * u.mortality_factor
     f = (rates.FERTILITY if fertility is None else fertility) * u.fertility_factor
     o = (rates.OUT_MIGRATION if out_migration is None else out_migration) * u.out_migration_factor
-    scale = lambda sd: np.exp(rng.normal(-sd * sd / 2, sd, n))[:, None]  # noqa: E731 (mean 1)
+    scale = lambda sd: np.exp(rng.normal(-sd * sd / 2, sd, n))[:, None]
     conc = u.profile_concentration
     prof_new = rng.dirichlet(rates.INMOVER_NEW * conc + 1e-3, n)
     prof_ex = rng.dirichlet(rates.INMOVER_EXISTING * conc + 1e-3, n)

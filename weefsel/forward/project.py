@@ -19,8 +19,8 @@ Balance per area and year (tested exactly): P_next = P - deaths - leavers - extr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class Programme:
     dwellings: np.ndarray  # (R,) float
 
     @classmethod
-    def empty(cls) -> "Programme":
+    def empty(cls) -> Programme:
         return cls(np.zeros(0, int), np.zeros(0, int), np.zeros(0))
 
 
@@ -60,7 +60,7 @@ class Draws:
         return len(self.occupancy_new)
 
     @classmethod
-    def point(cls, n_rows: int = 0, **over) -> "Draws":
+    def point(cls, n_rows: int = 0, **over) -> Draws:
         """One draw at the default rates (the 'central' projection)."""
         d = dict(occupancy_new=np.array([rates.OCCUPANCY_NEW]),
                  occupancy_trend=np.array([rates.OCCUPANCY_TREND]),

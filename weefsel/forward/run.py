@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -14,9 +14,9 @@ import shapely
 
 from weefsel.forward import montecarlo as mc
 from weefsel.forward import rates
-from weefsel.forward.base import Base, load_base
+from weefsel.forward.base import load_base
 from weefsel.forward.gap import calibrate, catchment, demand_year, gap_list, gap_year
-from weefsel.forward.norms import Norm, load_norms
+from weefsel.forward.norms import load_norms
 from weefsel.forward.project import project
 from weefsel.forward.scenario import Scenario, load_scenario, resolve
 from weefsel.forward.supply import load_supply

@@ -188,7 +188,8 @@ def what_if(request: Request, scenario: str, body: Annotated[dict, Body(examples
         "variant": "basis", "draws": 100}])]):
     from weefsel.errors import WeefselError
     from weefsel.forward.scenario import parse_scenario
-    from weefsel.forward.whatif import gap_moves, what_if as run_what_if
+    from weefsel.forward.whatif import gap_moves
+    from weefsel.forward.whatif import what_if as run_what_if
     cur = _cur(request)
     variant = str(body.get("variant", "basis"))
     run = _need(cur, scenario, variant).iloc[0]

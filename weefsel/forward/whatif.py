@@ -101,7 +101,7 @@ def apply_estates(sc: Scenario, changes: list[dict], file: str = "wijzigingen") 
 
 
 def svi_label(themes: float) -> str:
-    if themes != themes:  # NaN
+    if pd.isna(themes):
         return "onbekend"
     return "gestapelde kwetsbaarheid" if themes >= 2 else "geen gestapelde kwetsbaarheid"
 
