@@ -135,7 +135,7 @@ def bench(label, pop, dw, prog, n_draws, peer_draws, chunk=None):
         line += (f"; per-draw pandas peer {tp:.1f} s (measured on {peer_draws} draws, scaled x{n_draws // peer_draws})"
                  f"; speedup {tp / secs:.0f}x; max rel diff vs peer {diff:.1e}")
     print(line, flush=True)
-    return secs
+    return secs, cpu
 
 
 def main() -> None:
@@ -150,12 +150,12 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (shared machine)")
     print(f"base: KWB 2024 national selection, {len(codes):,} buurten ({int(fl.sum())} in Flevoland), "
           f"{pop.sum():,.0f} residents; programme synthetic (timing only)")
-    s_fl = bench("Flevoland", pop[fl], dw[fl], programme(int(fl.sum()), 100, 2), a.draws, a.peer_draws)
-    print(f"  target < 5 s: {'met' if s_fl < 5 else 'NOT met'}")
+    s_fl, c_fl = bench("Flevoland", pop[fl], dw[fl], programme(int(fl.sum()), 100, 2), a.draws, a.peer_draws)
+    print(f"  target < 5 s: wall {'met' if s_fl < 5 else 'NOT met'}, CPU {'met' if c_fl < 5 else 'NOT met'}")
     if not a.skip_national:
-        s_nl = bench("Nederland", pop, dw, programme(len(codes), 1000, 3), a.draws,
-                     max(1, a.peer_draws // 5), chunk=a.chunk)
-        print(f"  target < 60 s: {'met' if s_nl < 60 else 'NOT met'}")
+        s_nl, c_nl = bench("Nederland", pop, dw, programme(len(codes), 1000, 3), a.draws,
+                           max(1, a.peer_draws // 5), chunk=a.chunk)
+        print(f"  target < 60 s: wall {'met' if s_nl < 60 else 'NOT met'}, CPU {'met' if c_nl < 60 else 'NOT met'}")
 
 
 if __name__ == "__main__":
