@@ -24,7 +24,7 @@ from weefsel.forward.project import Programme
 MAX_HORIZON = 2100
 TOP_FIELDS = {"name", "title_nl", "description", "voorbeeld", "horizon", "uncertainty", "variants",
               "estates", "programme", "gemeente_totals", "sources"}
-ROW_FIELDS = {"area", "estate", "year", "years", "dwellings", "demolished", "source", "note"}
+ROW_FIELDS = {"area", "estate", "year", "years", "dwellings", "demolished", "type", "source", "note"}
 ESTATE_FIELDS = {"name", "gemeente", "polygon_lonlat", "polygon_rd", "point_lonlat", "point_rd",
                  "source", "note"}
 VARIANT_EXTRA = {"programme_factor"}
@@ -196,7 +196,7 @@ def _row(r, i, file, horizon, estate_names) -> list[dict]:
     years = _years(r, i, file, horizon)
     net = (vals["dwellings"] - vals["demolished"]) / len(years)
     return [{"row": i, "area": area, "estate": estate, "year": y, "dwellings": net,
-             "source": str(r.get("source", ""))} for y in years]
+             "type": str(r.get("type", "") or ""), "source": str(r.get("source", ""))} for y in years]
 
 
 def _estate(e, i, file) -> Estate:
