@@ -193,3 +193,35 @@ def test_gemeente_totals_and_parquet_export(small_warehouse, tmp_path):
     doc["gemeente_totals"][0]["gemeente"] = "GM9999"
     with pytest.raises(ForwardInputError, match="gemeente_totals 1, veld 'gemeente': onbekende gemeente 'GM9999'"):
         run_scenario(small_warehouse, parse_scenario(doc, file="tot.yaml"), draws=5)
+
+
+def test_api_answers_and_refuses_bad_what_if(small_warehouse, tmp_path):
+    import warnings
+
+    from fastapi.testclient import TestClient
+
+    from weefsel.forward.run import run_scenario
+    from weefsel.forward.store import write_result
+    from weefsel.web.api import create_app
+    write_result(small_warehouse, run_scenario(small_warehouse, _scenario(tmp_path), draws=20))
+    app = create_app(small_warehouse)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            c = TestClient(app, raise_server_exceptions=False)
+        r = c.get("/api/vooruit/test/projection", params={"area": "GM0034"})
+        assert r.status_code == 200 and r.json()["n"] == 12 * 6
+        r = c.get("/api/vooruit/test/gaplist", params={"format": "csv"})
+        assert r.status_code == 200 and r.text.startswith("area_code,name,norm")
+        r = c.get("/api/vooruit/test/projection", params={"area": "BU12345678"})
+        assert r.status_code == 404 and "Onbekend gebied" in r.json()["detail"]
+        r = c.post("/api/vooruit/test/wat-als", json={"changes": [{"action": "add", "type": "school",
+                                                                  "lon": "oost", "lat": 52.4}]})
+        assert r.status_code == 422 and r.json()["detail"] == "wijzigingen, rij 1, veld 'lon': geen getal: 'oost'"
+        r = c.post("/api/vooruit/test/wat-als", json={"changes": [], "draws": 5})
+        assert r.status_code == 422
+        r = c.post("/api/vooruit/test/wat-als", json={"changes": [{"action": "remove", "facility_id": "t:1"}],
+                                                     "draws": 10})
+        assert r.status_code == 200 and {g["change"] for g in r.json()["gains"]} == {"verliest"}
+    finally:
+        app.state.data.close()

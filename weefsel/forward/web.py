@@ -173,6 +173,8 @@ def compare(request: Request, names: Annotated[str, Query(max_length=500, descri
     from weefsel.forward.whatif import compare as cmp
     cur = _cur(request)
     wanted = [n.strip() for n in names.split(",") if n.strip()]
+    if not wanted:
+        raise HTTPException(422, "Ongeldige invoer: geef minstens één scenarionaam in 'names'")
     for n in wanted:
         _need(cur, n)
     tot, g = cmp(cur, wanted)
@@ -216,5 +218,7 @@ def what_if(request: Request, scenario: str, body: Annotated[dict, Body(examples
                                            decay=str(run.get("decay") or "gaussian:1500"))
     except WeefselError as exc:
         raise HTTPException(422, str(exc)) from None
+    except (TypeError, ValueError, KeyError) as exc:  # malformed estate fields etc.
+        raise HTTPException(422, f"Ongeldige invoer in 'changes': {exc}") from None
     return {"gains": _records(gains), "gap_moves": _records(gap_moves(before, after)), "draws": draws,
             "variant": variant}

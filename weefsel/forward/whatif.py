@@ -38,12 +38,25 @@ def load_changes(path: str | Path) -> tuple[str, list[dict]]:
     return str(doc.get("name") or path.stem), doc["changes"]
 
 
+def _f(ch: dict, key: str, i: int, file: str, default=None) -> float:
+    raw = ch.get(key, default)
+    try:
+        v = float(raw)
+    except (TypeError, ValueError):
+        raise ForwardInputError(f"geen getal: {raw!r}", file=file, row=i, field=key) from None
+    if not np.isfinite(v):
+        raise ForwardInputError(f"geen eindig getal: {raw!r}", file=file, row=i, field=key)
+    return v
+
+
 def apply_facility_changes(supply: pd.DataFrame, changes: list[dict], file: str = "wijzigingen"
                            ) -> pd.DataFrame:
     """New facility table after add/remove/resize (Dutch errors naming the change)."""
     from pyproj import Transformer
     fac = supply.copy()
     for i, ch in enumerate(changes, start=1):
+        if not isinstance(ch, dict):
+            raise ForwardInputError("verwacht een wijziging met 'action'", file=file, row=i)
         act = str(ch.get("action", "")).lower()
         if act not in ACTIONS:
             raise ForwardInputError(f"onbekende actie '{act}' (kies uit {', '.join(ACTIONS)})",
@@ -55,14 +68,14 @@ def apply_facility_changes(supply: pd.DataFrame, changes: list[dict], file: str 
                 raise ForwardInputError("geef het voorzieningstype", file=file, row=i, field="type")
             if "lon" in ch and "lat" in ch:
                 x, y = Transformer.from_crs("EPSG:4326", "EPSG:28992", always_xy=True).transform(
-                    float(ch["lon"]), float(ch["lat"]))
+                    _f(ch, "lon", i, file), _f(ch, "lat", i, file))
             elif "x_rd" in ch and "y_rd" in ch:
-                x, y = float(ch["x_rd"]), float(ch["y_rd"])
+                x, y = _f(ch, "x_rd", i, file), _f(ch, "y_rd", i, file)
             else:
                 raise ForwardInputError("geef lon/lat of x_rd/y_rd", file=file, row=i, field="lon")
             if not (-7000 <= x <= 300000 and 289000 <= y <= 629000):
                 raise ForwardInputError("ligt buiten Nederland; lon/lat verwisseld?", file=file, row=i, field="lon")
-            cap = float(ch.get("capacity", 1))
+            cap = _f(ch, "capacity", i, file, 1)
             if cap < 0:
                 raise ForwardInputError("negatieve capaciteit", file=file, row=i, field="capacity")
             fac = pd.concat([fac, pd.DataFrame([{"facility_id": str(ch.get("facility_id", f"whatif:{i}")),
@@ -76,7 +89,7 @@ def apply_facility_changes(supply: pd.DataFrame, changes: list[dict], file: str 
         if act == "remove":
             fac = fac[~hit].reset_index(drop=True)
         else:
-            cap = float(ch.get("capacity", -1))
+            cap = _f(ch, "capacity", i, file, -1)
             if cap < 0:
                 raise ForwardInputError("geef een capaciteit ≥ 0", file=file, row=i, field="capacity")
             fac.loc[hit, "capacity"] = cap
