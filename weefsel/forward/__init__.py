@@ -11,7 +11,12 @@ from weefsel.forward.montecarlo import Uncertainty, draw
 from weefsel.forward.norms import Norm, load_norms
 from weefsel.forward.project import Draws, Flows, Programme, draw_area_age, project
 from weefsel.forward.run import ForwardResult, run_scenario
+from weefsel.forward.backtest import backtest
+from weefsel.forward.export import export
 from weefsel.forward.scenario import load_scenario, parse_scenario
+from weefsel.forward.store import write_result
+from weefsel.forward.whatif import compare, what_if
 
-__all__ = ["Draws", "Flows", "ForwardResult", "Norm", "Programme", "Uncertainty", "draw",
-           "draw_area_age", "load_norms", "load_scenario", "parse_scenario", "project", "run_scenario"]
+__all__ = ["Draws", "Flows", "ForwardResult", "Norm", "Programme", "Uncertainty", "backtest", "compare",
+           "draw", "draw_area_age", "export", "load_norms", "load_scenario", "parse_scenario", "project",
+           "run_scenario", "what_if", "write_result"]
