@@ -88,7 +88,8 @@ def run_scenario(warehouse: str | Path, scenario: str | Path | Scenario, *, draw
     with Warehouse(warehouse) as wh:
         base = load_base(wh)
         base.xy = area_points(wh, base.codes)
-        sup = supply if supply is not None else load_supply(wh, facilities)
+        supply_notes: list[str] = []
+        sup = supply if supply is not None else load_supply(wh, facilities, supply_notes)
         flags = _svi_flags(wh)
     chosen = variants or sc.variant_names()
     for v in chosen:
@@ -101,7 +102,7 @@ def run_scenario(warehouse: str | Path, scenario: str | Path | Scenario, *, draw
     label = name or sc.name
     proj, gaps, progs, runs = [], [], [], []
     calib: dict = {}
-    notes = list(base.notes)
+    notes = list(base.notes) + supply_notes
     n_missing_pt = int((~np.isfinite(base.xy).all(axis=1)).sum())
     if n_missing_pt:
         notes.append(f"{n_missing_pt} gebieden zonder ligging: geen tekort berekend (geen bereik bekend)")

@@ -56,16 +56,24 @@ def parse_facility_args(items: list[str] | None) -> list[tuple[str, Path]]:
     return out
 
 
-def load_supply(wh, extra: list[tuple[str, Path]] | None = None) -> pd.DataFrame:
-    """All facilities: the warehouse table (if any) and the CSV lists given."""
+def load_supply(wh, extra: list[tuple[str, Path]] | None = None,
+                notes: list[str] | None = None) -> pd.DataFrame:
+    """All facilities: the warehouse table (if any) and the CSV lists given. A list the
+    build already loaded (facilities.source = 'csv:<file stem>') is not counted twice."""
     frames = []
+    loaded: set[str] = set()
     try:
         fac = wh.facilities()
         if len(fac):
             frames.append(fac[["facility_id", "type", "name", "x_rd", "y_rd", "capacity"]])
+            loaded = set(fac["source"].astype(str))
     except Exception:  # noqa: BLE001 - an old warehouse without the table
         pass
     for t, f in extra or []:
+        if f"csv:{Path(f).stem}" in loaded:
+            if notes is not None:
+                notes.append(f"{Path(f).name} zit al in het warehouse (weefsel build): niet dubbel geteld")
+            continue
         frames.append(read_facility_csv(f, t))
     if not frames:
         return pd.DataFrame(columns=["facility_id", "type", "name", "x_rd", "y_rd", "capacity"])
