@@ -71,6 +71,8 @@ def test_vooruit_page_draws_everything(page, forward_server, shots):
     page.wait_for_function("document.getElementById('tekort-zin').textContent.length > 0")
     zin = page.locator("#tekort-zin").inner_text()
     assert "basisschoolplaatsen" in zin
+    # the comparison table is filled after the first view: wait for it
+    page.wait_for_function("document.querySelectorAll('#vergelijk tbody tr').length >= 2")
     rows = page.locator("#vergelijk tbody tr")
     assert rows.count() == 2                                     # basis and vertraging
     assert "demo" in rows.first.inner_text()
