@@ -220,7 +220,8 @@ def _constrain(P: np.ndarray, gidx: np.ndarray, totals: np.ndarray) -> np.ndarra
     before = P.sum(0)                      # (D, A)
     sums = before @ onehot                 # (D, G)
     want = np.asarray(totals, dtype=P.dtype)
-    factor = np.where((sums > 0) & ~np.isnan(want)[None, :],
-                      np.divide(want[None, :], sums, out=np.ones_like(sums), where=sums > 0), 1)
+    # a gemeente with (next to) no residents cannot be scaled up: left as it is
+    ok = (sums > 1e-6) & ~np.isnan(want)[None, :]
+    factor = np.where(ok, np.divide(want[None, :], sums, out=np.ones_like(sums), where=ok), 1)
     P *= factor[:, gidx][None]
     return P.sum(0) - before
