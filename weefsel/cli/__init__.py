@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "weefsel.cli.beraad_cmd",       # beraad                         (participation: sortition)
     "weefsel.cli.begroting_cmd",    # begroting                      (participation: budgeting)
     "weefsel.cli.registry_cmd",     # registry                       (registry: initiatives, places, signals)
+    "weefsel.cli.vooruit_cmd",      # vooruit, vooruit-vergelijk     (forward monitoring)
 ]
 
 for _name in COMMAND_MODULES:
