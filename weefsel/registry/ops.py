@@ -14,6 +14,7 @@ import datetime as dt
 import difflib
 import hashlib
 import math
+import os
 import re
 import secrets
 from collections.abc import Callable, Iterable
@@ -303,7 +304,8 @@ class OpsStore:
     def __init__(self, url: str | None = None, *, engine: Engine | None = None,
                  area_codes: Callable[[str], bool] | set[str] | None = None,
                  suppress_below: int = 5, password_hasher=None):
-        self.url = url or DEFAULT_REGISTRY_URL
+        # read at call time: tests and servers set WEEFSEL_REGISTRY after weefsel.config is imported
+        self.url = url or os.environ.get("WEEFSEL_REGISTRY") or DEFAULT_REGISTRY_URL
         self.engine = engine or make_engine(self.url)
         migrate(self.engine)
         self._known = area_codes
