@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from weefsel.web.data import LEVEL_LABELS, NotFound, WebData, clean_records
+from weefsel.web.errors import ERROR_RESPONSES, clip, http_detail, validation_detail
 from weefsel.web.profile import build_profile, render_document, render_fragment
 from weefsel.web.tiles import LevelTiles, lonlat_bounds
 
@@ -78,7 +79,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         title="weefsel API",
         description="Het sociaal weefsel van Nederlandse buurten: gebieden, indicatoren, "
                     "kaarten, tabellen en wijkprofielen uit het weefsel-warehouse.",
-        version="0.1.0", docs_url=None, redoc_url=None)
+        version="0.1.0", docs_url=None, redoc_url=None, responses=ERROR_RESPONSES)
     app.state.data = data
     cache = data.response_cache
 
@@ -103,21 +104,20 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     # -- errors in Dutch ----------------------------------------------------------------------
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return JSONResponse({"detail": clip(exc)}, status_code=404)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = jsonable_encoder(exc.errors())
-        parts = [f"{'.'.join(str(x) for x in er.get('loc', [])[1:]) or 'invoer'}: {er.get('msg')}"
-                 for er in errs]
-        return JSONResponse({"detail": "Ongeldige invoer: " + "; ".join(parts), "fouten": errs},
+        # Dutch, one line, and the (possibly huge) input is not echoed back
+        return JSONResponse({"detail": validation_detail(jsonable_encoder(exc.errors()))},
                             status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        msg = {404: "Niet gevonden", 405: "Methode niet toegestaan"}.get(exc.status_code,
-                                                                          exc.detail)
-        return JSONResponse({"detail": msg}, status_code=exc.status_code)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # the real reason a route gave is kept (only Starlette's English defaults are replaced)
+        return JSONResponse({"detail": http_detail(exc.status_code, exc.detail,
+                                                   request.url.path[:120])},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:  # last line of defence
@@ -305,6 +305,9 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _include_participation(app)
     app.add_middleware(ProfileFastPath, cache=cache)
+    from weefsel.web.security import install as install_security  # outermost: covers all
+    install_security(app, index_html=(STATIC / "index.html").read_text(encoding="utf-8"),
+                     basemap_url=basemap_url)
     return app
 
 
@@ -474,7 +477,7 @@ def _table(data: WebData, level: str, lays, period: str | None, q: str | None) -
         v = v.set_index("area_code")
         col = v["value"].where(~v["suppressed"].astype(bool), None)
         df[lay.id] = df["code"].map(col)
-        df[lay.id + "|onderdrukt"] = df["code"].map(v["suppressed"]).fillna(False).astype(bool)
+        df[lay.id + "|onderdrukt"] = df["code"].map(v["suppressed"].astype(bool)).eq(True)
         df.attrs.setdefault("periods", {})[lay.id] = per
     return df.reset_index(drop=True)
 
