@@ -43,25 +43,27 @@ def main() -> None:
     other than 0, never a traceback."""
     import os
 
-    import click
     from rich.markup import escape
 
     from weefsel.cli.errors import one_line
 
     try:
         rv = app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001 - this is the one place that catches all
+        if type(exc).__name__ == "Exit" and hasattr(exc, "exit_code"):  # click/typer Exit
+            sys.exit(exc.exit_code)
         if type(exc).__name__ == "NoArgsIsHelpError" and getattr(exc, "ctx", None) is not None:
             typer.echo(exc.ctx.get_help())
             sys.exit(2)
         if os.environ.get("WEEFSEL_DEBUG"):
             import traceback
             traceback.print_exc()
-        msg, code = one_line(exc)
+        try:
+            msg, code = one_line(exc)
+        except Exception:  # the error line itself must never become a traceback
+            msg, code = f"onverwachte fout ({type(exc).__name__})", 1
         err_console.print(f"[bold red]fout:[/] {escape(msg)}")
         sys.exit(code)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -10,9 +10,13 @@ from __future__ import annotations
 import errno
 import re
 
-import click
-
 from weefsel.errors import WeefselError
+
+
+def _is(exc: BaseException, name: str) -> bool:
+    """Class test by name: Typer vendors its own Click (typer._click), so the exception
+    classes differ between versions; their names do not."""
+    return any(c.__name__ == name for c in type(exc).__mro__)
 
 #: errno → Dutch reason (the file name is put in front)
 OS_REASONS = {
@@ -38,6 +42,10 @@ CLICK_PHRASES = [
     (r"is a directory\.?", "is een map"),
     (r"is not within the range", "ligt niet in het bereik"),
     (r"Did you mean", "Bedoelt u"),
+    (r"Input should be a valid integer.*", "is geen geheel getal"),
+    (r"Input should be a valid number.*", "is geen getal"),
+    (r"Input should be a valid boolean.*", "is geen ja/nee-waarde"),
+    (r"Input should be", "moet zijn:"),
 ]
 
 MAX_LEN = 300
@@ -54,21 +62,37 @@ def _nl(text: str) -> str:
     return text
 
 
-def usage_line(exc: click.UsageError) -> str:
+def _hint(exc) -> str:
+    """'--region' / 'CATEGORIES': how the parameter is written (API differs per version)."""
+    param, ctx = getattr(exc, "param", None), getattr(exc, "ctx", None)
+    if param is None:
+        return str(getattr(exc, "param_hint", "") or "")
+    for call in (lambda: param.get_error_hint(ctx), lambda: param.get_error_hint()):
+        try:
+            return str(call()).replace('"', "'")
+        except TypeError:
+            continue
+    opts = getattr(param, "opts", None) or [getattr(param, "name", "?")]
+    return " / ".join(opts)
+
+
+def usage_line(exc) -> str:
     """A Click usage error as one Dutch line with the command to ask for help."""
-    ctx = exc.ctx
+    ctx = getattr(exc, "ctx", None)
     cmd = ctx.command_path if ctx is not None else "weefsel"
-    if isinstance(exc, click.NoSuchOption):
+    if _is(exc, "NoSuchOption"):
         msg = f"onbekende optie {exc.option_name}"
         if exc.possibilities:
             msg += f" (bedoelt u {', '.join(sorted(exc.possibilities))}?)"
-    elif isinstance(exc, click.MissingParameter):
-        hint = exc.param.get_error_hint(ctx) if exc.param is not None and ctx is not None else ""
-        kind = {"argument": "argument", "option": "optie"}.get(exc.param_type or "", "waarde")
+    elif _is(exc, "MissingParameter"):
+        hint = _hint(exc)
+        kind = {"argument": "argument", "option": "optie"}.get(
+            exc.param_type or getattr(exc.param, "param_type_name", "") or "", "waarde")
         msg = f"{kind} {hint} ontbreekt".replace("  ", " ")
-    elif isinstance(exc, click.BadParameter):
-        hint = exc.param.get_error_hint(ctx) if exc.param is not None and ctx is not None \
-            else (exc.param_hint or "")
+    elif _is(exc, "BadOptionUsage") and "requires an argument" in exc.format_message():
+        msg = f"optie {exc.option_name} heeft een waarde nodig"
+    elif _is(exc, "BadParameter"):
+        hint = _hint(exc)
         msg = f"ongeldige waarde voor {hint}: {_nl(exc.message)}"
     else:
         msg = exc.format_message()
@@ -102,6 +126,10 @@ def duckdb_line(exc: Exception) -> str:
                      "'weefsel build'); probeer het opnieuw als dat klaar is")
     if "no space left" in low or "disk is full" in low or "enospc" in low:
         return _clip(f"{where}schijf vol; het vorige warehouse is niet aangeraakt")
+    if "cannot open file" in low or "could not open file" in low:
+        reason = "bestand of map bestaat niet" if "no such file" in low else (
+            "geen toegang (rechten)" if "permission" in low else text.split(":")[-1].strip())
+        return _clip(f"{where}kan het bestand niet openen: {reason}")
     if "not a valid duckdb" in low or "unable to open" in low or "magic bytes" in low:
         return _clip(f"{where}geen weefsel-warehouse (geen DuckDB-bestand)")
     if "catalog error" in low and "does not exist" in low:
@@ -114,11 +142,11 @@ def duckdb_line(exc: Exception) -> str:
 
 def one_line(exc: BaseException) -> tuple[str, int]:
     """(message, exit code) for anything that escaped a command."""
-    if isinstance(exc, click.UsageError):
+    if _is(exc, "UsageError"):
         return usage_line(exc), 2
     if isinstance(exc, WeefselError):
         return _clip(str(exc)), 2
-    if isinstance(exc, (KeyboardInterrupt, click.Abort)):
+    if isinstance(exc, KeyboardInterrupt) or _is(exc, "Abort"):
         return "afgebroken", 130
     if isinstance(exc, MemoryError):
         return "te weinig geheugen voor deze opdracht", 1
@@ -127,7 +155,7 @@ def one_line(exc: BaseException) -> tuple[str, int]:
     mod = type(exc).__module__ or ""
     if mod.startswith(("duckdb", "_duckdb")):
         return duckdb_line(exc), 1
-    if isinstance(exc, click.ClickException):
+    if _is(exc, "ClickException"):
         return _clip(_nl(exc.format_message())), exc.exit_code or 1
     first = (str(exc).splitlines() or [""])[0]
     return _clip(f"onverwachte fout ({type(exc).__name__}): {first} — meld dit met de opdracht "
