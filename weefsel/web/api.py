@@ -305,6 +305,8 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _include_participation(app)
     app.add_middleware(ProfileFastPath, cache=cache)
+    from weefsel.web.fastcache import ResponseCache  # repeated reads: bytes, no threads
+    app.add_middleware(ResponseCache)
     from weefsel.web.security import install as install_security  # outermost: covers all
     install_security(app, index_html=(STATIC / "index.html").read_text(encoding="utf-8"),
                      basemap_url=basemap_url)

@@ -82,6 +82,15 @@ class WorkerPool:
                 pass
         pool.shutdown(wait=False, cancel_futures=True)
 
+    def warm(self) -> None:
+        """Start the fork server and the workers now (blocking; call from a thread), so the
+        first request of a draw does not wait for them while holding up others."""
+        try:
+            for f in [self._executor().submit(_noop) for _ in range(self.workers)]:
+                f.result(timeout=120)
+        except Exception as exc:  # warming is an optimisation only
+            log.warning("worker pool not warmed: %s", exc)
+
     def shutdown(self) -> None:
         self._reset()
 
@@ -118,6 +127,10 @@ class WorkerPool:
             return result
         finally:
             self._pending -= 1
+
+
+def _noop() -> None:
+    return None
 
 
 _pool: WorkerPool | None = None
