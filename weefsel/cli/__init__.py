@@ -21,6 +21,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain Click help: text in [brackets] is shown as written (Rich markup would swallow
+    # it) and flags are listed without a "<bool>" type
+    rich_markup_mode=None,
 )
 
 COMMAND_MODULES = [
