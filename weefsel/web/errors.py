@@ -98,6 +98,13 @@ def http_detail(status: int, detail: Any, path: str = "") -> str:
                413: "Request Entity Too Large", 500: "Internal Server Error"}
     if status == 400 and isinstance(detail, str) and "parsing the body" in detail:
         return "Het verzoek kon niet gelezen worden (ongeldige body)."
+    english = {"Invalid multipart data.": "Ongeldige bestandsupload (multipart).",
+               "Missing boundary in multipart.": "Ongeldige bestandsupload (multipart).",
+               "Did not find CR at end of boundary (40)": "Ongeldige bestandsupload (multipart).",
+               "Too many files. Maximum number of files is 1000.": "Te veel bestanden.",
+               "Too many fields. Maximum number of fields is 1000.": "Te veel velden."}
+    if isinstance(detail, str) and detail in english:
+        return english[detail]
     if isinstance(detail, str) and detail and detail != generic.get(status):
         return clip(detail)
     if status == 404:
