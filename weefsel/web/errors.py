@@ -3,11 +3,13 @@ same shape (``{"detail": str}``) for every status, documented in the OpenAPI sch
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel
 
 MAX_DETAIL = 300
+LONG_WORD = re.compile(r"\S{61,}")
 
 
 class ErrorAnswer(BaseModel):
@@ -37,6 +39,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def clip(text: Any, n: int = MAX_DETAIL) -> str:
     """One line of at most ``n`` characters (input is never echoed at length)."""
     text = " ".join(str(text).split())
+    text = LONG_WORD.sub(lambda m: m.group(0)[:60] + "…", text)  # an echoed code or name
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
