@@ -85,9 +85,9 @@ table{{border-collapse:collapse;width:100%}} td,th{{border-bottom:1px solid #ccc
     return HTMLResponse(doc, status_code=status)
 
 
-def _error(exc: InputError) -> HTMLResponse:
+def _error(exc: InputError, status: int = 400) -> HTMLResponse:
     return _page("Dat ging niet", f'<p role="alert">{e(str(exc))}</p><p><a href="javascript:history.back()">Terug</a></p>',
-                 status=400)
+                 status=status)
 
 
 # --- HTML: processes --------------------------------------------------------------------
@@ -132,8 +132,8 @@ def process_page(pid: PID) -> HTMLResponse:
     reg = get_registry()
     try:
         p = reg.process(pid)
-    except InputError as exc:
-        return _error(exc)
+    except InputError as exc:  # no such process
+        return _error(exc, 404)
     rows = "".join(
         f"<tr><td>{x['id']}</td><td>{e(x['title'])}<br><small>{e(x['description'] or '')}</small></td>"
         f"<td>{e(money(float(x['cost']), p['currency']))}</td><td>{e(x['status'])}"
@@ -264,6 +264,9 @@ async def result_page(pid: PID) -> HTMLResponse:
     reg = get_registry()
     try:
         proc = reg.process(pid)
+    except InputError as exc:  # no such process
+        return _error(exc, 404)
+    try:
         pb = reg.to_pb(pid)
         if not pb.ballots:
             return _page(f"Uitslag: {proc['name']}", "<p>Er zijn nog geen stemmen.</p>")

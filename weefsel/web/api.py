@@ -37,6 +37,12 @@ Format = Literal["json", "csv"]
 MAX_CACHE = 4000
 TILE_TYPE = "application/vnd.mapbox-vector-tile"
 MAX_TILE_ZOOM = 16
+#: routes answering ?format=csv (and html): their 200 is documented with those types too
+_TEXT = {"schema": {"type": "string"}}
+CSV_200 = {200: {"description": "JSON, or CSV with ?format=csv",
+                 "content": {"application/json": {}, "text/csv": _TEXT}}}
+PROFILE_200 = {200: {"description": "JSON, or HTML/CSV with ?format=html|csv",
+                     "content": {"application/json": {}, "text/csv": _TEXT, "text/html": _TEXT}}}
 
 
 def _json(obj: Any) -> bytes:
@@ -139,7 +145,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                                       None),
                 "default_indicator": (data.default_layer_ids(1) or [None])[0]}
 
-    @app.get("/api/areas", summary="Gebieden zoeken op naam of code")
+    @app.get("/api/areas", summary="Gebieden zoeken op naam of code", responses=CSV_200)
     def areas(level: Annotated[str | None, Query(description="provincie, gemeente, wijk, buurt")] = None,
               q: Annotated[str | None, Query(max_length=100, description="naam of code")] = None,
               limit: Annotated[int, Query(ge=1, le=20000)] = 50,
@@ -160,7 +166,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                 "children": clean_records(children[["code", "name", "level"]].head(500))}
 
     @app.get("/api/areas/{code}/profile",
-             summary="Wijkprofiel: indicatoren naast gemeente, provincie en Nederland")
+             summary="Wijkprofiel: indicatoren naast gemeente, provincie en Nederland", responses=PROFILE_200)
     def profile(code: Annotated[str, PathParam(max_length=64)],
                 format: Literal["json", "html", "csv"] = "json"):
         data.area(code)
@@ -179,7 +185,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
             return _csv(pd.DataFrame(rows), f"profiel_{code}")
         return cached(("profile", code), lambda: _json(build_profile(data, code)))
 
-    @app.get("/api/indicators", summary="Catalogus: indicatoren, index, vlaggen en variabelen")
+    @app.get("/api/indicators", summary="Catalogus: indicatoren, index, vlaggen en variabelen", responses=CSV_200)
     def indicators(kind: str | None = None, format: Format = "json"):
         rows = [lay.public() for lay in data.layers.values() if not kind or lay.kind == kind]
         if format == "csv":
@@ -246,7 +252,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                                      "Vary": "Accept-Encoding"})
         return Response(body, media_type=TILE_TYPE, headers=headers)
 
-    @app.get("/api/table", summary="Tabel: gebieden van één niveau, één of meer indicatoren")
+    @app.get("/api/table", summary="Tabel: gebieden van één niveau, één of meer indicatoren", responses=CSV_200)
     def table(level: Annotated[str, Query(max_length=32)],
               indicator: Annotated[list[str] | None, Query(max_length=200)] = None,
               period: Annotated[str | None, Query(max_length=16)] = None,
@@ -261,8 +267,9 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         return {"level": level, "columns": [l.public() for l in lays],
                 "rows": clean_records(df), "n": len(df)}
 
-    @app.get("/api/compare", summary="Twee tot vijf gebieden naast elkaar")
-    def compare(codes: Annotated[str, Query(max_length=400, description="codes, komma-gescheiden")],
+    @app.get("/api/compare", summary="Twee tot vijf gebieden naast elkaar", responses=CSV_200)
+    def compare(codes: Annotated[str, Query(max_length=400, description="2 tot 5 codes, komma-gescheiden",
+                                            pattern=r"^\s*[^,\s]+(\s*,\s*[^,\s]+){1,4}\s*,?\s*$")],
                 format: Format = "json"):
         code_list = [c.strip() for c in codes.split(",") if c.strip()]
         if not 2 <= len(code_list) <= 5:

@@ -18,8 +18,16 @@ class ErrorAnswer(BaseModel):
     detail: str
 
 
+ERROR_SCHEMA = {"title": "ErrorAnswer", "type": "object", "required": ["detail"],
+                "properties": {"detail": {"type": "string", "title": "Detail"}}}
+
+
 def _desc(text: str) -> dict:
-    return {"model": ErrorAnswer, "description": text}
+    # explicit content: routes with an HTML response_class would otherwise document their
+    # JSON errors as text/html; the burgerbegroting pages answer some errors as a Dutch page
+    return {"description": text,
+            "content": {"application/json": {"schema": ERROR_SCHEMA},
+                        "text/html": {"schema": {"type": "string"}}}}
 
 
 #: added to every route of the app (FastAPI(responses=...)), so schema and answers agree

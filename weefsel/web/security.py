@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import threading
 import time
@@ -117,6 +118,20 @@ class SecurityConfig:
     max_proposals: int = 10           # proposals per client IP per burgerbegroting
     script_hashes: list[str] = field(default_factory=list)
     extra_origins: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_env(cls) -> "SecurityConfig":
+        """Defaults, overridable per deployment: WEEFSEL_MAX_BODY, WEEFSEL_MAX_FORM,
+        WEEFSEL_WRITE_BURST, WEEFSEL_WRITE_RATE (per second), WEEFSEL_MAX_PROPOSALS."""
+        cfg, env = cls(), os.environ
+        for name, key, cast in (("max_body", "WEEFSEL_MAX_BODY", int),
+                                ("max_form", "WEEFSEL_MAX_FORM", int),
+                                ("write_burst", "WEEFSEL_WRITE_BURST", int),
+                                ("write_rate", "WEEFSEL_WRITE_RATE", float),
+                                ("max_proposals", "WEEFSEL_MAX_PROPOSALS", int)):
+            if env.get(key):
+                setattr(cfg, name, cast(env[key]))
+        return cfg
 
 
 def _json_response(status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> tuple:
@@ -267,7 +282,7 @@ def _headers(scope: dict) -> dict[str, str]:
 def install(app: Any, *, index_html: str = "", basemap_url: str | None = None,
             config: SecurityConfig | None = None) -> SecurityConfig:
     """Add the middleware to a FastAPI app (call after every other add_middleware)."""
-    cfg = config or SecurityConfig()
+    cfg = config or SecurityConfig.from_env()
     cfg.script_hashes = cfg.script_hashes or inline_script_hashes(index_html)
     if basemap_url and not cfg.extra_origins:
         parts = urlsplit(basemap_url.replace("{", "").replace("}", ""))
