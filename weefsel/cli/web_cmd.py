@@ -69,6 +69,7 @@ def register(app: typer.Typer) -> None:
             server.run(sockets=[sock])
         finally:
             application.close()
+            pool().shutdown()  # no worker process outlives the server
 
     @app.command()
     def profile(

@@ -66,7 +66,9 @@ class WorkerPool:
                     ctx.set_forkserver_preload(PRELOAD)
                 except ValueError:  # platforms without fork server
                     ctx = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx,
+                                                 initializer=_watch_parent,
+                                                 initargs=(os.getpid(),))
             return self._pool
 
     def _reset(self) -> None:
@@ -92,7 +94,15 @@ class WorkerPool:
             log.warning("worker pool not warmed: %s", exc)
 
     def shutdown(self) -> None:
+        """Stop the workers and the fork server (serve calls this on the way out)."""
         self._reset()
+        try:
+            from multiprocessing import forkserver
+            srv = forkserver._forkserver
+            if getattr(srv, "_forkserver_pid", None):
+                os.kill(srv._forkserver_pid, 15)
+        except Exception:  # best effort: the fork server also ends with this process
+            pass
 
     # -- jobs ----------------------------------------------------------------------------
     def retry_after(self) -> int:
@@ -131,6 +141,30 @@ class WorkerPool:
 
 def _noop() -> None:
     return None
+
+
+def _watch_parent(server_pid: int) -> None:
+    """In each worker: exit when the server process is gone (even after SIGKILL), so no
+    worker outlives the server that started it."""
+    def gone() -> bool:
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        try:  # a dead server not yet reaped by its parent is a zombie: gone as well
+            with open(f"/proc/{server_pid}/stat", "rb") as fh:
+                return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+        except OSError:
+            return False
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if gone():
+                os._exit(0)
+    threading.Thread(target=watch, daemon=True, name="weefsel-parent-watch").start()
 
 
 _pool: WorkerPool | None = None
