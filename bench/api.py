@@ -433,8 +433,10 @@ def main() -> None:
                 print(fmt(name + " + draw", r), flush=True)
             loop.stop.set()
             loop.thread.join(300)
-            print(f"    draws finished {loop.done}, answered 503 busy {loop.busy}, other "
-                  f"{loop.other or 'none'}")
+            from collections import Counter
+            other = ", ".join(f"{n}x {code}" for code, n in sorted(Counter(loop.other).items()))
+            print(f"    draws finished {loop.done}, answered 503 busy {loop.busy}, other: "
+                  f"{other or 'none'} (429 = the per-client write limit, which works)")
     finally:
         server.terminate()
         server.wait(10)

@@ -86,7 +86,7 @@ table{{border-collapse:collapse;width:100%}} td,th{{border-bottom:1px solid #ccc
 
 
 def _error(exc: InputError, status: int = 400) -> HTMLResponse:
-    return _page("Dat ging niet", f'<p role="alert">{e(str(exc))}</p><p><a href="javascript:history.back()">Terug</a></p>',
+    return _page("Dat ging niet", f'<p role="alert">{e(str(exc))}</p><p><a href="/api/begroting/">Terug naar de burgerbegrotingen</a></p>',
                  status=status)
 
 
