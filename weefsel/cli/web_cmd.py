@@ -57,12 +57,13 @@ def register(app: typer.Typer) -> None:
         from weefsel.web.api import create_app
         from weefsel.web.reload import FollowingApp
         sock = _listen(host, port)  # a busy port fails here, before the address is printed
+        application = FollowingApp(lambda p: create_app(p, basemap_url=basemap_url),
+                                   warehouse)
         import threading
 
         from weefsel.web.workers import pool
+        # only now that the warehouse opened: start the worker processes in the background
         threading.Thread(target=pool().warm, daemon=True, name="weefsel-workers").start()
-        application = FollowingApp(lambda p: create_app(p, basemap_url=basemap_url),
-                                   warehouse)
         typer.echo(f"weefsel dashboard: http://{host}:{port}/  (API: /openapi.json)")
         server = uvicorn.Server(uvicorn.Config(application, log_level="warning"))
         try:

@@ -269,7 +269,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
 
     @app.get("/api/compare", summary="Twee tot vijf gebieden naast elkaar", responses=CSV_200)
     def compare(codes: Annotated[str, Query(max_length=400, description="2 tot 5 codes, komma-gescheiden",
-                                            pattern=r"^\s*[^,\s]+(\s*,\s*[^,\s]+){1,4}\s*,?\s*$")],
+                                            pattern=r"^ *[A-Za-z0-9_.-]+( *, *[A-Za-z0-9_.-]+){1,4} *$")],
                 format: Format = "json"):
         code_list = [c.strip() for c in codes.split(",") if c.strip()]
         if not 2 <= len(code_list) <= 5:
