@@ -4,7 +4,7 @@ report line for every file of the data folder.
 
 Why sniff before connecting: DuckDB given a SQLite file (the registry!) tries to download
 its SQLite extension, and given any other file it fails with an IOException. Both become
-one Dutch line here, and no extension is ever installed or loaded automatically.
+one Dutch line here, and DuckDB never sees such a file.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ import duckdb
 
 from weefsel.errors import WeefselError
 
-#: never fetch or auto-load an extension because of what a file looks like
-SAFE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 #: a build yielding fewer values than this share of the warehouse it replaces stops
 MIN_SHARE = 0.5
 
@@ -58,9 +56,11 @@ def check_readable(path: str | Path) -> None:
 
 
 def connect(path: str | Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    """duckdb.connect after the file check, with extension auto-install/-load off."""
+    """duckdb.connect after the file check: DuckDB only ever sees a DuckDB file, so it never
+    tries to fetch an extension for a SQLite one. (No extra config: DuckDB refuses a second
+    connection to a file with a configuration other than the first one's.)"""
     check_readable(path)
-    return duckdb.connect(str(path), read_only=read_only, config=dict(SAFE_CONFIG))
+    return duckdb.connect(str(path), read_only=read_only)
 
 
 def is_warehouse(path: str | Path) -> bool:
@@ -68,7 +68,7 @@ def is_warehouse(path: str | Path) -> bool:
     if file_kind(path) != "duckdb":
         return False
     try:
-        con = duckdb.connect(str(path), read_only=True, config=dict(SAFE_CONFIG))
+        con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error:
         return False
     try:
@@ -102,7 +102,10 @@ def previous_values(out: str | Path) -> int | None:
     """How many values the warehouse at ``out`` holds (None when there is none)."""
     if not is_warehouse(out):
         return None
-    con = duckdb.connect(str(out), read_only=True, config=dict(SAFE_CONFIG))
+    try:
+        con = duckdb.connect(str(out), read_only=True)
+    except duckdb.Error:
+        return None
     try:
         return int(con.execute("SELECT count(*) FROM observations").fetchone()[0])
     except duckdb.Error:

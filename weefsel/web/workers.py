@@ -94,15 +94,8 @@ class WorkerPool:
             log.warning("worker pool not warmed: %s", exc)
 
     def shutdown(self) -> None:
-        """Stop the workers and the fork server (serve calls this on the way out)."""
-        self._reset()
-        try:
-            from multiprocessing import forkserver
-            srv = forkserver._forkserver
-            if getattr(srv, "_forkserver_pid", None):
-                os.kill(srv._forkserver_pid, 15)
-        except Exception:  # best effort: the fork server also ends with this process
-            pass
+        """Stop the workers (serve calls this on the way out)."""
+        self._reset()  # the fork server itself ends with this process
 
     # -- jobs ----------------------------------------------------------------------------
     def retry_after(self) -> int:
