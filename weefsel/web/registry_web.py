@@ -175,7 +175,7 @@ def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit
                          '(CSRF-controle). Laad de pagina opnieuw en probeer het nog eens.</p>', 403)
         status = 403 if isinstance(exc, Forbidden) else 400
         return _page("Dat lukte niet", f'<p role="alert">{esc(str(exc))}</p>'
-                     '<p><a href="javascript:history.back()">Terug naar het formulier</a></p>', status)
+                     '<p><a href="/registratie">Terug naar het register</a> (of gebruik de terugknop van uw browser).</p>', status)
 
     # --- pages -------------------------------------------------------------------------------
     @router.get("/registratie", response_class=HTMLResponse, include_in_schema=False)
