@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from weefsel.web.classing import classify, missing_reasons
 from weefsel.web.data import LEVEL_LABELS, NotFound, WebData, clean_records
 from weefsel.web.profile import build_profile, render_document, render_fragment
 from weefsel.web.tiles import LevelTiles, lonlat_bounds
@@ -417,15 +418,19 @@ def _map_values(data: WebData, level: str, lay, period: str | None, codes
         out[code] = (value, status)
     n_level = int((data.areas["level"] == level).sum())
     ok = sorted(v for v, s in vals.values() if not s and v is not None and math.isfinite(v))
-    breaks = sorted({ok[min(len(ok) - 1, (i * len(ok)) // 5)] for i in range(1, 5)}
-                    if ok else set())
+    pub = data._public[lay.id] if lay else {}
+    classing = classify(ok, direction=pub.get("direction", ""), unit=pub.get("unit", ""),
+                        title=pub.get("title", ""))
     meta = {"level": level, "period": period,
             "data_periods": data.data_periods(lay, level, period) if lay else [],
             "counts": counts,
             "min": ok[0] if ok else None, "max": ok[-1] if ok else None,
-            "breaks": [b for b in breaks if b > ok[0]] if ok else [],
+            # upper edges between the classes (older pages read these)
+            "breaks": [c.upper for c in classing.classes[:-1]],
+            "classing": classing.public(),
+            "missing": missing_reasons(data, lay, level, counts),
             "n_without_geometry": n_level - len(out),
-            "indicator": data._public[lay.id] if lay else None}
+            "indicator": pub or None}
     return out, meta
 
 
