@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from weefsel.web.classing import classify, missing_reasons
+from weefsel.web.classing import area_labels, classify, layer_levels, missing_reasons
 from weefsel.web.data import LEVEL_LABELS, NotFound, WebData, clean_records
 from weefsel.web.profile import build_profile, render_document, render_fragment
 from weefsel.web.tiles import LevelTiles, lonlat_bounds
@@ -182,7 +182,9 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
 
     @app.get("/api/indicators", summary="Catalogus: indicatoren, index, vlaggen en variabelen")
     def indicators(kind: str | None = None, format: Format = "json"):
-        rows = [lay.public() for lay in data.layers.values() if not kind or lay.kind == kind]
+        at = layer_levels(data)
+        rows = [{**lay.public(), "levels": at.get(lay.id, [])}
+                for lay in data.layers.values() if not kind or lay.kind == kind]
         if format == "csv":
             return _csv(pd.DataFrame(rows), "indicatoren")
         return {"indicators": rows, "n": len(rows)}
@@ -218,6 +220,12 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         lid, lay, per = _map_choice(data, level, indicator, period)
         return cached(("values", level, lid, per),
                       lambda: _values(data, tiles, level, lay, per), request)
+
+    @app.get("/api/map/{level}/labels",
+             summary="Namen en middelpunten van de gebieden van een niveau (kaartlabels)")
+    def map_labels(request: Request, level: Annotated[str, PathParam(max_length=32)]):
+        data.check_level(level)
+        return cached(("labels", level), lambda: _json(area_labels(data, level)), request)
 
     @app.get("/api/tiles/{level}/{z}/{x}/{y}.pbf",
              summary="Vectortegel (Mapbox Vector Tile) met de gebiedsgrenzen van een niveau",

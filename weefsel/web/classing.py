@@ -382,3 +382,69 @@ def missing_reasons(data: Any, lay: Any, level: str, counts: dict[str, int]) -> 
         out.append({"reason": reason, "reason_nl": REASONS_NL[reason],
                     "n": counts["ontbreekt"], "status": "ontbreekt"})
     return out
+
+
+def layer_levels(data: Any) -> dict[str, list[str]]:
+    """layer id -> levels where it has at least one value or suppressed cell (one query per
+    table, once): the map offers an indicator only where it can draw it."""
+    memo = data.__dict__.get("_layer_levels")
+    if memo is not None:
+        return memo
+    out: dict[str, set[str]] = {}
+    lv = "(SELECT code, level FROM areas) a"
+    try:
+        cur = data.cursor()
+        if "indicator_values" in data.tables:
+            for ind, level in cur.execute(
+                    f"SELECT DISTINCT t.indicator, a.level FROM indicator_values t JOIN {lv} "
+                    "ON a.code = t.area_code WHERE t.value IS NOT NULL").fetchall():
+                out.setdefault(str(ind), set()).add(level)
+            sup = "suppressed" in data.columns["indicator_values"]
+            if sup:
+                for ind, level in cur.execute(
+                        f"SELECT DISTINCT t.indicator, a.level FROM indicator_values t JOIN {lv} "
+                        "ON a.code = t.area_code WHERE t.suppressed").fetchall():
+                    out.setdefault(str(ind), set()).add(level)
+        if "observations" in data.tables:
+            for var, bd, level in cur.execute(
+                    f"SELECT DISTINCT t.variable, t.breakdown, a.level FROM observations t "
+                    f"JOIN {lv} ON a.code = t.area_code WHERE t.value IS NOT NULL").fetchall():
+                lid = f"var:{var}" + (f"@{bd}" if bd else "")
+                out.setdefault(lid, set()).add(level)
+        for lid, lay in data.layers.items():
+            if lay.table in ("indicator_values", "observations"):
+                continue
+            q, params = data._layer_query(lay)
+            for (level,) in cur.execute(
+                    f"SELECT DISTINCT a.level FROM ({q}) t JOIN {lv} ON a.code = t.area_code "
+                    "WHERE t.value IS NOT NULL OR t.suppressed", params).fetchall():
+                out.setdefault(lid, set()).add(level)
+    except Exception:  # availability is a convenience: offer everything rather than fail
+        return {}
+    order = {lv: i for i, lv in enumerate(["land", "provincie", "gemeente", "wijk", "buurt"])}
+    memo = {k: sorted(v, key=lambda x: order.get(x, 9)) for k, v in out.items()}
+    data.__dict__["_layer_levels"] = memo
+    return memo
+
+
+def area_labels(data: Any, level: str) -> list[dict]:
+    """code, name and a point inside each area (lon/lat) for the map's name labels and the
+    hover tooltip; largest areas first, so a page can label the biggest when space is short."""
+    import numpy as np
+    import shapely
+    from pyproj import Transformer
+    rows = data.cursor().execute(
+        "SELECT code, name, geom_rd FROM areas WHERE level = ? AND geom_rd IS NOT NULL",
+        [level]).fetchall()
+    if not rows:
+        return []
+    geoms = shapely.from_wkb(np.array([bytes(r[2]) for r in rows], dtype=object))
+    pts = shapely.point_on_surface(geoms)
+    areas = shapely.area(geoms)
+    tf = Transformer.from_crs("EPSG:28992", "EPSG:4326", always_xy=True)
+    lon, lat = tf.transform(shapely.get_x(pts), shapely.get_y(pts))
+    out = [{"code": r[0], "name": r[1] or r[0], "lon": round(float(x), 5),
+            "lat": round(float(y), 5), "area_km2": round(float(a) / 1e6, 2)}
+           for r, x, y, a in zip(rows, lon, lat, areas) if math.isfinite(x)]
+    out.sort(key=lambda d: -d["area_km2"])
+    return out
