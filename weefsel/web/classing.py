@@ -155,11 +155,11 @@ def is_centred(unit: str, title: str, values: Sequence[float]) -> float | None:
 
 
 def classify(values: Sequence[float], *, direction: str = "", unit: str = "", title: str = "",
-             display: str = "", k: int = 5) -> Classing:
+             display: str = "", k: int = 5, decimals: int | None = None) -> Classing:
     """Classes and colours for one map layer (``values``: the numbers of the areas drawn)."""
     vals = sorted(float(v) for v in values if v is not None and math.isfinite(float(v)))
     dirn = direction_of(direction, display)
-    dec = decimals_for(vals, unit)
+    dec = decimals_for(vals, unit) if decimals is None else decimals
     if not vals:
         return Classing(scheme="sequential", decimals=dec, method_nl="geen waarden")
     distinct = sorted(set(vals))
@@ -448,3 +448,27 @@ def area_labels(data: Any, level: str) -> list[dict]:
            for r, x, y, a in zip(rows, lon, lat, areas) if math.isfinite(x)]
     out.sort(key=lambda d: -d["area_km2"])
     return out
+
+
+def layer_decimals(data: Any) -> dict[str, int]:
+    """layer id -> its one precision, from all its values (computed once per warehouse from
+    the rows the web layer holds in memory; {} for warehouses too large to hold)."""
+    memo = data.__dict__.get("_layer_decimals")
+    if memo is not None:
+        return memo
+    memo = {}
+    try:
+        pre = data._preloaded()
+    except Exception:
+        pre = None
+    if pre:
+        by_layer: dict[str, list[float]] = {}
+        for rows in pre.values():
+            for r in rows:
+                if r[3] is not None:
+                    by_layer.setdefault(r[0], []).append(r[3])
+        for lid, vals in by_layer.items():
+            lay = data.layers.get(lid)
+            memo[lid] = decimals_for(vals, lay.unit if lay else "")
+    data.__dict__["_layer_decimals"] = memo
+    return memo

@@ -15,12 +15,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from weefsel.web.charts import (age_bands, age_pyramid, fallback_trends, rank_chart,
+                                reference_bars, source_name, theme_chart, theme_scores,
+                                trend_chart, trend_points)
+from weefsel.web.classing import fmt_nl, layer_decimals
 from weefsel.web.data import LEVEL_LABELS, WebData, clean_records
 
 LEVEL_NAME = {"land": "land", "provincie": "provincie", "gemeente": "gemeente",
               "wijk": "wijk", "buurt": "buurt"}
 METHOD_LINKS = [
-    ("Methode van de indicatoren en de index (docs/method.md)", "/docs/method.md"),
+    ("Hoe de cijfers en de index zijn gemaakt (methode)", "/methode"),
     ("CBS Kerncijfers wijken en buurten", "https://www.cbs.nl/nl-nl/reeksen/kerncijfers-wijken-en-buurten"),
     ("RIVM/GGD Gezondheidsmonitor (50090NED)", "https://statline.rivm.nl/"),
 ]
@@ -66,6 +70,10 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
             "comparators": comp, "trend": trend if len(trend) > 1 else [],
         })
     _add_data_periods(data, code, indicators)
+    dec = layer_decimals(data)
+    for i in indicators:
+        i.setdefault("decimals", dec.get(i["id"]))
+    fallback_trends(data, code, indicators)
     flags = []
     flag_ids = [lid for lid, lay in data.layers.items() if lay.kind == "flag"]
     flag_rows: dict[str, dict[str, tuple]] = {}
@@ -93,6 +101,7 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
         "sources": sources,
         "provenance": prov_list,
         "method_links": [{"title": t, "href": h} for t, h in METHOD_LINKS],
+        "age_bands": age_bands(data, code),
         "build": data.build,
     }
 
@@ -247,7 +256,7 @@ def render_fragment(p: dict[str, Any]) -> str:
     a = p["area"]
     lvl = LEVEL_NAME.get(a["level"], a["level"])
     crumbs = " › ".join(
-        f'<a href="#/gebied/{e(c["code"])}">{e(c["name"])}</a>' for c in reversed(p["parents"]))
+        f'<a href="/#/gebied/{e(c["code"])}">{e(c["name"])}</a>' for c in reversed(p["parents"]))
     out = [f'<article class="profiel" data-code="{e(a["code"])}">',
            f'<h1>{e(a["name"])} <span class="code">({e(lvl)} {e(a["code"])})</span></h1>']
     if crumbs:
@@ -264,7 +273,12 @@ def render_fragment(p: dict[str, Any]) -> str:
             f'van {c.get("n_areas")} met een 90%-onzekerheidsinterval van rang '
             f'{fmt(c.get("rank_p05"))} tot {fmt(c.get("rank_p95"))} '
             f'({fmt(c.get("n_draws"))} trekkingen). Het interval, niet de losse rang, is de uitkomst.</p>')
-        out.append(interval_chart(c))
+        out.append(rank_chart(c))
+        if c.get("rests_on_titles") or c.get("rests_on"):
+            out.append('<p class="toelichting">De index rust op: '
+                       f'{e(", ".join(c.get("rests_on_titles") or c.get("rests_on")))}.</p>')
+        if c.get("unranked_reason_nl"):
+            out.append(f'<p class="reden">{e(c["unranked_reason_nl"])}</p>')
     else:
         out.append('<p>Voor dit gebied is (nog) geen samengestelde index berekend '
                    '(<code>weefsel index</code>).</p>')
@@ -289,8 +303,10 @@ def render_fragment(p: dict[str, Any]) -> str:
         out.append('<p>Geen kwetsbaarheidsvlaggen beschikbaar voor dit gebied.</p>')
     out.append('</section>')
 
+    out.append(_charts_section(p))
+
     # indicators
-    out.append('<section aria-labelledby="h-ind"><h2 id="h-ind">Indicatoren</h2>')
+    out.append('<section aria-labelledby="h-ind"><h2 id="h-ind">Indicatoren in een tabel</h2>')
     if p["indicators"]:
         heads = "".join(f'<th scope="col" class="num">{e(x["name"])}</th>' for x in comps)
         out.append('<div class="tabel-wrap" tabindex="0" role="region" aria-label="Indicatoren">'
@@ -300,22 +316,26 @@ def render_fragment(p: dict[str, Any]) -> str:
                    f'<th scope="col" class="num">{e(a["name"])}</th>{heads}'
                    '<th scope="col">Trend</th><th scope="col">Bron</th></tr></thead><tbody>')
         for i in p["indicators"]:
+            d = i.get("decimals")
             if i["suppressed"]:
                 own = '<span class="onderdrukt">geheim</span>'
+            elif i.get("value") is None:
+                own = '–' + (f'<br><span class="reden">{e(i["missing_reason_nl"])}</span>'
+                             if i.get("missing_reason_nl") else "")
             else:
-                own = fmt(i["value"])
+                own = _f(i["value"], d)
                 if i.get("lower") is not None and i.get("upper") is not None:
-                    own += f' <span class="marge">({fmt(i["lower"])}–{fmt(i["upper"])})</span>'
-            cells = "".join(f'<td class="num">{fmt(i["comparators"].get(x["code"]))}</td>'
+                    own += f' <span class="marge">({_f(i["lower"], d)}–{_f(i["upper"], d)})</span>'
+            cells = "".join(f'<td class="num">{_f(i["comparators"].get(x["code"]), d)}</td>'
                             for x in comps)
             unit = f' <span class="eenheid">({e(i["unit"])})</span>' if i["unit"] else ""
-            dirn = f'<br><span class="richting">{e(i["direction"])}</span>' \
+            dirn = f'<br><span class="richting">{e(_direction(i["direction"]))}</span>' \
                 if i.get("direction") else ""
             out.append(f'<tr><th scope="row">{e(i["title"])}{unit}{dirn}</th>'
                        f'<td>{e(i.get("data_period") or i["period"])}</td>'
                        f'<td class="num">{own}</td>{cells}'
-                       f'<td>{sparkline(i["trend"], i["unit"], i["title"])}</td>'
-                       f'<td class="bron">{e(i["source"])}</td></tr>')
+                       f'<td>{e(_trend_words(i))}</td>'
+                       f'<td class="bron" title="{e(i["source"])}">{e(source_name(i["source"]))}</td></tr>')
         out.append('</tbody></table></div>')
         out.append('<p class="toelichting">“geheim”: door de bron onderdrukt (te weinig '
                    'waarnemingen); “–”: geen waarde. Tussen haakjes: de gepubliceerde '
@@ -326,8 +346,6 @@ def render_fragment(p: dict[str, Any]) -> str:
 
     # sources
     out.append('<section aria-labelledby="h-bron"><h2 id="h-bron">Bronnen en methode</h2><ul>')
-    for s in p["sources"]:
-        out.append(f'<li>{e(s)}</li>')
     for pr in p["provenance"]:
         out.append(f'<li>{e(pr.get("publisher"))} {e(pr.get("table_id") or "")} — licentie '
                    f'{e(pr.get("licence") or "onbekend")}</li>')
@@ -336,8 +354,9 @@ def render_fragment(p: dict[str, Any]) -> str:
     out.append('</ul>')
     b = p.get("build") or {}
     if b:
-        out.append(f'<p class="toelichting">Warehouse gebouwd: {e(b.get("built_at") or b.get("created_at") or "")} '
-                   f'{e(b.get("region") or "")}</p>')
+        when = str(b.get("built_at") or b.get("created_at") or "")[:10]
+        out.append(f'<p class="toelichting">Cijfers samengesteld{" op " + e(when) if when else ""}'
+                   f'{" voor " + e(b.get("region")) if b.get("region") else ""}.</p>')
     out.append('</section></article>')
     return "\n".join(out)
 
@@ -361,6 +380,12 @@ a { color: #154273; }
 .vlaggen { list-style: none; padding: 0; } .vlag-ja { font-weight: bold; color: #8b1a1a; }
 header.kop { border-bottom: 3pt solid #154273; margin-bottom: 8pt; padding-bottom: 4pt; }
 header.kop p { margin: 0; color: #444; }
+.grafieken { display: grid; grid-template-columns: repeat(3, 1fr); gap: 6pt; }
+.grafiek { border: 0.5pt solid #bbb; padding: 4pt; margin: 0; break-inside: avoid; }
+.grafiek h3 { font-size: 9pt; margin: 0 0 2pt; color: #154273; }
+.grafiek svg { max-width: 100%; height: auto; }
+.reden { color: #444; font-style: italic; font-size: 8pt; }
+.visueel-verborgen { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 """
 
 
@@ -422,3 +447,61 @@ def _chromium_pdf(doc: str, target) -> None:
                         "--disable-background-networking", f"--user-data-dir={d}/u",
                         "--no-pdf-header-footer", f"--print-to-pdf={target}", src.as_uri()],
                        check=True, capture_output=True, timeout=120)
+
+
+def _f(v: float | None, decimals: int | None) -> str:
+    return fmt(v) if decimals is None else fmt_nl(v, decimals)
+
+
+def _direction(d: str) -> str:
+    return {"context": "achtergrondkenmerk: hoger is niet beter of slechter"}.get(d, d)
+
+
+def _trend_words(i: dict) -> str:
+    pts = trend_points(i)
+    if len(pts) < 2:
+        return "–"
+    d = i.get("decimals")
+    return " → ".join(f"{p['period']}: {_f(p['value'], d)}" for p in pts)
+
+
+def _charts_section(p: dict[str, Any]) -> str:
+    """Charts where a person would rather look than read: each has its numbers in its text
+    alternative, and the table below holds them all."""
+    a = p["area"]
+    out = ['<section aria-labelledby="h-beeld"><h2 id="h-beeld">In beeld</h2>',
+           '<div class="grafieken">']
+    themes = theme_scores(p["indicators"])
+    if themes:
+        ref = next((c["name"] for c in p["comparators"] if c["level"] == "provincie"), None) or \
+            next((c["name"] for c in p["comparators"]), "het gebied erboven")
+        out.append(f'<figure class="grafiek"><h3>Thema\'s</h3>{theme_chart(themes)}'
+                   f'<figcaption class="toelichting">Op hoeveel indicatoren per thema '
+                   f'{e(a["name"])} even gunstig of gunstiger is dan {e(ref)}.</figcaption></figure>')
+    if p.get("age_bands"):
+        out.append(f'<figure class="grafiek"><h3>Leeftijdsopbouw</h3>'
+                   f'{age_pyramid(p["age_bands"], a["name"])}'
+                   '<figcaption class="toelichting">Aandeel van de inwoners per leeftijdsgroep '
+                   '(CBS Kerncijfers wijken en buurten).</figcaption></figure>')
+    out.append('</div>')
+    cards = []
+    for i in p["indicators"]:
+        bars = reference_bars(i, a["name"], p["comparators"])
+        trend = trend_chart(i)
+        if not bars and not trend and not i.get("missing_reason_nl"):
+            continue
+        unit = f'<span class="eenheid">{e(i["unit"])}</span>' if i.get("unit") else ""
+        body = bars or (f'<p class="reden">Geen cijfer: {e(i["missing_reason_nl"])}</p>'
+                        if i.get("missing_reason_nl") else "")
+        if trend:
+            body += f'<p class="toelichting">Verloop</p>{trend}'
+        rank = i.get("rank") or {}
+        if rank.get("scope_nl"):
+            body += f'<p class="toelichting">{e(rank["scope_nl"])}</p>'
+        cards.append(f'<figure class="grafiek" data-indicator="{e(i["id"])}"><h3>{e(i["title"])}</h3>'
+                     f'{unit}{body}</figure>')
+    if cards:
+        out.append('<h3 class="visueel-verborgen">Per indicator</h3>')
+        out.append('<div class="grafieken">' + "".join(cards) + '</div>')
+    out.append('</section>')
+    return "\n".join(out)

@@ -102,6 +102,7 @@ async function viewMap(query) {
   if (q.get('niveau')) state.level = q.get('niveau');
   if (q.get('indicator')) { state.indicator = q.get('indicator'); state.period = null; }
   if (q.get('jaar')) state.period = q.get('jaar');
+  state.pendingSelect = q.get('gebied') || null;
   if (!state.level || !levels.find((l) => l.id === state.level)) {
     state.level = state.info.default_level || (levels[0] && levels[0].id);
   }
@@ -269,7 +270,7 @@ async function initMap() {
     e.preventDefault();
     const c = map.getCanvas();
     const hit = map.queryRenderedFeatures([c.clientWidth / 2, c.clientHeight / 2], { layers: ['vlakken'] });
-    if (hit.length) { selectFeature(hit[0].properties.code); }
+    if (hit.length) { selectFeature(hit[0].properties.code, true); }
     else status.textContent = 'Onder het kruisje ligt geen gebied.';
   });
   map.on('click', 'vlakken', (e) => selectFeature(e.features[0].properties.code));
@@ -282,6 +283,11 @@ async function initMap() {
   map.on('moveend', () => drawLabels());
   map.on('move', hideTip);
   showMapData(body, look, tFetched, state.mapTicket = (state.mapTicket || 0) + 1);
+  if (state.pendingSelect) {
+    const code = state.pendingSelect;
+    state.pendingSelect = null;
+    map.once('idle', () => selectFeature(code));
+  }
 }
 
 async function loadMapData() {
@@ -521,7 +527,7 @@ function renderDistribution() {
   box.innerHTML = `<h2 id="verdeling-kop">Verdeling over alle ${esc(lvl)}</h2>${svg}<p id="verdeling-tekst" class="bronregel">${esc(text)}</p>`;
 }
 
-async function selectFeature(code) {
+async function selectFeature(code, byKeyboard = false) {
   const map = state.map;
   if (map && !map.getLayer('keuze')) {
     map.addLayer({ id: 'keuze', type: 'line', source: SRC, 'source-layer': SRC,
@@ -532,7 +538,8 @@ async function selectFeature(code) {
   try { area = (await api(`/api/areas/${encodeURIComponent(code)}`)).area; }
   catch (err) { area = { code, name: code }; }
   state.selected = area;
-  showSelection(area, true);
+  // focus moves to the profile link only for keyboard users: a tap must not scroll the page
+  showSelection(area, byKeyboard);
 }
 
 function showSelection(area, focus = false) {
@@ -546,7 +553,7 @@ function showSelection(area, focus = false) {
     <p>${esc(ind.title || '')}: <strong id="selectie-waarde">${val}</strong></p>
     <p><a class="knop" href="#/gebied/${encodeURIComponent(area.code)}">Bekijk het profiel van ${esc(area.name)}</a></p>`;
   renderDistribution();
-  if (focus) box.querySelector('a').focus();
+  if (focus) box.querySelector('a').focus({ preventScroll: true });
 }
 
 // ---------------------------------------------------------------- area page
@@ -564,6 +571,7 @@ async function viewArea(code) {
   const inCompare = state.compare.includes(code);
   main.innerHTML = html + `
     <div class="acties">
+      <a class="knop knop-secundair" href="#/kaart">Terug naar de kaart</a>
       <a class="knop" href="/profiel/${encodeURIComponent(code)}" target="_blank" rel="noopener">Afdrukbaar profiel (A4)</a>
       <a class="knop knop-secundair" href="/api/areas/${encodeURIComponent(code)}/profile?format=csv" download>Download CSV</a>
       <button type="button" id="naar-vergelijk" class="knop-secundair"${inCompare ? ' disabled' : ''}>
@@ -696,8 +704,9 @@ async function viewCompare(query) {
 
 async function renderCompare() {
   const list = document.getElementById('v-keuze');
-  list.innerHTML = state.compare.map((c) => `<li>${esc(c)}<button type="button" class="knop-secundair" ` +
-    `data-code="${esc(c)}" aria-label="Verwijder ${esc(c)} uit de vergelijking">×</button></li>`).join('');
+  const nm = (c) => (state.names && state.names[c]) || c;
+  list.innerHTML = state.compare.map((c) => `<li>${esc(nm(c))}<button type="button" class="knop-secundair" ` +
+    `data-code="${esc(c)}" aria-label="Verwijder ${esc(nm(c))} uit de vergelijking">×</button></li>`).join('');
   list.querySelectorAll('button').forEach((b) => b.addEventListener('click', () => {
     state.compare = state.compare.filter((c) => c !== b.dataset.code); renderCompare();
   }));
@@ -706,15 +715,22 @@ async function renderCompare() {
   const codes = state.compare.join(',');
   try {
     const r = await api(`/api/compare?codes=${encodeURIComponent(codes)}`);
+    state.names = state.names || {};
+    let renamed = false;
+    for (const a of r.areas) { if (state.names[a.code] !== a.name) renamed = true; state.names[a.code] = a.name; }
+    if (renamed) list.querySelectorAll('li').forEach((li, i) => {
+      const c = state.compare[i]; if (c && li.firstChild) li.firstChild.textContent = state.names[c] || c;
+      const b = li.querySelector('button'); if (b) b.setAttribute('aria-label', `Verwijder ${state.names[c] || c} uit de vergelijking`);
+    });
     const head = r.areas.map((a) => `<th scope="col" class="num"><a href="#/gebied/${encodeURIComponent(a.code)}">` +
       `${esc(a.name)}</a><br><span class="richting">${esc(a.code)}</span></th>`).join('');
     const rows = r.rows.map((row) => `<tr><th scope="row">${esc(row.titel)}` +
       `${row.eenheid ? ` <span class="eenheid">(${esc(row.eenheid)})</span>` : ''}` +
       `${row.richting ? `<br><span class="richting">${esc(row.richting)}</span>` : ''}</th>` +
-      `<td>${esc(row.periode)}</td>` +
+      `<td data-label="Jaar">${esc(row.periode)}</td>` +
       r.areas.map((a) => `<td class="num" data-label="${esc(a.name)}">${fmt(row[a.code], decimalsFrom(r.areas.map((x) => row[x.code])))}</td>`).join('') + '</tr>').join('');
     out.innerHTML = `<div class="acties"><a class="knop" href="/api/compare?codes=${encodeURIComponent(codes)}&format=csv" download>Download CSV</a></div>
-      <div class="tabel-wrap"><table><caption>Vergelijking van ${r.areas.length} gebieden</caption>
+      <div class="tabel-wrap" tabindex="0" role="region" aria-label="Vergelijking"><table class="vergelijking"><caption>Vergelijking van ${r.areas.length} gebieden</caption>
       <thead><tr><th scope="col">Indicator</th><th scope="col">Jaar</th>${head}</tr></thead><tbody>${rows}</tbody></table></div>`;
   } catch (err) { out.innerHTML = `<p class="melding fout" role="alert">${esc(err.message)}</p>`; }
 }
