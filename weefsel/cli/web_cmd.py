@@ -26,8 +26,10 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from weefsel.web.api import create_app
+        from weefsel.web.startup import announce_ready, announce_start
+        t0 = announce_start(warehouse, typer.echo)
         application = create_app(warehouse, basemap_url=basemap_url)
-        typer.echo(f"weefsel dashboard: http://{host}:{port}/  (API: /openapi.json)")
+        announce_ready(application, f"http://{host}:{port}/", t0, typer.echo)
         uvicorn.run(application, host=host, port=port, log_level="warning")
 
     @app.command()

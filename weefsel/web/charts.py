@@ -58,7 +58,7 @@ def trend_chart(ind: dict, width: int = 240, height: int = 110) -> str:
     lo, hi = min(lows), max(highs)
     pad = (hi - lo) * 0.15 or abs(hi) * 0.1 or 1.0
     lo, hi = lo - pad, hi + pad
-    L, R, T, B = 40, 10, 10, 22
+    L, R, T, B = 44, 22, 10, 22
     w, h = width - L - R, height - T - B
 
     def x(i: int) -> float:

@@ -38,6 +38,7 @@ SUPPRESSED_COLOUR = "#ffffff"
 MAP_BACKGROUND = "#ffffff"
 MAX_CLASSES = 6
 POINT_SHARE = 0.2          # a value shared by this share of areas gets a class of its own
+POINT_MIN = 3              # ... and by at least this many areas
 PER_VALUE_MAX = 7          # whole numbers with at most this many distinct values: one class each
 
 DIRECTION_BETTER = "hoger is beter"
@@ -192,7 +193,8 @@ def _point_values(vals: list[float]) -> list[float]:
     counts: dict[float, int] = {}
     for v in vals:
         counts[v] = counts.get(v, 0) + 1
-    return sorted(v for v, n in counts.items() if n >= POINT_SHARE * len(vals))
+    return sorted(v for v, n in counts.items()
+                  if n >= POINT_SHARE * len(vals) and n >= POINT_MIN)
 
 
 def _breaks(vals: list[float], dec: int, k: int, whole: bool) -> tuple[list[Klass], str]:
@@ -268,14 +270,14 @@ def _label(cl: Classing, whole: bool) -> None:
     for i, c in enumerate(cl.classes):
         after_point = i > 0 and cl.classes[i - 1].point and cl.classes[i - 1].lower == c.lower
         if c.point:
-            c.label = fmt_nl(c.lower, 0 if float(c.lower).is_integer() else d)
+            c.label = fmt_nl(c.lower, 0 if whole else d)
         elif whole:
             low = c.lower + 1 if after_point else c.lower
             top = c.upper if i == n - 1 else c.upper - 1
             c.label = fmt_nl(low, 0) if low >= top else \
                 f"{fmt_nl(low, 0)} tot en met {fmt_nl(top, 0)}"
         elif after_point:
-            low = fmt_nl(c.lower, 0 if float(c.lower).is_integer() else d)
+            low = fmt_nl(c.lower, d)
             c.label = (f"meer dan {low}" if i == n - 1
                        else f"meer dan {low} tot {fmt_nl(c.upper, d)}")
         elif i == 0 and n > 1:

@@ -416,7 +416,7 @@ function renderLegend(meta) {
     <p><strong>${esc(ind.title || 'geen indicator')}</strong>${ind.unit ? `, in ${esc(ind.unit)}` : ''}</p>
     <ul class="legenda-lijst">${rows}${miss}</ul>
     ${cl.colour_note_nl ? `<p class="bronregel">${esc(cl.colour_note_nl)}</p>` : ''}
-    <p class="bronregel">Jaar: ${esc(meta.period || '–')}${dataYears(meta)} · Bron: ${esc(sourceName(ind.source))}` +
+    <p class="bronregel">Jaar: ${esc(meta.period || '–')}${dataYears(meta)} · Bron: <span title="${esc(ind.source || '')}">${esc(sourceName(ind.source))}</span>` +
     `${dir ? ` · ${esc(dir)}` : ''} · <span title="${esc(cl.method_nl || '')}">Indeling: ${esc(plainMethod(cl))}</span></p>`;
 }
 function plainMethod(cl) {
@@ -726,7 +726,7 @@ async function renderCompare() {
       `${esc(a.name)}</a><br><span class="richting">${esc(a.code)}</span></th>`).join('');
     const rows = r.rows.map((row) => `<tr><th scope="row">${esc(row.titel)}` +
       `${row.eenheid ? ` <span class="eenheid">(${esc(row.eenheid)})</span>` : ''}` +
-      `${row.richting ? `<br><span class="richting">${esc(row.richting)}</span>` : ''}</th>` +
+      `${row.richting ? `<br><span class="richting">${esc(DIRECTION_NL[row.richting] || row.richting)}</span>` : ''}</th>` +
       `<td data-label="Jaar">${esc(row.periode)}</td>` +
       r.areas.map((a) => `<td class="num" data-label="${esc(a.name)}">${fmt(row[a.code], decimalsFrom(r.areas.map((x) => row[x.code])))}</td>`).join('') + '</tr>').join('');
     out.innerHTML = `<div class="acties"><a class="knop" href="/api/compare?codes=${encodeURIComponent(codes)}&format=csv" download>Download CSV</a></div>
