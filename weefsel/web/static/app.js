@@ -80,9 +80,11 @@ function indicatorOptions(selected, levelFilter = null) {
     '</optgroup>').join('');
 }
 function levelOptions(selected, withGeomOnly = false) {
-  return state.info.levels.filter((l) => l.id !== 'land' && (!withGeomOnly || l.n_geometry > 0))
-    .map((l) => `<option value="${l.id}"${l.id === selected ? ' selected' : ''}>` +
-      `${esc(l.label)} (${l.n})</option>`).join('');
+  // on the map, a level without boundaries is listed but cannot be chosen (and says why)
+  return state.info.levels.filter((l) => l.id !== 'land')
+    .map((l) => (withGeomOnly && !(l.n_geometry > 0))
+      ? `<option value="${l.id}" disabled>${esc(l.label)} (${l.n}; geen grenzen, zie de tabel)</option>`
+      : `<option value="${l.id}"${l.id === selected ? ' selected' : ''}>${esc(l.label)} (${l.n})</option>`).join('');
 }
 
 // ---------------------------------------------------------------- map
@@ -103,8 +105,17 @@ async function viewMap(query) {
   if (q.get('indicator')) { state.indicator = q.get('indicator'); state.period = null; }
   if (q.get('jaar')) state.period = q.get('jaar');
   state.pendingSelect = q.get('gebied') || null;
+  let levelNote = '';
   if (!state.level || !levels.find((l) => l.id === state.level)) {
-    state.level = state.info.default_level || (levels[0] && levels[0].id);
+    const asked = state.info.levels.find((l) => l.id === state.level);
+    const fallback = state.info.default_level || (levels[0] && levels[0].id);
+    if (asked && fallback) {
+      // never show another level silently
+      levelNote = `<p class="melding niveau" role="status">${esc(asked.label)} hebben in deze database geen grenzen, ` +
+        `dus de kaart toont ${esc((LEVEL_LABELS[fallback] || fallback).toLowerCase())}. ` +
+        `De ${esc(asked.label.toLowerCase())} staan wel in de <a href="#/tabel">tabel</a> en hebben elk een profiel.</p>`;
+    }
+    state.level = fallback;
   }
   main.innerHTML = `
     <h1>Kaart van het sociaal weefsel</h1>
@@ -119,6 +130,7 @@ async function viewMap(query) {
         <select id="indicator">${indicatorOptions(state.indicator, state.level)}</select></div>
       <div><label for="periode">Jaar</label><select id="periode"></select></div>
     </form>
+    ${levelNote}
     <div class="kaart-rij">
       <div>
         <div id="kaart" role="region" aria-label="Kaart; de tabel is het tekstalternatief"
