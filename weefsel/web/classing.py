@@ -184,6 +184,23 @@ def classify(values: Sequence[float], *, direction: str = "", unit: str = "", ti
         cl.classes[cl.index_of(v)].n += 1
     cl.classes = [c for c in cl.classes if c.n > 0] or cl.classes[:1]
     _label(cl, whole)
+    shown = cl.decimals
+    while collapsed(cl) and cl.decimals < shown + 4:
+        cl.decimals += 1            # the spread is finer than the indicator's precision
+        _label(cl, whole)
+    if collapsed(cl):               # values that differ below any sensible precision
+        cl.decimals = shown
+        _label(cl, whole)
+        for c in cl.classes:
+            if fmt_nl(c.lower, shown) == fmt_nl(c.upper, shown):
+                c.label = f"ongeveer {fmt_nl(c.lower, shown)}"
+        merged: list[Klass] = []
+        for c in cl.classes:        # neighbours that read the same become one class
+            if merged and merged[-1].label == c.label:
+                merged[-1] = Klass(merged[-1].lower, c.upper, c.label, "", merged[-1].n + c.n)
+            else:
+                merged.append(c)
+        cl.classes = merged
     _colour(cl, dirn)
     return cl
 
