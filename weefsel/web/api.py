@@ -79,6 +79,8 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         key = ("values", level, lid, per)
         if key not in app_cache:
             app_cache[key] = _values(data, tiles, level, lay, per)
+        if ("labels", level) not in app_cache:
+            app_cache[("labels", level)] = _json(area_labels(data, level))
     # part of every tile URL: a rebuilt warehouse gets new URLs, so browsers never mix
     # cached tiles of an old build with the values of a new one
     tiles_version = f"{int(Path(warehouse_path).stat().st_mtime_ns) // 1_000_000:x}"
@@ -192,13 +194,16 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         return cached(("profile", code), lambda: _json(build_profile(data, code)))
 
     @app.get("/api/indicators", summary="Catalogus: indicatoren, index, vlaggen en variabelen")
-    def indicators(kind: str | None = None, format: Format = "json"):
-        at, dec = layer_levels(data), layer_decimals(data)
-        rows = [{**lay.public(), "levels": at.get(lay.id, []), "decimals": dec.get(lay.id)}
-                for lay in data.layers.values() if not kind or lay.kind == kind]
+    def indicators(request: Request, kind: str | None = None, format: Format = "json"):
+        def rows_() -> list[dict]:
+            at, dec = layer_levels(data), layer_decimals(data)
+            return [{**lay.public(), "levels": at.get(lay.id, []), "decimals": dec.get(lay.id)}
+                    for lay in data.layers.values() if not kind or lay.kind == kind]
         if format == "csv":
-            return _csv(pd.DataFrame(rows), "indicatoren")
-        return {"indicators": rows, "n": len(rows)}
+            return _csv(pd.DataFrame(rows_()), "indicatoren")
+        # asked by every page load before the map starts: made once, sent gzipped
+        return cached(("indicators", kind), lambda: _json(
+            {"indicators": (r := rows_()), "n": len(r)}), request)
 
     @app.get("/api/indicators/{indicator}", summary="Eén indicator met zijn perioden")
     def indicator(indicator: Annotated[str, PathParam(max_length=200)]) -> dict:

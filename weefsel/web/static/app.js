@@ -347,7 +347,9 @@ function showMapData(body, look, tFetched, ticket) {
   fillPeriods();
   rememberInHash();
   renderLegend(meta);
-  loadLabels().then(() => { drawLabels(); renderDistribution(); });
+  renderDistribution();
+  // names on the map after the first picture: they must not compete with the tiles
+  map.once('idle', () => loadLabels().then(() => { drawLabels(); }));
   if (state.selected) showSelection(state.selected);
   const tSet = performance.now();
   map.once('idle', () => {
