@@ -491,3 +491,25 @@ def layer_decimals(data: Any) -> dict[str, int]:
             memo[lid] = decimals_for(vals, lay.unit if lay else "")
     data.__dict__["_layer_decimals"] = memo
     return memo
+
+
+# -- plain words --------------------------------------------------------------------------------
+
+#: technical terms kept out of visible labels (they stay in a tooltip and on the method page)
+JARGON_OUT = [(" (E2SFCA)", ""), (" (Shannon)", ""), ("Shannon-index H (nats, gemiddeld over inwoners; "
+              "0 = geen of één soort)", "verscheidenheidsscore (gemiddeld over inwoners; 0 = geen of "
+              "één soort)"), ("Shannon-index H", "verscheidenheidsscore"), (" (SVI)", "")]
+
+
+def plain_labels(layers: dict) -> None:
+    """Replace technical terms in layer titles, units and sources by plain Dutch; the original
+    wording moves to ``technical`` (shown as a tooltip)."""
+    for lay in layers.values():
+        before = f"{lay.title} · {lay.unit}"
+        for field_name in ("title", "unit", "source"):
+            text = getattr(lay, field_name)
+            for old, new in JARGON_OUT:
+                text = text.replace(old, new)
+            setattr(lay, field_name, text)
+        if f"{lay.title} · {lay.unit}" != before and hasattr(lay, "technical"):
+            lay.technical = before

@@ -55,6 +55,7 @@ class Layer:
     suppressed_col: str | None = field(default=None, repr=False)
     lower_col: str | None = field(default=None, repr=False)
     upper_col: str | None = field(default=None, repr=False)
+    technical: str = ""          # the technical wording a plain label replaced (tooltip)
 
     def public(self) -> dict[str, Any]:
         d = asdict(self)
@@ -206,6 +207,8 @@ class WebData:
         self.land_code = next(iter(self.areas.loc[self.areas["level"] == "land", "code"]), None)
         self.build = self._build_info()
         self.layers = self._discover_layers()
+        from weefsel.web.classing import plain_labels
+        plain_labels(self.layers)
         self._geom_cache: dict[tuple[str, int], LevelGeometry] = {}
         self._geom_locks: dict[tuple[str, int], threading.Lock] = {}
         self.response_cache: dict[Any, bytes] = {}

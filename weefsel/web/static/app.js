@@ -292,8 +292,16 @@ async function initMap() {
     const f = e.features && e.features[0];
     if (f) showTip(f.properties.code, e.point);
   });
-  map.on('moveend', () => drawLabels());
-  map.on('move', hideTip);
+  map.on('moveend', () => {
+    drawLabels();
+    const c = map.getCanvas();
+    if (document.activeElement === c) {   // keyboard: name and value of the area under the crosshair
+      const pt = [c.clientWidth / 2, c.clientHeight / 2];
+      const hit = map.queryRenderedFeatures(pt, { layers: ['vlakken'] });
+      if (hit.length) showTip(hit[0].properties.code, { x: pt[0], y: pt[1] });
+    }
+  });
+  map.on('movestart', hideTip);
   showMapData(body, look, tFetched, state.mapTicket = (state.mapTicket || 0) + 1);
   if (state.pendingSelect) {
     const code = state.pendingSelect;
@@ -425,9 +433,17 @@ function renderLegend(meta) {
     `<span>${m.status === 'onderdrukt' ? 'onderdrukt' : 'geen waarde'} <span class="aantal">(${m.n})</span>: ` +
     `${esc(m.reason_nl)}</span></li>`).join('');
   const dir = DIRECTION_NL[ind.direction] || ind.direction || '';
+  // a compact copy inside the map for phones, where the full legend is below the map
+  const mini = document.getElementById('minilegenda') || Object.assign(document.createElement('div'),
+    { id: 'minilegenda', className: 'minilegenda' });
+  mini.setAttribute('aria-hidden', 'true');
+  mini.innerHTML = cl.classes.map((k) => `<span><i style="background:${k.color}"></i>${esc(k.label)}</span>`).join('') +
+    ((meta.missing || []).length ? `<span><i style="background:${MISSING}"></i>geen waarde</span>` : '');
+  const kaart = document.getElementById('kaart');
+  if (kaart && !mini.parentNode) kaart.appendChild(mini);
   document.getElementById('legenda').innerHTML = `
     <h2 id="legenda-kop">Legenda</h2>
-    <p><strong>${esc(ind.title || 'geen indicator')}</strong>${ind.unit ? `, in ${esc(ind.unit)}` : ''}</p>
+    <p><strong${ind.technical ? ` title="${esc(ind.technical)}"` : ''}>${esc(ind.title || 'geen indicator')}</strong>${ind.unit ? `, in ${esc(ind.unit)}` : ''}</p>
     <ul class="legenda-lijst">${rows}${miss}</ul>
     ${cl.colour_note_nl ? `<p class="bronregel">${esc(cl.colour_note_nl)}</p>` : ''}
     <p class="bronregel">Jaar: ${esc(meta.period || '–')}${dataYears(meta)} · Bron: <span title="${esc(ind.source || '')}">${esc(sourceName(ind.source))}</span>` +
@@ -530,7 +546,7 @@ function renderDistribution() {
     <line x1="${L}" y1="${top + 40}" x2="${W - R}" y2="${top + 40}" stroke="#767676"/>
     ${dots.map((p) => `<circle cx="${p.px.toFixed(1)}" cy="${Math.max(4, Math.min(H - 30, p.py)).toFixed(1)}" r="2.6" fill="${p.col}" stroke="#555" stroke-width="0.4"${p.code === sel ? ' class="gekozen-stip"' : ''}/>`).join('')}
     ${selDot ? `<circle cx="${selDot.px.toFixed(1)}" cy="${top + 40}" r="6" fill="none" stroke="#000" stroke-width="2.5" data-code="${esc(sel)}" class="gekozen"/>
-      <text x="${Math.min(Math.max(selDot.px, 40), W - 40).toFixed(1)}" y="${top - 4}" text-anchor="middle" font-size="11" font-weight="bold">${esc(state.selected.name)}</text>` : ''}
+      <text x="${selDot.px.toFixed(1)}" y="${top - 4}" text-anchor="${selDot.px < W / 3 ? 'start' : selDot.px > 2 * W / 3 ? 'end' : 'middle'}" font-size="11" font-weight="bold">${esc(state.selected.name)}</text>` : ''}
     <text x="${L}" y="${H - 8}" font-size="11">${esc(fmt(lo, d))}</text>
     <text x="${W - R}" y="${H - 8}" font-size="11" text-anchor="end">${esc(fmt(hi, d))}</text>
   </svg>`;
