@@ -405,6 +405,16 @@ function dataYears(meta) {
   return ` (cijfers uit ${esc(span)})`;
 }
 
+// The same rank as table, compare and profile (API: values.ranks + meta.rank), when present.
+function rankText(code) {
+  const body = state.mapData;
+  const r = body && body.ranks ? body.ranks[code] : undefined;
+  const m = body && body.meta ? body.meta.rank : null;
+  if (r === undefined || r === null || !m) return '';
+  const scope = m.scope_nl ? ` <span class="bronregel">(${esc(m.scope_nl)})</span>` : '';
+  return `<p id="selectie-rang">Rang ${esc(r)} van ${esc(m.of)}${scope}</p>`;
+}
+
 function reasonFor(code) {
   const body = state.mapData;
   if (!body) return '';
@@ -581,6 +591,7 @@ function showSelection(area, focus = false) {
   box.innerHTML = `<h2 id="selectie-kop">${esc(area.name)}</h2>
     <p class="bronregel">${esc(area.code)}</p>
     <p>${esc(ind.title || '')}: <strong id="selectie-waarde">${val}</strong></p>
+    ${rankText(area.code)}
     <p><a class="knop" href="#/gebied/${encodeURIComponent(area.code)}">Bekijk het profiel van ${esc(area.name)}</a></p>`;
   renderDistribution();
   if (focus) box.querySelector('a').focus({ preventScroll: true });
@@ -680,7 +691,8 @@ function renderTable() {
     if (c.key === 'name') return `<th scope="row"><a href="#/gebied/${encodeURIComponent(r.code)}">${esc(r.name)}</a></th>`;
     if (!c.num) return `<td>${esc(r[c.key])}</td>`;
     if (r[`${c.key}|onderdrukt`]) return '<td class="num"><span class="onderdrukt">geheim</span></td>';
-    return `<td class="num">${fmt(r[c.key], c.decimals)}</td>`;
+    const rank = r[`${c.key}|rang`];
+    return `<td class="num"${rank !== undefined && rank !== null ? ` title="rang ${esc(rank)}"` : ''}>${fmt(r[c.key], c.decimals)}</td>`;
   }).join('') + '</tr>').join('');
   document.getElementById('tabel').innerHTML = `<p class="hulp-scroll" id="tabel-hulp">Breed: schuif de tabel opzij om alle kolommen te zien.</p>
     <div class="tabel-wrap" tabindex="0" role="region" aria-labelledby="tabel-hulp"><table id="datatabel">
