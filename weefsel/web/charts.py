@@ -68,9 +68,9 @@ def trend_chart(ind: dict, width: int = 240, height: int = 110) -> str:
         return T + h * (1 - (v - lo) / (hi - lo))
 
     parts = [f'<line x1="{L}" y1="{T + h}" x2="{L + w}" y2="{T + h}" stroke="#767676"/>']
-    parts.append(f'<text x="{L - 4}" y="{y(hi - pad) + 4:.1f}" font-size="10" text-anchor="end" '
+    parts.append(f'<text x="{L - 4}" y="{y(hi - pad) + 4:.1f}" font-size="11" text-anchor="end" '
                  f'fill="{MUTED}">{e(fmt_nl(hi - pad, d))}</text>')
-    parts.append(f'<text x="{L - 4}" y="{y(lo + pad) + 4:.1f}" font-size="10" text-anchor="end" '
+    parts.append(f'<text x="{L - 4}" y="{y(lo + pad) + 4:.1f}" font-size="11" text-anchor="end" '
                  f'fill="{MUTED}">{e(fmt_nl(lo + pad, d))}</text>')
     if any(_ok(p.get("lower")) for p in pts):
         up = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(highs))
@@ -85,7 +85,7 @@ def trend_chart(ind: dict, width: int = 240, height: int = 110) -> str:
     for i, p in enumerate(pts):
         parts.append(f'<circle class="trendpunt" cx="{x(i):.1f}" cy="{y(p["value"]):.1f}" r="3.5" '
                      f'fill="{AREA}"/>')
-        parts.append(f'<text x="{x(i):.1f}" y="{height - 6}" font-size="10" text-anchor="middle" '
+        parts.append(f'<text x="{x(i):.1f}" y="{height - 6}" font-size="11" text-anchor="middle" '
                      f'fill="{INK}">{e(p["period"])}</text>')
     desc = trend_text(ind)
     return (f'<svg class="trendlijn" role="img" viewBox="0 0 {width} {height}" width="{width}" '
@@ -156,7 +156,7 @@ def reference_bars(ind: dict, area_name: str, comparators: list[dict],
         top = 2 + i * (bar_h + gap)
         name = r["name"] if len(r["name"]) <= 18 else r["name"][:17] + "…"
         weight = ' font-weight="bold"' if r["own"] else ""
-        parts.append(f'<text x="{L - 4}" y="{top + bar_h - 3}" font-size="11" text-anchor="end" '
+        parts.append(f'<text x="{L - 4}" y="{top + bar_h - 3}" font-size="12" text-anchor="end" '
                      f'fill="{INK}"{weight}>{e(name)}</text>')
         if _ok(r["value"]):
             parts.append(f'<rect class="{"balk-eigen" if r["own"] else "balk-ref"}" x="{x(lo):.1f}" '
@@ -167,14 +167,14 @@ def reference_bars(ind: dict, area_name: str, comparators: list[dict],
                              f'x2="{x(r["upper"]):.1f}" y2="{top + bar_h / 2}" stroke="{INK}" '
                              f'stroke-width="1.5"/>')
             parts.append(f'<text x="{x(max(r["value"], r["upper"] or r["value"])) + 4:.1f}" '
-                         f'y="{top + bar_h - 3}" font-size="11" fill="{INK}">'
+                         f'y="{top + bar_h - 3}" font-size="12" fill="{INK}">'
                          f'{e(fmt_nl(r["value"], d))}</text>')
             s = f"{r['name']} {fmt_nl(r['value'], d)}"
             if _ok(r["lower"]) and _ok(r["upper"]):
                 s += f" (marge {fmt_nl(r['lower'], d)} tot {fmt_nl(r['upper'], d)})"
             words.append(s)
         else:
-            parts.append(f'<text x="{L + 2}" y="{top + bar_h - 3}" font-size="10" '
+            parts.append(f'<text x="{L + 2}" y="{top + bar_h - 3}" font-size="11" '
                          f'font-style="italic" fill="{MUTED}">geen cijfer</text>')
             words.append(f"{r['name']} geen cijfer" + (f" ({r['reason']})" if r["reason"] else ""))
     desc = f"{ind.get('title', '')}: " + "; ".join(words) + "."
@@ -206,8 +206,8 @@ def rank_chart(comp: dict, width: int = 420, height: int = 64) -> str:
             f'fill="{REF}" stroke="{AREA}" rx="3"/>'
             f'<line x1="{x(mid):.1f}" y1="10" x2="{x(mid):.1f}" y2="42" stroke="{AREA}" '
             f'stroke-width="3"/>'
-            f'<text x="{L}" y="58" font-size="11" fill="{INK}">1 (hoogste score)</text>'
-            f'<text x="{R}" y="58" font-size="11" fill="{INK}" text-anchor="end">{n}</text></svg>')
+            f'<text x="{L}" y="58" font-size="12" fill="{INK}">1 (hoogste score)</text>'
+            f'<text x="{R}" y="58" font-size="12" fill="{INK}" text-anchor="end">{n}</text></svg>')
 
 
 def age_pyramid(bands: list[tuple[str, float]], area_name: str, width: int = 300) -> str:
@@ -224,12 +224,12 @@ def age_pyramid(bands: list[tuple[str, float]], area_name: str, width: int = 300
     for i, (label, v) in enumerate(reversed(bands)):
         share = v / total
         top = 2 + i * (bar_h + gap)
-        parts.append(f'<text x="{L - 4}" y="{top + bar_h - 4}" font-size="11" text-anchor="end" '
+        parts.append(f'<text x="{L - 4}" y="{top + bar_h - 4}" font-size="12" text-anchor="end" '
                      f'fill="{INK}">{e(label)}</text>')
         parts.append(f'<rect x="{L}" y="{top}" width="{w * share / top_share:.1f}" '
                      f'height="{bar_h}" fill="{AREA}"/>')
         parts.append(f'<text x="{L + w * share / top_share + 4:.1f}" y="{top + bar_h - 4}" '
-                     f'font-size="11" fill="{INK}">{e(fmt_nl(share * 100, 0))}%</text>')
+                     f'font-size="12" fill="{INK}">{e(fmt_nl(share * 100, 0))}%</text>')
         words.append(f"{label} {fmt_nl(share * 100, 0)}%")
     desc = f"Leeftijdsopbouw van {area_name}: " + "; ".join(reversed(words)) + "."
     return (f'<svg class="piramide" role="img" viewBox="0 0 {width} {height}" width="{width}" '
@@ -273,12 +273,12 @@ def theme_chart(scores: list[dict], width: int = 300) -> str:
     for i, s in enumerate(scores):
         top = 2 + i * (bar_h + gap)
         share = s["better"] / s["n"]
-        parts.append(f'<text x="{L - 4}" y="{top + bar_h - 4}" font-size="11" text-anchor="end" '
+        parts.append(f'<text x="{L - 4}" y="{top + bar_h - 4}" font-size="12" text-anchor="end" '
                      f'fill="{INK}">{e(s["name"])}</text>')
         parts.append(f'<rect x="{L}" y="{top}" width="{w}" height="{bar_h}" fill="#e6e6e6"/>')
         parts.append(f'<rect x="{L}" y="{top}" width="{w * share:.1f}" height="{bar_h}" '
                      f'fill="{AREA}"/>')
-        parts.append(f'<text x="{L + w + 4}" y="{top + bar_h - 4}" font-size="11" fill="{INK}">'
+        parts.append(f'<text x="{L + w + 4}" y="{top + bar_h - 4}" font-size="12" fill="{INK}">'
                      f'{s["better"]}/{s["n"]}</text>')
         words.append(f"{s['name']}: {s['better']} van {s['n']}")
     desc = ("Aantal indicatoren per thema waarop het gebied even gunstig of gunstiger is dan "
