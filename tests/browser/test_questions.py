@@ -182,6 +182,7 @@ PAGES = [("kaart", "/#/kaart", 'body[data-map-rendered="true"]'),
          ("vergelijken", "/#/vergelijk?codes=GM0995,GM0034,NL00", "#v-uitkomst table"),
          ("tabel", "/#/tabel", "#datatabel"),
          ("methode", "/methode", "main h1"),
+         ("technisch", "/docs/method.md", "main h1"),
          ("profiel", "/profiel/GM0995", "article.profiel"),
          ("burgerberaad", "/api/beraad/", "main h1"),
          ("burgerbegroting", "/api/begroting/", "main h1")]

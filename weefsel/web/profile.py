@@ -347,7 +347,10 @@ def render_fragment(p: dict[str, Any]) -> str:
     # sources
     out.append('<section aria-labelledby="h-bron"><h2 id="h-bron">Bronnen en methode</h2><ul>')
     for pr in p["provenance"]:
-        out.append(f'<li>{e(pr.get("publisher"))} {e(pr.get("table_id") or "")} — licentie '
+        tid = str(pr.get("table_id") or "")
+        name = source_name(tid) if tid else ""
+        label = name if name and name != tid else f'{pr.get("publisher") or ""} {tid}'.strip()
+        out.append(f'<li><span title="{e(tid)}">{e(label)}</span> — licentie '
                    f'{e(pr.get("licence") or "onbekend")}</li>')
     for m in p["method_links"]:
         out.append(f'<li><a href="{e(m["href"])}">{e(m["title"])}</a></li>')

@@ -70,4 +70,5 @@ def render_markdown(text: str) -> str:
     out = md.render(text)
     # wide tables scroll inside their box instead of widening the page
     return out.replace("<table>", '<div class="tabel-wrap" tabindex="0" role="region" '
-                       'aria-label="Tabel">\n<table>').replace("</table>", "</table></div>")
+                       'aria-label="Tabel">\n<table>').replace("</table>", "</table></div>") \
+        .replace("<pre>", '<pre tabindex="0">')   # code blocks scroll: reachable by keyboard
