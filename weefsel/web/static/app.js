@@ -120,8 +120,8 @@ async function viewMap(query) {
   main.innerHTML = `
     <h1>Kaart van het sociaal weefsel</h1>
     <p>Kies een niveau en een indicator. Klik op een gebied voor de cijfers en het wijkprofiel.
-       Met het toetsenbord: ga naar de kaart met Tab, schuif met de pijltjestoetsen, zoom met + en −,
-       en kies met Enter het gebied onder het kruisje. De <a href="#/tabel">tabel</a> geeft
+       <span class="alleen-breed">Met het toetsenbord: ga naar de kaart met Tab, schuif met de pijltjestoetsen,
+       zoom met + en −, en kies met Enter het gebied onder het kruisje.</span> De <a href="#/tabel">tabel</a> geeft
        dezelfde gegevens als tekst.</p>
     <form class="bediening" id="kaartbediening">
       <div><label for="niveau">Niveau</label>
