@@ -238,7 +238,7 @@ def test_real_flevoland_dashboard(page, flevoland_warehouse, shots):
             page.goto(srv.url + "/#/kaart")
             wait_map(page, timeout=60000)
             assert page.locator("#niveau").input_value() == "wijk"
-            assert page.locator("#kaartstatus").inner_text().startswith("103 gebieden")
+            assert page.locator("#kaartstatus").inner_text().startswith("103 wijken")
             page.screenshot(path=str(shots / "flevoland_kaart.png"))
             assert axe_violations(page) == []
             page.goto(srv.url + "/#/gebied/GM0034")
