@@ -391,6 +391,7 @@ header.kop p { margin: 0; color: #444; }
 .visueel-verborgen { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 svg { max-width: 100%; height: auto; }
 .tabel-wrap { overflow-x: auto; }
+p, li { overflow-wrap: anywhere; }
 @media screen and (max-width: 40rem) { body { margin: 0 8px; } .grafieken { grid-template-columns: 1fr; } }
 """
 
