@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "weefsel.cli.web_cmd",          # serve, profile                 (web)
     "weefsel.cli.beraad_cmd",       # beraad                         (participation: sortition)
     "weefsel.cli.begroting_cmd",    # begroting                      (participation: budgeting)
+    "weefsel.cli.vooruit_cmd",      # vooruit, vooruit-vergelijk     (forward monitoring)
 ]
 
 for _name in COMMAND_MODULES:
