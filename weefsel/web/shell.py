@@ -19,6 +19,7 @@ NAV = [
     ("Methode", "/methode", "methode"),
     ("Burgerberaad", "/api/beraad/", "beraad"),
     ("Burgerbegroting", "/api/begroting/", "begroting"),
+    ("Vooruit", "/vooruit", "vooruit"),
 ]
 
 FOOTER = ("Bronnen: CBS (Kerncijfers wijken en buurten, CC BY 4.0), RIVM/GGD Gezondheidsmonitor "
