@@ -365,8 +365,8 @@ def detect_vintage(path: Path | None, props: list[dict], codes: Iterable[str],
     if year is not None and ((hi is not None and year > hi) or (lo is not None and year < lo)):
         span = f"{lo or '..'}-{hi or '..'}"
         return (hi if hi is not None else lo), f"gemeente codes (fit {span}; {how} said {year})"
-    if year is None and (lo is not None or hi is not None):
-        return (hi if hi is not None else lo), "gemeente codes"
+    if year is None and hi is not None:   # codes that ended: an old file, at latest `hi`
+        return hi, "gemeente codes"
     return year, how
 
 

@@ -41,6 +41,8 @@ REUSED = 0.5
 SLIVER = 0.02
 #: A source sending less than this share to one target counts as split.
 SPLIT = 0.98
+#: Share of a persisting area that must come from changed areas before it counts as grown.
+MIXED = 0.05
 #: A re-expressed rate is given only when sources with a value cover this share of the target.
 MIN_COVERAGE = 0.8
 REUSED_NOTE = "code reused for another area"
@@ -92,8 +94,8 @@ def build_crosswalk(source: pd.DataFrame, target: pd.DataFrame, *, level: str,
                                    "split_share": 0.0, "note": None}))
     changed = src[~src["gm"].isin(same)]
     if len(changed):
-        free = tgt[~tgt["code"].isin(exact_codes)]
-        parts.append(_overlay(changed, free, population))
+        ov = _overlay(changed, tgt, population)
+        parts = _absorb(parts, ov, set(exact_codes), population)
     if not parts:
         return _empty()
     out = pd.concat(parts, ignore_index=True)
@@ -103,12 +105,44 @@ def build_crosswalk(source: pd.DataFrame, target: pd.DataFrame, *, level: str,
     return out[CROSSWALK_COLUMNS].reset_index(drop=True)
 
 
+def _absorb(parts: list[pd.DataFrame], ov: pd.DataFrame, exact: set[str],
+            population: Mapping[str, float]) -> list[pd.DataFrame]:
+    """Join overlay rows with the exact ones. A persisting area that took in part of a
+    changed one (Oisterwijk, Vught, Tilburg, Boxtel took Haaren's land in 2021) is no longer
+    exact: its namesake keeps weight 1 but supplies only the rest of the target."""
+    into = ov["to_code"].isin(exact)
+    frac = ov[into].groupby("to_code")["of_tgt"].sum()
+    grown = set(frac[frac >= MIXED].index)
+    ov = ov[~into | ov["to_code"].isin(grown)].copy()
+    if ov.empty:
+        return parts
+    ov["weight"] = ov["weight"] / ov.groupby("from_code")["weight"].transform("sum")
+    g = ov["to_code"].isin(grown)
+    ov.loc[g, "target_share"] = ov.loc[g, "of_tgt"]
+    if grown and parts:
+        ex = parts[0]
+        hit = ex["to_code"].isin(grown)
+        ex = ex.copy()
+        rest = (1 - ex.loc[hit, "to_code"].map(frac)).clip(lower=0.0)
+        ex.loc[hit, "target_share"] = rest.to_numpy()
+        pop = pd.to_numeric(ex.loc[hit, "to_code"].map(population), errors="coerce")
+        ex.loc[hit, "method"] = np.where(pop.notna() & (pop > 0), "dasymetric", "areal")
+        ex.loc[hit, "note"] = "took in part of another area"
+        parts = [ex, *parts[1:]]
+    allrows = pd.concat([*parts, ov.drop(columns=["of_tgt"])], ignore_index=True)
+    split = allrows["weight"] < SPLIT
+    allrows["split_share"] = (allrows["target_share"] * split).groupby(
+        allrows["to_code"]).transform("sum")
+    return [allrows]
+
+
 def _overlay(src: pd.DataFrame, tgt: pd.DataFrame, population: Mapping[str, float]) -> pd.DataFrame:
     """Rows for sources of changed gemeenten, by areal overlap with every target polygon."""
     src = src[src["geom"].notna()].reset_index(drop=True)
     tgt = tgt[tgt["geom"].notna()].reset_index(drop=True)
     if src.empty or tgt.empty:
-        return _empty().drop(columns=["from_vintage", "to_vintage", "level"])
+        return _empty().drop(columns=["from_vintage", "to_vintage", "level"]).assign(
+            of_tgt=pd.Series(dtype=float))
     sg = np.asarray(src["geom"].to_numpy(), dtype=object)
     tg = np.asarray(tgt["geom"].to_numpy(), dtype=object)
     tree = shapely.STRtree(tg)
@@ -154,7 +188,7 @@ def _overlay(src: pd.DataFrame, tgt: pd.DataFrame, population: Mapping[str, floa
     p["note"] = np.where(p["from_code"].isin(reused) | p["to_code"].isin(reused),
                          REUSED_NOTE, None)
     return p[["from_code", "to_code", "method", "weight", "target_share", "split_share",
-              "note"]].reset_index(drop=True)
+              "note", "of_tgt"]].reset_index(drop=True)
 
 
 def reused_codes(crosswalk: pd.DataFrame) -> set[str]:
