@@ -29,6 +29,7 @@ from weefsel.warehouse.crosswalk import (
     reexpress,
     reused_codes,
     variable_kinds,
+    vintage_geometry,
 )
 
 #: Levels whose codes CBS never reuses for another area: a polygon of another vintage may
@@ -54,7 +55,6 @@ class VintageParts:
     boundaries: list[pd.DataFrame] = field(default_factory=list)     # polygons of a vintage
     lend: list[pd.DataFrame] = field(default_factory=list)           # stable-level polygons
     observations: list[pd.DataFrame] = field(default_factory=list)
-    current_boundaries: list[pd.DataFrame] = field(default_factory=list)
 
 
 def _indeling(frame: pd.DataFrame) -> pd.Series | None:
@@ -80,8 +80,6 @@ def split_frames(frames: object, kind: str, parts: VintageParts,
             else:
                 parts.areas.append(old)
             frames.areas = areas[~other].reset_index(drop=True)
-        if kind in ("boundaries", "pdok") and (~other).any():
-            parts.current_boundaries.append(areas[~other])
     obs = getattr(frames, "observations", None)
     ind = _indeling(obs)
     if ind is not None:
@@ -164,8 +162,6 @@ def reexpress_all(parts: VintageParts, areas: pd.DataFrame, population: dict[str
     cur_geo = _geoms(areas[areas["level"].isin(["buurt", "wijk", "gemeente", "provincie"])])
     cur_bu = cur_geo[cur_geo["level"] == "buurt"]
     cur_bu_sets = cur_bu.groupby(cur_bu["code"].map(gemeente_of))["code"].agg(frozenset).to_dict()
-    from weefsel.warehouse.crosswalk import vintage_geometry
-
     cw_parts, out_parts, av_parts = [], [], []
     vintages = sorted({int(v) for v in pd.to_numeric(obs.get("indeling"), errors="coerce").dropna()})
     bounds = pd.concat(parts.boundaries, ignore_index=True) if parts.boundaries else None
