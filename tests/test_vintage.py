@@ -391,3 +391,29 @@ def test_a_2019_file_in_the_data_folder_is_not_taken_for_current(tmp_path, data_
     assert con.execute("SELECT count(geom_rd) FROM areas WHERE code = 'BU00340101'"
                        ).fetchone()[0] == 0
     con.close()
+
+
+def test_50150NED_online_path_uses_the_health_mapping():
+    """The publisher's own re-expression (50150NED) is read by the 50090NED mapping code.
+
+    No recorded response of 50150NED exists (../shared/recorded has none, and none was made
+    up): this serves the recorded 50090NED TypedDataSet under the 50150NED name only to show
+    that the path maps it, tags its source and indeling, and that the online build asks for it
+    before 50090NED. How far our crosswalk is from 50150NED is therefore not measured.
+    """
+    import httpx
+
+    from weefsel.sources.cbs_odata import ODataClient, load_table
+    from weefsel.warehouse.discover import ONLINE_TABLES
+    rec = Path(__file__).parent / "recorded" / "odata" / "50090NED_TypedDataSet.json"
+
+    def handler(request):
+        if request.url.path.endswith("/50150NED/TypedDataSet"):
+            return httpx.Response(200, json=json.loads(rec.read_text()))
+        return httpx.Response(404, text="Not found")
+    client = ODataClient("https://opendata.cbs.nl/ODataApi/OData",
+                         client=httpx.Client(transport=httpx.MockTransport(handler)), backoff=0)
+    frames = load_table("50150NED", client=client)
+    assert set(frames.observations.source) == {"50150NED"}
+    assert set(frames.observations.indeling) == {2020}      # its newest year
+    assert ONLINE_TABLES.index("50150NED") < ONLINE_TABLES.index("50090NED")
