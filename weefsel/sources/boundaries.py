@@ -424,6 +424,9 @@ def _publisher(path: Path, props: list[dict]) -> tuple[str, str]:
     name = path.name.lower()
     if "amsterdam" in name and any("cbsCode" in p for p in props[:1]):
         return "Gemeente Amsterdam (gebieden/buurten)", "CC0 or CC BY 4.0 (attribute Gemeente Amsterdam)"
+    if "benaderd" in name or any(k in p for p in props[:1] for k in APPROX_KEYS):
+        return ("CBS/Kadaster via PDOK (buurt_gegeneraliseerd), approximately refitted",
+                "CC BY 4.0")
     if "gegeneraliseerd" in name or any("jrstatcode" in p for p in props[:1]):
         return "CBS/Kadaster via PDOK (gebiedsindelingen)", "CC BY 4.0"
     return "unknown", "unknown"
