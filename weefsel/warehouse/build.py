@@ -749,11 +749,14 @@ def _write_vintages(con: duckdb.DuckDBPyConnection, v: Any, report: BuildReport)
     obs = v.observations
     if len(obs):
         cols = [*OBSERVATION_COLUMNS, "indeling", "method"]
+        have = {r[0] for r in con.execute("SELECT DISTINCT variable FROM observations").fetchall()}
+        shared = have & set(pd.unique(obs["variable"]))
         con.register("_re", _scan(obs[cols]))
+        where = ("WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE "
+                 "o.area_code = n.area_code AND o.period = n.period AND "
+                 "o.variable = n.variable AND o.breakdown = n.breakdown)") if shared else ""
         con.execute(f"INSERT INTO observations ({', '.join(cols)}) SELECT {', '.join(cols)} "
-                    "FROM _re n WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE "
-                    "o.area_code = n.area_code AND o.period = n.period AND "
-                    "o.variable = n.variable AND o.breakdown = n.breakdown)")
+                    f"FROM _re n {where}")
         con.unregister("_re")
     orig = v.originals
     if len(orig):
@@ -762,9 +765,11 @@ def _write_vintages(con: duckdb.DuckDBPyConnection, v: Any, report: BuildReport)
             if c not in orig:
                 orig[c] = None
         orig["breakdown"] = orig["breakdown"].fillna("")
-        orig["area_code"] = _norm_codes(orig["area_code"])
         cols = [*OBSERVATION_COLUMNS, "indeling", "method"]
-        insert_frame(con, "observations_original", orig[cols])
+        con.register("_orig", _scan(orig[cols]))
+        con.execute(f"INSERT INTO observations_original ({', '.join(cols)}) "
+                    f"SELECT {', '.join(cols)} FROM _orig")
+        con.unregister("_orig")
     if len(v.crosswalk):
         insert_frame(con, "crosswalk", v.crosswalk[CROSSWALK_COLUMNS])
     if len(v.area_vintages):

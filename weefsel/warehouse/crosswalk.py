@@ -116,7 +116,12 @@ def _absorb(parts: list[pd.DataFrame], ov: pd.DataFrame, exact: set[str],
     ov = ov[~into | ov["to_code"].isin(grown)].copy()
     if ov.empty:
         return parts
-    ov["weight"] = ov["weight"] / ov.groupby("from_code")["weight"].transform("sum")
+    tot = ov.groupby("from_code")["weight"].transform("sum")
+    # a source whose people all went to persisting areas as slivers keeps no row
+    ov = ov[tot > 0].copy()
+    ov["weight"] = ov["weight"] / tot[tot > 0]
+    if ov.empty:
+        return parts
     g = ov["to_code"].isin(grown)
     ov.loc[g, "target_share"] = ov.loc[g, "of_tgt"]
     if grown and parts:
@@ -196,8 +201,7 @@ def reused_codes(crosswalk: pd.DataFrame) -> set[str]:
     if crosswalk.empty:
         return set()
     hit = crosswalk[crosswalk["note"] == REUSED_NOTE]
-    return set(hit["from_code"]) & set(hit["to_code"]) | {
-        c for c in set(hit["from_code"]) if c in set(crosswalk["to_code"])}
+    return set(hit["from_code"]) & set(crosswalk["to_code"])
 
 
 # ------------------------------------------------------------------ re-expression
@@ -238,9 +242,22 @@ def reexpress(obs: pd.DataFrame, crosswalk: pd.DataFrame,
     kinds = kinds or {}
     cw = crosswalk[["from_code", "to_code", "method", "weight", "target_share"]]
     obs = obs[obs["area_code"].isin(set(cw["from_code"]))]
+    # one-to-one exact rows (most of the country) are a renaming, not an aggregation
+    alone = cw.groupby("to_code")["from_code"].transform("size") == 1
+    ex = cw[alone & (cw["method"] == "exact")]
+    fast = obs[obs["area_code"].isin(set(ex["from_code"]))]
+    obs = obs[~obs["area_code"].isin(set(ex["from_code"]))]
+    fast = fast.assign(area_code=fast["area_code"].map(dict(zip(ex["from_code"], ex["to_code"]))),
+                       method="crosswalk:exact")
+    fast = fast[[c for c in cols if c in fast.columns]].copy()
+    for c in cols:
+        if c not in fast:
+            fast[c] = None
+    fast = fast[cols]
+    fast = fast[fast["value"].notna() | fast["lower"].notna() | fast["upper"].notna()]
     m = obs.merge(cw, left_on="area_code", right_on="from_code", how="inner")
     if m.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+        return fast.reset_index(drop=True)
     m["kind"] = m["variable"].map(lambda v: kinds.get(v, "rate"))
     for c in ("value", "lower", "upper"):
         m[c] = pd.to_numeric(m[c], errors="coerce").astype("float64")
@@ -278,7 +295,10 @@ def reexpress(obs: pd.DataFrame, crosswalk: pd.DataFrame,
     })
     # a target with no value at all is not written: it is missing, not re-expressed
     keep = out["value"].notna() | out["lower"].notna() | out["upper"].notna()
-    return out[keep][cols].reset_index(drop=True)
+    parts = [p for p in (fast, out[keep][cols]) if len(p)]
+    if not parts:
+        return out[keep][cols].reset_index(drop=True)
+    return pd.concat(parts, ignore_index=True)
 
 
 # ------------------------------------------------------------------ source geometry

@@ -44,6 +44,7 @@ PLAN = {
     "provincie": [("provincie", True)],
     "land": [("land", True)],
 }
+PREFIX = {"land": "NL", "provincie": "PV", "gemeente": "GM", "wijk": "WK", "buurt": "BU"}
 AREA_VINTAGE_COLUMNS = ["code", "vintage", "level", "name", "gemeente_code", "geom_rd", "source"]
 
 
@@ -142,8 +143,7 @@ def reexpress_all(parts: VintageParts, areas: pd.DataFrame, population: dict[str
     ``areas``: all current areas (before the region selection: a split source needs all of
     its targets for its weights). ``keep``: codes of the region (None = national).
     """
-    obs = (pd.concat(parts.observations, ignore_index=True) if parts.observations
-           else pd.DataFrame(columns=["area_code", "indeling"]))
+    obs = _unique_values(parts.observations)
     region_gm = None if keep is None else {c for c in keep if c.startswith("GM")}
     cur_gm = set(areas.loc[areas["level"] == "gemeente", "code"])
     if region_gm is not None and len(obs):   # a region: its gemeenten and those gone since
@@ -151,12 +151,6 @@ def reexpress_all(parts: VintageParts, areas: pd.DataFrame, population: dict[str
         gm = codes.str.strip().map(gemeente_of)
         ok = gm.isna() | gm.isin(region_gm) | ~gm.isin(cur_gm)
         obs = obs[obs["area_code"].astype(str).isin(set(codes[ok]))]
-    if len(obs):   # a regional subset repeats the national file: the first value stays
-        obs = obs.assign(area_code=obs["area_code"].astype(str).str.strip()
-                         .replace({"NL01": "NL00"}),
-                         breakdown=obs.get("breakdown", pd.Series("", index=obs.index))
-                         .fillna(""))
-        obs = obs.drop_duplicates(["area_code", "period", "variable", "breakdown", "indeling"])
     notes: list[dict] = []
     kinds = variable_kinds(variables)
     cur_geo = _geoms(areas[areas["level"].isin(["buurt", "wijk", "gemeente", "provincie"])])
@@ -187,6 +181,7 @@ def reexpress_all(parts: VintageParts, areas: pd.DataFrame, population: dict[str
         src = src_areas[["code", "level", "name"]].copy()
         src["geom"] = src["code"].map(geoms)
         cw_v = []
+        by_level: dict[str, pd.DataFrame] = {}
         for level, plan in PLAN.items():
             tgt = cur_geo[cur_geo["level"] == level] if level != "land" else \
                 pd.DataFrame({"code": list(areas.loc[areas["level"] == "land", "code"]),
@@ -208,7 +203,9 @@ def reexpress_all(parts: VintageParts, areas: pd.DataFrame, population: dict[str
                     cw = cw[cw["method"] == "exact"]
                 if cw.empty:
                     continue
-                r = reexpress(o, cw, kinds)
+                if src_level not in by_level:
+                    by_level[src_level] = o[o["area_code"].str[:2] == PREFIX[src_level]]
+                r = reexpress(by_level[src_level], cw, kinds)
                 if src_level != level and len(r):
                     r["method"] = r["method"] + f":{src_level}"
                 r["_prio"] = prio
@@ -238,7 +235,7 @@ def reexpress_all(parts: VintageParts, areas: pd.DataFrame, population: dict[str
     observations = pd.concat(out_parts, ignore_index=True) if out_parts else pd.DataFrame(
         columns=["area_code", "period", "variable", "breakdown", "value", "lower", "upper",
                  "source", "method"])
-    originals = obs.copy()
+    originals = obs
     if keep is not None and len(crosswalk):
         crosswalk = crosswalk[crosswalk["to_code"].isin(keep)]
         observations = observations[observations["area_code"].isin(keep)]
@@ -258,6 +255,27 @@ def reexpress_all(parts: VintageParts, areas: pd.DataFrame, population: dict[str
     originals = originals.assign(method="published")
     return Reexpressed(observations.reset_index(drop=True), originals.reset_index(drop=True),
                        crosswalk.reset_index(drop=True), av.reset_index(drop=True), notes)
+
+
+def _unique_values(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """All other-vintage values, codes normalised; a regional subset that repeats the national
+    file gives way to it (only the codes of later files are checked: cheap on 2M rows)."""
+    if not frames:
+        return pd.DataFrame(columns=["area_code", "period", "variable", "breakdown", "indeling"])
+    fixed = []
+    for f in frames:
+        f = f.assign(area_code=f["area_code"].astype(str).str.strip().replace({"NL01": "NL00"}),
+                     breakdown=(f["breakdown"] if "breakdown" in f
+                                else pd.Series("", index=f.index)).fillna(""))
+        fixed.append(f)
+    obs = pd.concat(fixed, ignore_index=True)
+    if len(fixed) > 1:
+        later = set().union(*(set(pd.unique(f["area_code"])) for f in fixed[1:]))
+        hit = obs["area_code"].isin(later)
+        keys = ["area_code", "period", "variable", "breakdown", "indeling"]
+        dup = obs[hit].duplicated(keys)
+        obs = obs.drop(index=dup[dup].index)
+    return obs
 
 
 def _source_areas(parts: VintageParts, obs: pd.DataFrame, vintage: int) -> pd.DataFrame:
