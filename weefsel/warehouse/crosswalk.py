@@ -234,71 +234,64 @@ def reexpress(obs: pd.DataFrame, crosswalk: pd.DataFrame,
     hull of the contributing sources' bounds (conservative). Ranks are never averaged: only
     values are re-expressed, ranks are computed afterwards on the target areas.
     Returns observation rows with ``method`` = ``crosswalk:<exact|areal|dasymetric>``.
+    The join and aggregation run in an in-memory DuckDB (millions of values nationally).
     """
+    import duckdb
+
     cols = ["area_code", "period", "variable", "breakdown", "value", "lower", "upper",
             "source", "method"]
     if obs.empty or crosswalk.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
-    kinds = kinds or {}
+    o = obs[[c for c in ("area_code", "period", "variable", "breakdown", "value", "lower",
+                         "upper", "source") if c in obs.columns]]
+    for c in ("breakdown", "lower", "upper", "source"):
+        if c not in o:
+            o = o.assign(**{c: "" if c == "breakdown" else None})
     cw = crosswalk[["from_code", "to_code", "method", "weight", "target_share"]]
-    obs = obs[obs["area_code"].isin(set(cw["from_code"]))]
-    # one-to-one exact rows (most of the country) are a renaming, not an aggregation
-    alone = cw.groupby("to_code")["from_code"].transform("size") == 1
-    ex = cw[alone & (cw["method"] == "exact")]
-    fast = obs[obs["area_code"].isin(set(ex["from_code"]))]
-    obs = obs[~obs["area_code"].isin(set(ex["from_code"]))]
-    fast = fast.assign(area_code=fast["area_code"].map(dict(zip(ex["from_code"], ex["to_code"]))),
-                       method="crosswalk:exact")
-    fast = fast[[c for c in cols if c in fast.columns]].copy()
-    for c in cols:
-        if c not in fast:
-            fast[c] = None
-    fast = fast[cols]
-    fast = fast[fast["value"].notna() | fast["lower"].notna() | fast["upper"].notna()]
-    m = obs.merge(cw, left_on="area_code", right_on="from_code", how="inner")
-    if m.empty:
-        return fast.reset_index(drop=True)
-    m["kind"] = m["variable"].map(lambda v: kinds.get(v, "rate"))
-    for c in ("value", "lower", "upper"):
-        m[c] = pd.to_numeric(m[c], errors="coerce").astype("float64")
-    keys = ["to_code", "period", "variable", "breakdown"]
-    m["breakdown"] = m["breakdown"].fillna("")
-    has = m["value"].notna()
-    m["ts_has"] = np.where(has, m["target_share"], 0.0)
-    m["ts_v"] = m["ts_has"] * m["value"].fillna(0.0)
-    m["w_v"] = m["weight"] * m["value"]
-    m["w_l"] = m["weight"] * m["lower"]
-    m["w_u"] = m["weight"] * m["upper"]
-    m["l_has"] = m["lower"].where(has)
-    m["u_has"] = m["upper"].where(has)
-    m["rank_method"] = m["method"].map({"exact": 0, "areal": 1, "dasymetric": 2}).fillna(1)
-    g = m.groupby(keys, sort=False)
-    agg = g.agg(kind=("kind", "first"), n=("kind", "size"), cover=("ts_has", "sum"),
-                tsv=("ts_v", "sum"), wv=("w_v", "sum"), nv=("w_v", "count"),
-                wl=("w_l", "sum"), nl=("w_l", "count"), wu=("w_u", "sum"), nu=("w_u", "count"),
-                lmin=("l_has", "min"), umax=("u_has", "max"),
-                method=("rank_method", "max"), source=("source", "first")).reset_index()
-    # counts: only when every source of the target has the figure (else the sum is partial)
-    for c, n in (("wv", "nv"), ("wl", "nl"), ("wu", "nu")):
-        agg[c] = agg[c].where(agg[n] == agg["n"])
-    rate = agg["kind"] != "count"
-    ok_rate = agg["cover"] >= MIN_COVERAGE - 1e-9
-    value = np.where(rate, np.where(ok_rate, agg["tsv"] / agg["cover"].where(agg["cover"] > 0),
-                                    np.nan), agg["wv"])
-    lower = np.where(rate, np.where(ok_rate, agg["lmin"], np.nan), agg["wl"])
-    upper = np.where(rate, np.where(ok_rate, agg["umax"], np.nan), agg["wu"])
-    out = pd.DataFrame({
-        "area_code": agg["to_code"], "period": agg["period"], "variable": agg["variable"],
-        "breakdown": agg["breakdown"], "value": value, "lower": lower, "upper": upper,
-        "source": agg["source"],
-        "method": "crosswalk:" + agg["method"].map({0: "exact", 1: "areal", 2: "dasymetric"}),
-    })
-    # a target with no value at all is not written: it is missing, not re-expressed
-    keep = out["value"].notna() | out["lower"].notna() | out["upper"].notna()
-    parts = [p for p in (fast, out[keep][cols]) if len(p)]
-    if not parts:
-        return out[keep][cols].reset_index(drop=True)
-    return pd.concat(parts, ignore_index=True)
+    counts = pd.DataFrame({"variable": [v for v, k in (kinds or {}).items() if k == "count"]},
+                          dtype=object)
+    con = duckdb.connect()
+    try:
+        con.register("o", o)
+        con.register("cw", cw)
+        con.register("counts", counts)
+        cover = "sum(CASE WHEN value IS NOT NULL THEN target_share ELSE 0 END)"
+        ok = f"{cover} >= {MIN_COVERAGE - 1e-9}"
+        df = con.execute(f"""
+            WITH m AS (
+              SELECT c.to_code, CAST(o.period AS VARCHAR) AS period,
+                     CAST(o.variable AS VARCHAR) AS variable,
+                     coalesce(CAST(o.breakdown AS VARCHAR), '') AS breakdown,
+                     TRY_CAST(o.value AS DOUBLE) AS value, TRY_CAST(o.lower AS DOUBLE) AS lower,
+                     TRY_CAST(o.upper AS DOUBLE) AS upper, CAST(o.source AS VARCHAR) AS source,
+                     c.method, c.weight, c.target_share,
+                     o.variable IN (SELECT variable FROM counts) AS is_count
+              FROM o JOIN cw c ON CAST(o.area_code AS VARCHAR) = c.from_code)
+            SELECT to_code AS area_code, period, variable, breakdown,
+              CASE WHEN is_count THEN CASE WHEN count(value) = count(*)
+                                           THEN sum(weight * value) END
+                   WHEN {ok} THEN sum(CASE WHEN value IS NOT NULL THEN target_share * value
+                                           ELSE 0 END) / {cover} END AS value,
+              CASE WHEN is_count THEN CASE WHEN count(lower) = count(*)
+                                           THEN sum(weight * lower) END
+                   WHEN {ok} THEN min(CASE WHEN value IS NOT NULL THEN lower END) END AS lower,
+              CASE WHEN is_count THEN CASE WHEN count(upper) = count(*)
+                                           THEN sum(weight * upper) END
+                   WHEN {ok} THEN max(CASE WHEN value IS NOT NULL THEN upper END) END AS upper,
+              first(source) AS source,
+              'crosswalk:' || CASE max(CASE method WHEN 'exact' THEN 0 WHEN 'areal' THEN 1
+                                                   ELSE 2 END)
+                              WHEN 0 THEN 'exact' WHEN 1 THEN 'areal' ELSE 'dasymetric' END
+                AS method
+            FROM m GROUP BY to_code, period, variable, breakdown, is_count
+            -- a target with no value at all is missing, not re-expressed
+            HAVING (CASE WHEN is_count THEN count(value) = count(*) ELSE {ok} END)
+                OR count(lower) > 0 OR count(upper) > 0
+        """).df()
+    finally:
+        con.close()
+    df = df[df["value"].notna() | df["lower"].notna() | df["upper"].notna()]
+    return df[cols].reset_index(drop=True)
 
 
 # ------------------------------------------------------------------ source geometry

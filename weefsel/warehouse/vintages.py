@@ -181,7 +181,6 @@ def reexpress_all(parts: VintageParts, areas: pd.DataFrame, population: dict[str
         src = src_areas[["code", "level", "name"]].copy()
         src["geom"] = src["code"].map(geoms)
         cw_v = []
-        by_level: dict[str, pd.DataFrame] = {}
         for level, plan in PLAN.items():
             tgt = cur_geo[cur_geo["level"] == level] if level != "land" else \
                 pd.DataFrame({"code": list(areas.loc[areas["level"] == "land", "code"]),
@@ -203,9 +202,7 @@ def reexpress_all(parts: VintageParts, areas: pd.DataFrame, population: dict[str
                     cw = cw[cw["method"] == "exact"]
                 if cw.empty:
                     continue
-                if src_level not in by_level:
-                    by_level[src_level] = o[o["area_code"].str[:2] == PREFIX[src_level]]
-                r = reexpress(by_level[src_level], cw, kinds)
+                r = reexpress(o, cw, kinds)
                 if src_level != level and len(r):
                     r["method"] = r["method"] + f":{src_level}"
                 r["_prio"] = prio
