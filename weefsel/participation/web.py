@@ -72,16 +72,11 @@ e = html.escape
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    doc = f"""<!doctype html>
-<html lang="nl"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(title)} · burgerbegroting · weefsel</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.5}}
-label{{display:block;margin-top:.5rem;font-weight:600}} input,select,textarea{{font-size:1rem;padding:.3rem}}
-table{{border-collapse:collapse;width:100%}} td,th{{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}}
-.ja{{color:#05603a;font-weight:600}} .nee{{color:#8a1c1c}} :focus{{outline:3px solid #1d4ed8}}</style></head>
-<body><header><nav aria-label="burgerbegroting"><a href="/api/begroting/">Alle burgerbegrotingen</a> ·
-<a href="/api/begroting/bestanden">Voorbeelden uit Pabulib</a></nav></header>
-<main><h1>{e(title)}</h1>{body}</main></body></html>"""
+    """A page in the dashboard's house (weefsel.web.shell): same header, menu and style."""
+    from weefsel.web.shell import page_shell
+    doc = page_shell(title, body, active="begroting",
+                     section=[("Alle burgerbegrotingen", "/api/begroting/"),
+                              ("Voorbeelden uit Pabulib", "/api/begroting/bestanden")])
     return HTMLResponse(doc, status_code=status)
 
 
