@@ -71,7 +71,8 @@ def test_formats():
     assert format_amount(10000) == "€ 10.000"
     assert format_amount(Fraction(6001, 2)) == "€ 3.000,50"
     assert format_amount("1500000", "PLN") == "zł 1.500.000"
-    assert format_money(Fraction(84201, 20)) == "€ 4.210"
+    assert format_money(Fraction(12631, 3)) == "€ 4.210"          # a computed share: whole units
+    assert format_money(Fraction(14001, 2)) == "€ 7.000,50"        # an amount in cents stays exact
     assert canonical(Fraction(6001, 2)) == "3000.5"
 
 

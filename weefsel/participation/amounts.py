@@ -4,8 +4,8 @@ Residents and organisers type money the Dutch way: a dot groups thousands and a 
 starts the cents ("10.000", "1.500.000", "€ 3.000,50", "€ 250,-"). Reading "10.000" as ten
 (as Python's ``float`` would) misstates a budget by a factor of 1,000, so every form, the
 registry and the CLI go through :func:`parse_amount`, and every page writes money with
-:func:`format_amount` (or :func:`format_money`, whole units, for explanations). Errors
-are one Dutch line naming the field.
+:func:`format_amount` (or :func:`format_money` in explanations, which rounds computed
+shares to whole units). Errors are one Dutch line naming the field.
 """
 
 from __future__ import annotations
@@ -107,8 +107,12 @@ def format_amount(value: Fraction | int | str, currency: str | None = "EUR") -> 
 
 
 def format_money(value: Fraction | float | int, currency: str = "EUR") -> str:
-    """Whole units, rounded half up: ``€ 4.210`` (explanations and summaries)."""
+    """Explanations and summaries: an amount in whole cents exactly as :func:`format_amount`
+    (``€ 7.000,50``); a computed share that is not (``4210.333…``) rounded half up to whole
+    units (``€ 4.210``), since a third of a cent means nothing to a reader."""
     v = Fraction(value)
+    if (v * 100).denominator == 1:
+        return format_amount(v, currency)
     whole = (v.numerator * 2 + v.denominator) // (2 * v.denominator)
     return f"{SYMBOLS.get(currency.upper(), currency)} {whole:,}".replace(",", ".")
 

@@ -16,7 +16,8 @@ from weefsel.participation.amounts import SYMBOLS, format_money  # noqa: F401  (
 
 
 def money(amount: Fraction | float, currency: str = "EUR") -> str:
-    """Dutch money notation rounded to whole units: ``€ 4.210`` (see weefsel.participation.amounts)."""
+    """Dutch money notation: ``€ 7.000,50``, computed shares rounded to ``€ 4.210`` (see
+    weefsel.participation.amounts.format_money)."""
     return format_money(amount, currency)
 
 
