@@ -173,3 +173,13 @@ def test_old_registry_gains_the_new_columns(tmp_path):
     reg = Registry(f"sqlite:///{path}")
     p = reg.process(1)
     assert p["name"] == "Oud" and p["eligibility"] == "codes" and p["results_public"] is False
+
+
+def test_proposals_are_capped(reg, monkeypatch):
+    from weefsel.registry import store
+    monkeypatch.setattr(store, "MAX_PROJECTS", 3)
+    pid, _org = reg.create_process("x", "1.000")
+    for i in range(3):
+        reg.propose(pid, f"p{i}", "10")
+    with pytest.raises(InputError, match="al 3 voorstellen"):
+        reg.propose(pid, "p4", "10")

@@ -130,6 +130,8 @@ ELIGIBILITY = ("codes", "open")
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 MAX_CODES = 100_000
 MAX_CHOICES = 1000
+#: Proposals per process: an anonymous form must not grow one page without bound.
+MAX_PROJECTS = 500
 AREA_CODE = re.compile(r"^(GM\d{4}|WK\d{6}|BU\d{8})$")
 
 #: Columns added after the first release: added in place to an existing registry.
@@ -303,6 +305,9 @@ class Registry:
         if proc["phase"] != "voorstellen":
             raise InputError("voorstellen kan niet meer: de fase is " + proc["phase"])
         with self.engine.begin() as c:
+            n = c.execute(select(func.count()).select_from(projects).where(projects.c.process_id == pid)).scalar()
+            if n >= MAX_PROJECTS:
+                raise InputError(f"deze burgerbegroting heeft al {MAX_PROJECTS} voorstellen; meer kan niet")
             prid = c.execute(insert(projects).values(
                 process_id=pid, title=title, description=description, cost=canonical(amount),
                 lat=lat, lon=lon, area_code=area, status="proposed", created_at=_now(),
