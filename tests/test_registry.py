@@ -122,6 +122,9 @@ def test_receipt_counts_but_does_not_reveal_the_ballot(reg):
     ids = [bal.voter_id for bal in pb.ballots]
     assert not set(ids) & {r for r in receipts} and not set(ids) & {r.replace("-", "") for r in receipts}
     assert ids == sorted(ids)                     # random ids in sorted order: not the order of voting
+    with reg.engine.connect() as c:               # receipt rows are not numbered in voting order
+        rowids = [r[0] for r in c.exec_driver_sql("SELECT id FROM pb_receipts")]
+    assert min(rowids) > 1000 and len(set(rowids)) == 3
     dump = reg.export_pb(pid) + repr(reg.audit(pid))
     assert not any(r in dump or r.replace("-", "") in dump for r in receipts)
     assert not any(c in dump for c in codes)

@@ -16,8 +16,9 @@ SQLAlchemy URL (e.g. PostgreSQL) otherwise. Privacy by design:
 * no names, e-mail addresses, codes or receipts are stored in clear or logged; the audit
   log records actions and ids only.
 
-What the database operator can still see: row insertion order (SQLite rowids) of ballots,
-used codes and receipts; whoever runs the server is trusted not to correlate them.
+Receipt rows get random ids, so not even the database's row order pairs a receipt with a
+ballot. Whoever mails the letters knows which address got which code, and so (from the
+``used`` flag) whether, never how, that address voted.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import secrets
 from fractions import Fraction
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -108,7 +110,8 @@ voting_codes = Table(
 
 receipts = Table(
     "pb_receipts", metadata,
-    Column("id", Integer, primary_key=True),
+    # a random id (not a counter): the row order must not pair the nth receipt with the nth ballot
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
     Column("process_id", Integer, ForeignKey("pb_processes.id"), nullable=False, index=True),
     Column("receipt_hash", String(64), nullable=False, unique=True),  # sha256 of the receipt, no ballot link
 )
@@ -410,7 +413,8 @@ class Registry:
             c.execute(insert(ballots).values(process_id=pid, ballot_id=ballot_id,
                                              district=district if proc["ask_district"] else None,
                                              choices=",".join(str(p) for p in chosen)))
-            c.execute(insert(receipts).values(process_id=pid, receipt_hash=receipt_hash(receipt)))
+            c.execute(insert(receipts).values(id=secrets.randbelow(2**62) + 1, process_id=pid,
+                                              receipt_hash=receipt_hash(receipt)))
             self._log(c, pid, "ballot_cast", "")
         return receipt
 
