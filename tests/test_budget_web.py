@@ -204,6 +204,7 @@ def test_printable_letters(client):
     codes = re.findall(r'<p class="code">([^<]+)</p>', r.text)
     assert len(set(codes)) == 3 and "?code=" not in r.text        # the code never goes into a URL
     from weasyprint import HTML
+
     from weefsel.participation.letters import letters_html
     assert len(HTML(string=letters_html("Buurt", codes, "https://x.nl/api/begroting/p/1")).render().pages) == 3
 

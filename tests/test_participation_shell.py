@@ -23,7 +23,7 @@ SORTITION = Path("participation/sortition/citizensassemblies-replication/data/ex
 def sh(command: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     if not WEEFSEL.exists():
         pytest.skip("the weefsel script is not installed next to this Python (pip install -e .)")
-    return subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, cwd=cwd, timeout=600,
+    return subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, cwd=cwd, timeout=600, check=False,
                           env={**os.environ, **(env or {})})
 
 

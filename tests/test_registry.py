@@ -131,7 +131,7 @@ def test_receipt_counts_but_does_not_reveal_the_ballot(reg):
 
 
 def test_open_eligibility_one_vote_per_browser(reg):
-    pid, org, a, _b = _voting(reg, eligibility="open")
+    pid, _org, a, _b = _voting(reg, eligibility="open")
     assert reg.process(pid)["eligibility"] == "open" and not reg.process(pid)["require_code"]
     reg.vote(pid, [a], browser="browser-token-1")
     with pytest.raises(InputError, match="al gestemd"):
@@ -156,7 +156,7 @@ def test_results_hidden_until_close_and_phases_only_forward(reg):
         reg.set_phase(pid, "stemmen", org)
     with pytest.raises(InputError, match="gesloten"):
         reg.issue_codes(pid, 1, org)
-    pid2, org2, _a, _b = _voting(reg, results_public=True)
+    pid2, _org2, _a, _b = _voting(reg, results_public=True)
     assert reg.results_visible(pid2)               # the organiser chose running results
 
 

@@ -99,7 +99,8 @@ def test_vote_end_to_end_with_an_issued_code(page, begroting_server, shots):
     page.fill("#k-code", token)
     with page.expect_download() as dl:
         page.locator(f'form[action="/api/begroting/p/{pid}/codes"] button[type=submit]').click()
-    rows = list(csv.DictReader(io.StringIO(open(dl.value.path(), encoding="utf-8").read())))
+    with open(dl.value.path(), encoding="utf-8") as fh:
+        rows = list(csv.DictReader(io.StringIO(fh.read())))
     codes = [r["stemcode"] for r in rows]
     assert len(codes) == 3 and rows[0]["adres"].endswith(f"/api/begroting/p/{pid}")
 

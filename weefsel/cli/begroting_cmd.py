@@ -93,7 +93,12 @@ def register(app: typer.Typer) -> None:
         from weefsel.config import DEFAULT_REGISTRY_URL
         from weefsel.errors import InputError
         from weefsel.participation.amounts import format_amount, parse_count
-        from weefsel.participation.letters import codes_csv, letters_html, letters_pdf, vote_url
+        from weefsel.participation.letters import (
+            codes_csv,
+            letters_html,
+            letters_pdf,
+            vote_url,
+        )
         from weefsel.registry import Registry
         from weefsel.registry.store import MAX_CODES
 

@@ -143,7 +143,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write quotas (categories.csv) from the CBS make-up of a gemeente: gender, age (15+), wijk."""
         from weefsel.participation.sortition.io import write_categories
-        from weefsel.participation.sortition.quotas import quota_notes, quotas_from_population
+        from weefsel.participation.sortition.quotas import (
+            quota_notes,
+            quotas_from_population,
+        )
         shares = _population(warehouse, gemeente, period, wijk=wijk)
         quotas = quotas_from_population(shares, k, slack=slack)
         write_categories(quotas, output)
@@ -159,9 +162,10 @@ def register(app: typer.Typer) -> None:
         seed: int | None = typer.Option(None, "--seed", help="Seed to check (default: the one in the file)."),
     ) -> None:
         """Re-draw the panel from a published distribution and seed (no solver, no pool file needed)."""
+        import sys
+
         from weefsel.errors import InputError
         from weefsel.participation.sortition.select import draw_from_published
-        import sys
         where = "stdin" if published == "-" else published
         try:
             raw = sys.stdin.read() if published == "-" else Path(published).read_text(encoding="utf-8")

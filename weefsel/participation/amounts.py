@@ -58,7 +58,7 @@ def parse_amount(value: str | int | Fraction | Decimal, field: str = "bedrag", *
     and Decimals (from JSON or code) are taken as they are. ``positive`` rejects zero.
     Floats are refused: they are how "10.000" turned into 10.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise AmountError(f"{field}: geef het bedrag als tekst of geheel getal, niet als {value!r}")
     if isinstance(value, int):
         amount = Fraction(value)
@@ -106,7 +106,7 @@ def format_amount(value: Fraction | int | str, currency: str | None = "EUR") -> 
     return f"{SYMBOLS.get(currency.upper(), currency)} {sign}{text}"
 
 
-def format_money(value: Fraction | float | int, currency: str = "EUR") -> str:
+def format_money(value: Fraction | float, currency: str = "EUR") -> str:
     """Explanations and summaries: an amount in whole cents exactly as :func:`format_amount`
     (``€ 7.000,50``); a computed share that is not (``4210.333…``) rounded half up to whole
     units (``€ 4.210``), since a third of a cent means nothing to a reader."""

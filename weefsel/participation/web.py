@@ -38,7 +38,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from pydantic import BaseModel, Field
 
 from weefsel.config import DEFAULT_REGISTRY_URL, default_data_dir
@@ -47,7 +52,13 @@ from weefsel.participation.amounts import format_amount, parse_count, parse_deci
 from weefsel.participation.budgeting.explain import explain, summary
 from weefsel.participation.budgeting.pabulib import format_number, parse_pb, read_pb
 from weefsel.participation.budgeting.rules import RULES, run_rule
-from weefsel.participation.letters import MAX_PDF_LETTERS_WEB, codes_csv, letters_html, letters_pdf, vote_url
+from weefsel.participation.letters import (
+    MAX_PDF_LETTERS_WEB,
+    codes_csv,
+    letters_html,
+    letters_pdf,
+    vote_url,
+)
 from weefsel.registry.store import MAX_CHOICES, MAX_CODES, PHASES, Registry
 
 #: Ids are SQLite/PostgreSQL BIGINTs: larger numbers are a 422, never a server error.

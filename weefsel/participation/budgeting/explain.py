@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from weefsel.participation.amounts import SYMBOLS, format_money  # noqa: F401  (one notation app-wide)
 from weefsel.participation.budgeting.pabulib import PbFile
 from weefsel.participation.budgeting.rules import Outcome, Step
-
-from weefsel.participation.amounts import SYMBOLS, format_money  # noqa: F401  (one notation app-wide)
 
 
 def money(amount: Fraction | float, currency: str = "EUR") -> str:
