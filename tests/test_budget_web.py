@@ -215,3 +215,17 @@ def test_real_file_pages(client, data_dir):
     j = client.get("/api/begroting/files/Netherlands_Assen_2024.pb").json()
     assert sorted(j["selected"]) == sorted(j["official_selected"])
     assert client.get("/api/begroting/files/..%2F..%2Fetc%2Fpasswd").status_code == 404
+
+
+def test_unknown_process_is_404_in_dutch(client):
+    for url in ("/api/begroting/p/9", "/api/begroting/p/9/bewijs", "/api/begroting/processes/9",
+                "/api/begroting/processes/9/results", "/api/begroting/processes/9/export.pb",
+                "/api/begroting/processes/9/receipts"):
+        r = client.get(url)
+        assert r.status_code == 404 and "burgerbegroting 9 bestaat niet" in r.text, url
+    r = client.post("/api/begroting/p/9/codes", data={"aantal": "1", "organisatiecode": "x"})
+    assert r.status_code == 404
+    r = client.post("/api/begroting/processes/9/codes", json={"aantal": 1, "organisatiecode": "x"})
+    assert r.status_code == 404 and "bestaat niet" in r.json()["detail"]
+    r = client.post("/api/begroting/p/9/stem", data={"project": ["1"], "code": "x"})
+    assert r.status_code == 404

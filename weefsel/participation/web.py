@@ -59,7 +59,7 @@ from weefsel.participation.letters import (
     letters_pdf,
     vote_url,
 )
-from weefsel.registry.store import MAX_CHOICES, MAX_CODES, PHASES, Registry
+from weefsel.registry.store import MAX_CHOICES, MAX_CODES, PHASES, Registry, UnknownProcess
 
 #: Ids are SQLite/PostgreSQL BIGINTs: larger numbers are a 422, never a server error.
 MAX_ID = 2**63 - 1
@@ -109,6 +109,8 @@ table{{border-collapse:collapse;width:100%}} td,th{{border-bottom:1px solid #ccc
 
 def _error(exc: InputError, status: int = 400) -> HTMLResponse:
     """One Dutch line naming the field, on a page with a way back (no script needed)."""
+    if isinstance(exc, UnknownProcess):
+        status = 404
     return _page("Dat ging niet", f'<p role="alert">{e(str(exc))}</p><p><a href="/api/begroting/">Terug naar '
                  f'het overzicht</a></p>', status=status)
 
@@ -507,7 +509,8 @@ def _visible_or_403(reg: Registry, pid: int) -> None:
         raise HTTPException(403, HIDDEN_NL)
 
 
-@router.get("/processes/{pid}/results", responses={403: {"description": "hidden until the vote closes"}})
+@router.get("/processes/{pid}/results", responses={403: {"description": "hidden until the vote closes"},
+                                                   404: {"description": "no such burgerbegroting"}})
 def results_json(pid: PID) -> dict:
     reg = get_registry()
     _visible_or_403(reg, pid)
@@ -522,7 +525,8 @@ def results_json(pid: PID) -> dict:
 
 
 @router.get("/processes/{pid}/export.pb", response_class=PlainTextResponse,
-            responses={403: {"description": "hidden until the vote closes"}})
+            responses={403: {"description": "hidden until the vote closes"},
+                       404: {"description": "no such burgerbegroting"}})
 def export_pb(pid: PID) -> PlainTextResponse:
     reg = get_registry()
     _visible_or_403(reg, pid)
@@ -531,7 +535,7 @@ def export_pb(pid: PID) -> PlainTextResponse:
     return PlainTextResponse(text, headers={"Content-Disposition": f'attachment; filename="begroting_{pid}.pb"'})
 
 
-@router.get("/processes/{pid}/receipts")
+@router.get("/processes/{pid}/receipts", responses={404: {"description": "no such burgerbegroting"}})
 def receipts_json(pid: PID) -> dict:
     """SHA-256 of every counted receipt, sorted: a voter finds their own, nobody learns a ballot."""
     reg = get_registry()
@@ -551,12 +555,13 @@ class CodesRequest(BaseModel):
     adres: str = Field("", max_length=200, description="site address printed on letters (default: this server)")
 
 
-@router.post("/processes/{pid}/codes", responses={400: {"description": "bad input or wrong organiser token"}})
+@router.post("/processes/{pid}/codes", responses={400: {"description": "bad input or wrong organiser token"},
+                                                  404: {"description": "no such burgerbegroting"}})
 def codes_json(pid: PID, body: CodesRequest, request: Request) -> Response:
     try:
         _p, codes, url = _issue(pid, body.aantal, body.organisatiecode, body.adres, request, "json")
     except InputError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise HTTPException(404 if isinstance(exc, UnknownProcess) else 400, str(exc)) from None
     return Response(json.dumps({"process": pid, "url": url, "codes": codes}), media_type="application/json",
                     headers={"Cache-Control": "no-store"})
 

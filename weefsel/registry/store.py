@@ -142,6 +142,13 @@ _ADDED_COLUMNS = {"pb_processes": {"eligibility": "VARCHAR(20) DEFAULT 'codes'",
                                    "results_public": "BOOLEAN DEFAULT FALSE"}}
 
 
+class UnknownProcess(InputError):
+    """No burgerbegroting with this number (the web answers 404)."""
+
+    def __init__(self, pid: int):
+        super().__init__(f"burgerbegroting {pid} bestaat niet")
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -246,7 +253,7 @@ class Registry:
         with self.engine.connect() as c:
             row = c.execute(select(processes).where(processes.c.id == pid)).mappings().first()
         if row is None:
-            raise InputError(f"burgerbegroting {pid} bestaat niet")
+            raise UnknownProcess(pid)
         out = dict(row)
         out.pop("organiser_hash")
         out["eligibility"] = out.get("eligibility") or ("codes" if out["require_code"] else "open")
@@ -261,7 +268,7 @@ class Registry:
     def _check_organiser(self, c, pid: int, token: str) -> None:
         h = c.execute(select(processes.c.organiser_hash).where(processes.c.id == pid)).scalar()
         if h is None:
-            raise InputError(f"burgerbegroting {pid} bestaat niet")
+            raise UnknownProcess(pid)
         if not secrets.compare_digest(h, _hash(token or "")):
             self._log(c, pid, "organiser_denied", "")
             raise InputError("organisatiecode klopt niet")
