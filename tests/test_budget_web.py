@@ -229,3 +229,37 @@ def test_unknown_process_is_404_in_dutch(client):
     assert r.status_code == 404 and "bestaat niet" in r.json()["detail"]
     r = client.post("/api/begroting/p/9/stem", data={"project": ["1"], "code": "x"})
     assert r.status_code == 404
+
+
+def test_no_codes_or_receipts_in_logs(tmp_path, caplog):
+    """Through the whole web app at DEBUG level: codes and receipts never reach a log line."""
+    import logging
+
+    from weefsel.web.api import create_app
+    from weefsel.web.demo import DEMO_CATALOGUE, make_demo_warehouse
+    web.set_registry(Registry(f"sqlite:///{tmp_path / 'r.sqlite'}"))
+    app = create_app(make_demo_warehouse(tmp_path / "demo.duckdb"), catalogue=DEMO_CATALOGUE)
+    try:
+        with caplog.at_level(logging.DEBUG), TestClient(app) as c:
+            token = _to_voting(c)
+            codes = c.post("/api/begroting/processes/1/codes",
+                           json={"aantal": 2, "organisatiecode": token}).json()["codes"]
+            r = c.post("/api/begroting/p/1/stem", data={"project": ["1"], "code": codes[0]})
+            receipt = re.search(r'<code id="ontvangstbewijs">([^<]+)</code>', r.text).group(1)
+            c.post("/api/begroting/p/1/bewijs", data={"bewijs": receipt})
+        secrets_ = [token, receipt, receipt.replace("-", ""), *codes, *(x.replace("-", "") for x in codes)]
+        assert not [s for s in secrets_ if s in caplog.text]
+        audit = repr(web.get_registry().audit())
+        assert not [s for s in secrets_ if s in audit]
+    finally:
+        app.state.data.close()
+        web.set_registry(None)
+
+
+def test_pdf_letters_and_web_limit(client):
+    token = _to_voting(client)
+    r = client.post("/api/begroting/p/1/codes", data={"aantal": "2", "formaat": "pdf", "organisatiecode": token})
+    assert r.status_code == 200 and r.content.startswith(b"%PDF") and r.headers["content-type"] == "application/pdf"
+    r = client.post("/api/begroting/p/1/codes", data={"aantal": "501", "formaat": "pdf", "organisatiecode": token})
+    assert r.status_code == 400 and "weefsel begroting-codes" in r.text
+    assert web.get_registry().code_counts(1)["issued"] == 2      # the refused request issued nothing

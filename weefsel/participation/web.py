@@ -45,6 +45,7 @@ from fastapi.responses import (
     Response,
 )
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from weefsel.config import DEFAULT_REGISTRY_URL, default_data_dir
 from weefsel.errors import InputError
@@ -82,6 +83,17 @@ def set_registry(reg: Registry | None) -> None:
     """Use another registry (tests, or an app with its own database URL)."""
     global _registry
     _registry = reg
+
+
+async def _cpu(fn, *args):
+    """CPU-heavy work (elections, PDF letters) off the event loop: the server's bounded worker
+    pool (``weefsel.web.workers.run_cpu``: queue, time limit, Dutch "bezig" answer) when it is
+    there, else a thread. ``fn`` and its arguments are picklable module-level things."""
+    try:
+        from weefsel.web.workers import run_cpu
+    except ImportError:
+        return await run_in_threadpool(fn, *args)
+    return await run_cpu(fn, *args)
 
 
 def _pb_dir() -> Path | None:
@@ -314,10 +326,10 @@ def _issue(pid: int, aantal, organisatiecode: str, adres: str, request: Request,
 
 
 @router.post("/p/{pid}/codes")
-def codes_page(pid: PID, request: Request, aantal: str = Form(""), formaat: str = Form("csv"),
-               adres: str = Form(""), organisatiecode: str = Form("")):
+async def codes_page(pid: PID, request: Request, aantal: str = Form(""), formaat: str = Form("csv"),
+                     adres: str = Form(""), organisatiecode: str = Form("")):
     try:
-        p, codes, url = _issue(pid, aantal, organisatiecode, adres, request, formaat)
+        p, codes, url = await run_in_threadpool(_issue, pid, aantal, organisatiecode, adres, request, formaat)
     except InputError as exc:
         return _error(exc)
     name = f"stemcodes_begroting_{pid}"
@@ -327,9 +339,15 @@ def codes_page(pid: PID, request: Request, aantal: str = Form(""), formaat: str 
         return Response(codes_csv(codes, url), media_type="text/csv; charset=utf-8",
                         headers={**nocache, "Content-Disposition": f'attachment; filename="{name}.csv"'})
     if formaat == "pdf":
-        return Response(letters_pdf(p["name"], codes, url, budget=budget), media_type="application/pdf",
+        pdf = await _cpu(_letters_pdf_job, p["name"], codes, url, budget)
+        return Response(pdf, media_type="application/pdf",
                         headers={**nocache, "Content-Disposition": f'attachment; filename="{name}.pdf"'})
     return HTMLResponse(letters_html(p["name"], codes, url, budget=budget), headers=nocache)
+
+
+def _letters_pdf_job(name: str, codes: list[str], url: str, budget: str) -> bytes:
+    """Worker job: the letters as a PDF (WeasyPrint; about 20 s for 500 letters)."""
+    return letters_pdf(name, codes, url, budget=budget)
 
 
 @router.post("/p/{pid}/stem", response_class=HTMLResponse)
@@ -412,8 +430,18 @@ def _result_table(pb, outcome) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
+def _table_job(pb, rule: str | None = None) -> str:
+    """Worker job: the election and its explained result table (CPU-heavy)."""
+    return _result_table(pb, run_rule(pb, rule))
+
+
+def _json_job(pb, rule: str | None = None) -> dict:
+    """Worker job: the election as JSON."""
+    return _outcome_json(pb, run_rule(pb, rule))
+
+
 @router.get("/p/{pid}/uitslag", response_class=HTMLResponse)
-def result_page(pid: PID) -> HTMLResponse:
+async def result_page(pid: PID) -> HTMLResponse:
     reg = get_registry()
     try:
         proc = reg.process(pid)
@@ -423,12 +451,12 @@ def result_page(pid: PID) -> HTMLResponse:
         pb = reg.to_pb(pid)
         if not pb.ballots:
             return _page(f"Uitslag: {proc['name']}", "<p>Er zijn geen stemmen uitgebracht.</p>")
-        outcome = run_rule(pb)
+        table = await _cpu(_table_job, pb)
     except InputError as exc:
         return _error(exc)
     note = "" if proc["phase"] == "gesloten" else f'<p role="note">Tussenstand. {e(_visibility_nl(proc))}</p>'
     warn = f'<p role="note">{e(ELIGIBILITY_NL["open"])}</p>' if proc["eligibility"] == "open" else ""
-    return _page(f"Uitslag: {proc['name']}", note + warn + _result_table(pb, outcome))
+    return _page(f"Uitslag: {proc['name']}", note + warn + table)
 
 
 # --- real Pabulib files -----------------------------------------------------------------
@@ -459,13 +487,13 @@ def files_page() -> HTMLResponse:
 
 
 @router.get("/bestanden/{name}", response_class=HTMLResponse)
-def file_page(name: str, regel: str | None = Query(None)) -> HTMLResponse:
+async def file_page(name: str, regel: str | None = Query(None)) -> HTMLResponse:
     pb = _file(name)
     try:
-        outcome = run_rule(pb, regel)
+        table = await _cpu(_table_job, pb, regel)
     except InputError as exc:
         return _error(exc)
-    return _page(f"{pb.meta.get('description', name)} ({name})", _result_table(pb, outcome))
+    return _page(f"{pb.meta.get('description', name)} ({name})", table)
 
 
 # --- JSON --------------------------------------------------------------------------------
@@ -511,15 +539,16 @@ def _visible_or_403(reg: Registry, pid: int) -> None:
 
 @router.get("/processes/{pid}/results", responses={403: {"description": "hidden until the vote closes"},
                                                    404: {"description": "no such burgerbegroting"}})
-def results_json(pid: PID) -> dict:
+async def results_json(pid: PID) -> dict:
     reg = get_registry()
     _visible_or_403(reg, pid)
     try:
         pb = reg.to_pb(pid)
+        final = reg.process(pid)["phase"] == "gesloten"
         if not pb.ballots:
-            return {"rule": reg.process(pid)["rule"], "selected": [], "ballots": 0, "explanations": {}}
-        return {**_outcome_json(pb, run_rule(pb)), "ballots": len(pb.ballots),
-                "final": reg.process(pid)["phase"] == "gesloten"}
+            return {"rule": reg.process(pid)["rule"], "selected": [], "ballots": 0, "explanations": {},
+                    "final": final}
+        return {**(await _cpu(_json_job, pb)), "ballots": len(pb.ballots), "final": final}
     except InputError as exc:
         raise HTTPException(400, str(exc)) from None
 
@@ -567,9 +596,9 @@ def codes_json(pid: PID, body: CodesRequest, request: Request) -> Response:
 
 
 @router.get("/files/{name}")
-def file_json(name: str, rule: str | None = Query(None)) -> dict:
+async def file_json(name: str, rule: str | None = Query(None)) -> dict:
     pb = _file(name)
     try:
-        return {"file": name, **_outcome_json(pb, run_rule(pb, rule))}
+        return {"file": name, **(await _cpu(_json_job, pb, rule))}
     except InputError as exc:
         raise HTTPException(400, str(exc)) from None
