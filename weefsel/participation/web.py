@@ -60,7 +60,13 @@ from weefsel.participation.letters import (
     letters_pdf,
     vote_url,
 )
-from weefsel.registry.store import MAX_CHOICES, MAX_CODES, PHASES, Registry, UnknownProcess
+from weefsel.registry.store import (
+    MAX_CHOICES,
+    MAX_CODES,
+    PHASES,
+    Registry,
+    UnknownProcess,
+)
 
 #: Ids are SQLite/PostgreSQL BIGINTs: larger numbers are a 422, never a server error.
 MAX_ID = 2**63 - 1
