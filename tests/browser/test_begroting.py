@@ -116,6 +116,7 @@ def test_vote_end_to_end_with_an_issued_code(page, begroting_server, shots):
     # a resident votes with an issued code
     page.goto(process_url)
     assert page.locator("#code").is_visible()
+    page.screenshot(path=str(shots / "begroting_stemmen.png"), full_page=True)
     page.get_by_label("Bankjes bij de speeltuin").check()
     page.get_by_label("Kunstgras").check()
     page.fill("#code", codes[0].lower())        # typed loosely: still accepted

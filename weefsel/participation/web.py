@@ -138,6 +138,8 @@ def _error(exc: InputError, status: int = 400) -> HTMLResponse:
 #: Cookie holding this browser's random token (eligibility "open": one vote per browser).
 BROWSER_COOKIE = "weefsel_stembrowser"
 
+STATUS_NL = {"proposed": "voorgesteld", "checked": "gecontroleerd", "rejected": "afgewezen",
+             "on_ballot": "op het stembiljet"}
 HIDDEN_NL = ("De uitslag en de stemmen zijn nog verborgen: ze worden openbaar als de stemming "
              "gesloten is.")
 ELIGIBILITY_NL = {
@@ -211,7 +213,7 @@ def process_page(pid: PID) -> HTMLResponse:
         return _error(exc, 404)
     rows = "".join(
         f"<tr><td>{x['id']}</td><td>{e(x['title'])}<br><small>{e(x['description'] or '')}</small></td>"
-        f"<td>{e(format_amount(x['cost'], p['currency']))}</td><td>{e(x['status'])}"
+        f"<td>{e(format_amount(x['cost'], p['currency']))}</td><td>{e(STATUS_NL.get(x['status'], x['status']))}"
         f"{(' — ' + e(x['check_note'])) if x['check_note'] else ''}</td></tr>" for x in reg.projects(pid))
     n_ballots = reg.ballot_count(pid)
     max_txt = f" Hoogstens {p['max_choices']} keuzes per stemmer." if p["max_choices"] else ""
@@ -248,7 +250,7 @@ def process_page(pid: PID) -> HTMLResponse:
                     f'<a href="/api/begroting/processes/{pid}/receipts">lijst van meegetelde ontvangstbewijzen '
                     f'(SHA-256)</a></p>')
     phases = "".join(f'<option value="{f}"{" selected" if f == p["phase"] else ""}>{f}</option>' for f in PHASES)
-    statuses = "".join(f'<option value="{s}">{s}</option>' for s in ("checked", "rejected", "on_ballot"))
+    statuses = "".join(f'<option value="{s}">{STATUS_NL[s]}</option>' for s in ("checked", "rejected", "on_ballot"))
     counts = reg.code_counts(pid)
     codes_form = ""
     if p["eligibility"] == "codes" and p["phase"] != "gesloten":

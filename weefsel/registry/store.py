@@ -411,10 +411,9 @@ class Registry:
             else:
                 if not browser:
                     raise InputError("deze browser kan niet stemmen: sta cookies toe voor deze site")
-                try:
-                    with c.begin_nested():
-                        c.execute(insert(voting_codes).values(process_id=pid, code_hash=_hash(f"browser:{pid}:{browser}"),
-                                                              used=True))
+                try:                   # the unique hash is the check; a failure rolls the whole vote back
+                    c.execute(insert(voting_codes).values(process_id=pid, code_hash=_hash(f"browser:{pid}:{browser}"),
+                                                          used=True))
                 except IntegrityError:
                     raise InputError("in deze browser is al gestemd") from None
             c.execute(insert(ballots).values(process_id=pid, ballot_id=ballot_id,
