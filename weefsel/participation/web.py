@@ -118,7 +118,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.5}}
 label{{display:block;margin-top:.5rem;font-weight:600}} input,select,textarea{{font-size:1rem;padding:.3rem}}
 table{{border-collapse:collapse;width:100%}} td,th{{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}}
-.ja{{color:#05603a;font-weight:600}} .waarschuwing{{border-left:4px solid #b45309;padding-left:.6rem}} .nee{{color:#8a1c1c}} :focus{{outline:3px solid #1d4ed8}}</style></head>
+.ja{{color:#05603a;font-weight:600}} .nee{{color:#8a1c1c}} :focus{{outline:3px solid #1d4ed8}}</style></head>
 <body><header><nav aria-label="burgerbegroting"><a href="/api/begroting/">Alle burgerbegrotingen</a> ·
 <a href="/api/begroting/bestanden">Voorbeelden uit Pabulib</a></nav></header>
 <main><h1>{e(title)}</h1>{body}</main></body></html>"""
@@ -217,7 +217,8 @@ def process_page(pid: PID) -> HTMLResponse:
         f"{(' — ' + e(x['check_note'])) if x['check_note'] else ''}</td></tr>" for x in reg.projects(pid))
     n_ballots = reg.ballot_count(pid)
     max_txt = f" Hoogstens {p['max_choices']} keuzes per stemmer." if p["max_choices"] else ""
-    warn = ' role="note" class="waarschuwing"' if p["eligibility"] == "open" else ""
+    warn = (' role="note" class="waarschuwing" style="border-left:4px solid #b45309;padding-left:.6rem"'
+            if p["eligibility"] == "open" else "")
     body = [(f"<p>{e(p['description'] or '')}</p><p>Fase: <strong>{e(p['phase'])}</strong>. Budget: "
              f"{e(format_amount(p['budget'], p['currency']))}. Regel: {e(p['rule'])}.{max_txt}</p>"
              f'<p id="stemrecht"{warn}>{e(ELIGIBILITY_NL[p["eligibility"]])}</p>'
