@@ -204,13 +204,22 @@ def test_indicator_yaml_covers_every_measure(hand_warehouse):
 
 
 def test_flevoland_warehouse(flevoland_warehouse, tmp_path):
-    """The real Flevoland build: no facilities in the data → a clear error; with a few hand-made
-    facilities (not real locations) every wijk, gemeente and the province get values, and
-    'land' (only Flevoland covered) is explicitly missing for partial coverage."""
+    """The real Flevoland build: the school and GP lists (facilities/*.csv) give real
+    distances; a type without facilities is a clear error; with a few hand-made buurthuizen
+    (not real locations) every wijk, gemeente and the province get values, and 'land' (only
+    Flevoland covered) is explicitly missing for partial coverage."""
     import shutil
 
+    real = run_access(flevoland_warehouse, types=["school", "gp_practice"], write=False)
+    near = real[(real["measure"] == "nearest_distance") & (real["level"] == "gemeente")]
+    assert set(near["facility_type"]) == {"school", "gp_practice"}
+    v = near.set_index(["facility_type", "area_code"])["value"]
+    assert v["school"].between(100, 10_000).all()               # metres, all six gemeenten
+    assert v["gp_practice"][["GM0034", "GM0995"]].between(100, 5000).all()
+    # the GP list covers only Almere and Lelystad: Dronten's nearest listed GP is far away
+    assert v["gp_practice"]["GM0303"] > 10_000
     with pytest.raises(WeefselError, match="no facilities"):
-        run_access(flevoland_warehouse, write=False)
+        run_access(flevoland_warehouse, types=["library"], write=False)
     path = tmp_path / "flevo.duckdb"
     shutil.copy(flevoland_warehouse, path)
     fac = pd.DataFrame({"facility_id": ["t:1", "t:2", "t:3"], "type": "buurthuis", "source": "test",
@@ -221,7 +230,7 @@ def test_flevoland_warehouse(flevoland_warehouse, tmp_path):
     con.execute("INSERT INTO facilities (facility_id, type, source, x_rd, y_rd, capacity) "
                 "SELECT facility_id, type, source, x_rd, y_rd, capacity FROM f")
     con.close()
-    table = run_access(path)
+    table = run_access(path, types=["buurthuis"])
     levels = table.groupby("level")["area_code"].nunique().to_dict()
     assert levels["wijk"] == 103 and levels["gemeente"] == 6 and levels["provincie"] == 1
     land = table[table["level"] == "land"]

@@ -25,8 +25,32 @@ def register(app: typer.Typer) -> None:
         walk: float = typer.Option(1000.0, help="Walking distance (m) for meeting-place variety and reach."),
         demand: Optional[Path] = typer.Option(
             None, help="Optional demand points: CSV x,y,count (RD) or a CBS 100 m grid GeoPackage."),
+        compare_cbs: bool = typer.Option(
+            False, "--compare-cbs",
+            help="Only compare: nearest school and GP distance per buurt/wijk/gemeente against CBS's "
+                 "road distances in the KWB (correlation, median difference and ratio, fitted "
+                 "detour), per gemeente and overall. access_results is not changed."),
+        compare_out: Optional[Path] = typer.Option(
+            None, "--compare-out", help="With --compare-cbs: write the per-gemeente figures (CSV)."),
+        gemeenten: Optional[str] = typer.Option(
+            None, "--gemeenten", help="With --compare-cbs: only these gemeente codes (comma-separated)."),
     ) -> None:
-        """Compute accessibility of meeting places (distance, counts, E2SFCA, variety, reach)."""
+        """Compute accessibility of meeting places (distance, counts, E2SFCA, variety, reach).
+
+        With --compare-cbs, compare the computed school and GP distances with CBS's own instead.
+        """
+        if compare_cbs:
+            from weefsel.analysis.access.cbs_agreement import DEFAULT_TYPES, compare_warehouse
+
+            type_list = tuple(t.strip() for item in (types or []) for t in item.split(",") if t.strip())
+            agreement = compare_warehouse(
+                warehouse, types=type_list or DEFAULT_TYPES, detour=detour,
+                gemeenten=[g.strip() for g in gemeenten.split(",")] if gemeenten else None)
+            typer.echo(agreement.text())
+            if compare_out is not None:
+                agreement.by_gemeente.to_csv(compare_out, index=False)
+                typer.echo(f"per-gemeente figures written to {compare_out}")
+            return
         from weefsel.analysis.access.decay import parse_decay
         from weefsel.analysis.access.measures import AccessConfig
         from weefsel.analysis.access.warehouse import run_access

@@ -31,6 +31,11 @@ def build_command(
              "$WEEFSEL_WAREHOUSE)."),
     quiet: bool = typer.Option(False, "--quiet", "-q",
                                help="No progress bars and no printed report."),
+    facilities: list[Path] | None = typer.Option(
+        None, "--facilities", "-f",
+        help="A facility or place list (CSV) to add, e.g. a gemeente's own list of buurthuizen; "
+             "repeat for more. Coordinates (lat/lon or RD x/y) or a PC6/PC4 postcode; a mapping "
+             "file NAME.yaml beside NAME.csv says which column is what (docs/warehouse.md)."),
 ) -> None:
     """Build the warehouse for a region: read every source, check it, and write one file.
 
@@ -51,7 +56,8 @@ def build_command(
         if not quiet:
             console.print("No data folder found (../shared/data); using the online sources.")
         online = True
-    report = build(region, data_dir, out, online=online, progress=not quiet)
+    specs = _with_facility_lists(data_dir, online, facilities) if facilities else None
+    report = build(region, data_dir, out, online=online, progress=not quiet, specs=specs)
     if not quiet:
         print_report(report.validation, console)
         counts = ", ".join(f"{n} {lv}" for lv, n in sorted(
@@ -68,6 +74,40 @@ def build_command(
         if not quiet:
             console.print(f"Accessibility: {len(table):,} values written to access_results "
                           "(details: 'weefsel access --help').")
+
+
+def _with_facility_lists(data_dir: Path | None, online: bool, files: list[Path]) -> list:
+    """The data folder's sources plus the given facility lists (placed with its postcode tables)."""
+    from weefsel.warehouse.discover import SourceSpec, discover
+
+    if online or data_dir is None:
+        raise WeefselError("--facilities works with a data folder (--data DIR or ../shared/data), "
+                           "not with --online.")
+    for f in files:
+        if not f.is_file():
+            raise WeefselError(f"--facilities {f}: file not found.")
+        if f.suffix.lower() != ".csv":
+            raise WeefselError(f"--facilities {f}: give a CSV file (see docs/warehouse.md).")
+    specs = discover(Path(data_dir))
+    postcodes = [s.path for s in specs if s.kind == "postcode"]
+    known = {s.path.resolve() for s in specs if s.path is not None}
+    extra = [SourceSpec(kind="facility_csv", path=f, scope="national",
+                        kwargs={"postcodes": postcodes})
+             for f in files if f.resolve() not in known]
+    return sorted(specs + extra, key=lambda s: s.rank)
+
+
+def _placements(w) -> dict[str, str]:
+    """Per type, how its points were placed ('exact 199, pc4 3'); empty for older warehouses."""
+    cols = {r[0] for r in w.con.execute("SELECT column_name FROM information_schema.columns "
+                                        "WHERE table_name = 'facilities'").fetchall()}
+    if "placement" not in cols:
+        return {}
+    out: dict[str, list[str]] = {}
+    for r in w.sql("SELECT type, coalesce(placement, 'as given') p, count(*) n FROM facilities "
+                   "GROUP BY ALL ORDER BY type, n DESC").itertuples():
+        out.setdefault(r.type, []).append(f"{r.p} {r.n}")
+    return {k: ", ".join(v) for k, v in out.items()}
 
 
 def _level_rank(level: str) -> int:
@@ -123,13 +163,16 @@ def info_command(
         for r in sorted(levels.itertuples(), key=lambda r: _level_rank(r.level)):
             t.add_row(r.level, f"{r.n}", f"{r.g}")
         console.print(t)
-        fac = w.sql("SELECT type, count(*) n FROM facilities GROUP BY type ORDER BY n DESC")
+        fac = w.sql("SELECT type, count(*) n, count(area_code) inside FROM facilities "
+                    "GROUP BY type ORDER BY n DESC")
         if len(fac):
-            t = Table(title="Facilities per type", title_justify="left")
-            t.add_column("type")
-            t.add_column("count")
+            placed = _placements(w)
+            t = Table(title="Facilities per type (outside the region: kept as supply near the "
+                            "border)", title_justify="left")
+            for c in ("type", "count", "in the region", "placement"):
+                t.add_column(c)
             for r in fac.itertuples():
-                t.add_row(r.type, f"{r.n}")
+                t.add_row(r.type, f"{r.n}", f"{r.inside}", placed.get(r.type, ""))
             console.print(t)
         else:
             console.print("Facilities: none in this region.")

@@ -19,7 +19,7 @@ OBSERVATION_COLUMNS = ["area_code", "period", "variable", "breakdown", "value", 
                        "source"]
 VARIABLE_COLUMNS = ["variable", "stem", "title", "unit", "description", "source_table", "topic"]
 FACILITY_COLUMNS = ["facility_id", "type", "name", "source", "source_id", "x_rd", "y_rd",
-                    "capacity", "area_code", "tags"]
+                    "capacity", "area_code", "tags", "placement"]
 MEMBER_COLUMNS = ["region_code", "member_code"]
 PROVENANCE_COLUMNS = ["file", "sha256", "publisher", "licence", "table_id", "rows_read",
                       "rows_rejected", "ingested_at"]

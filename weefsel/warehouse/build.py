@@ -126,6 +126,11 @@ def _load(spec: SourceSpec, context: dict[str, Any]) -> SourceFrames:
     if k == "osm":
         from weefsel.sources import osm
         return osm.load_osm(p)
+    if k == "crime":
+        from weefsel.sources import crime
+        return crime.load_crime_csv(p)
+    if k in ("postcode", "facility_csv"):
+        return _facility_list(spec, context)
     if k == "odata":
         client = context.get("odata_client")
         if client is None:
@@ -135,6 +140,31 @@ def _load(spec: SourceSpec, context: dict[str, Any]) -> SourceFrames:
     if k == "pdok":
         return _pdok(context, kw["level"], kw["year"])
     raise WeefselError(f"no loader for source kind {k!r}")
+
+
+def _facility_list(spec: SourceSpec, context: dict[str, Any]) -> SourceFrames:
+    """Postcode centroid tables (kept for placing) and CSV facility lists placed with them."""
+    from weefsel.sources import facility_csv, postcode
+    if spec.kind == "postcode":
+        idx = postcode.load_postcode_index([spec.path])
+        context.setdefault("postcode_tables", {})[str(spec.path)] = idx
+        from weefsel.sources.base import sha256_of
+        rows = sum(len(v) for v in idx.pc4.values()) + len(idx.pc6)
+        return SourceFrames(source=spec.label, rows_read=rows, provenance=[{
+            "file": str(spec.path), "sha256": sha256_of(spec.path), "table_id": "postcode",
+            "publisher": "GeoNames postal codes (via symerio/postal-codes-data)"
+            if "geonames" in spec.label.lower() else "postcode centroids",
+            "licence": "CC BY 4.0" if "geonames" in spec.label.lower() else None}])
+    tables = context.setdefault("postcode_tables", {})
+    merged = postcode.PostcodeIndex()
+    for path in spec.kwargs.get("postcodes") or []:
+        idx = tables.get(str(path)) or postcode.load_postcode_index([path])
+        tables[str(path)] = idx
+        for k, v in idx.pc6.items():
+            merged.pc6.setdefault(k, v)
+        for k, v in idx.pc4.items():
+            merged.pc4.setdefault(k, v)
+    return facility_csv.load_facility_csv(spec.path, postcodes=merged)
 
 
 def _pdok(context: dict[str, Any], level: str, year: int) -> SourceFrames:
@@ -517,12 +547,22 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
 
             from weefsel.sources.osm import assign_areas
             x0, y0, x1, y1 = total_bounds(from_wkb([bytes(g) for g in polys["geom_rd"]]))
+            b = BORDER_SUPPLY_M
             x = pd.to_numeric(facilities["x_rd"], errors="coerce")
             y = pd.to_numeric(facilities["y_rd"], errors="coerce")
-            facilities = facilities[x.between(x0, x1) & y.between(y0, y1)]
+            facilities = facilities[x.between(x0 - b, x1 + b) & y.between(y0 - b, y1 + b)]
             if len(facilities):
-                facilities = assign_areas(facilities, polys)
-        facilities = facilities[facilities["area_code"].isin(keep)]
+                # points outside the region are expected here (border supply): not a warning
+                import logging
+                osm_log = logging.getLogger("weefsel.sources.osm")
+                level = osm_log.level
+                osm_log.setLevel(logging.ERROR)
+                try:
+                    facilities = assign_areas(facilities, polys)
+                finally:
+                    osm_log.setLevel(level)
+        near = _near_border(facilities, areas)
+        facilities = facilities[facilities["area_code"].isin(keep) | near]
     step("Writing the warehouse")
 
     con = duckdb.connect(str(tmp))
@@ -553,6 +593,28 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
         con.close()
         raise
     return con
+
+
+#: Facilities this close (m) outside the region's gemeenten are kept as supply with area_code
+#: NULL: residents cross the border for a school or GP, and CBS's distances count them too.
+BORDER_SUPPLY_M = 5000.0
+
+
+def _near_border(facilities: pd.DataFrame, areas: pd.DataFrame) -> pd.Series:
+    """Facilities outside every area of the region but within BORDER_SUPPLY_M of a gemeente."""
+    near = pd.Series(False, index=facilities.index)
+    outside = facilities["area_code"].isna()
+    gem = areas[(areas["level"] == "gemeente") & areas["geom_rd"].notna()]
+    if not outside.any() or gem.empty:
+        return near
+    import shapely
+    tree = shapely.STRtree(shapely.from_wkb([bytes(g) for g in gem["geom_rd"]]))
+    sub = facilities[outside]
+    pts = shapely.points(pd.to_numeric(sub["x_rd"]).to_numpy(float),
+                         pd.to_numeric(sub["y_rd"]).to_numpy(float))
+    hit, _ = tree.query(pts, predicate="dwithin", distance=BORDER_SUPPLY_M)
+    near.loc[sub.index[sorted(set(hit.tolist()))]] = True
+    return near
 
 
 def _scan(obs: pd.DataFrame) -> Any:

@@ -26,7 +26,8 @@ ONLINE_TABLES = [*KWB_TABLES.values(), HEALTH_TABLE, SES_TABLE, VM_TABLE]
 
 #: Loader kinds, in the order the build runs them (areas of earlier kinds win on names).
 KIND_ORDER = ["region_list", "kwb_csv", "kwb_xlsx", "kwb_basic", "buurt_population", "health",
-              "ses", "vm", "nabijheid", "odata", "boundaries", "pdok", "osm"]
+              "ses", "vm", "nabijheid", "crime", "odata", "boundaries", "pdok", "osm", "postcode",
+              "facility_csv"]
 
 #: Words in a file name that mark a regional subset of a national file.
 SUBSET_WORDS = ("flevoland", "almere", "amsterdam", "lelystad", "utrecht", "rotterdam", "sample")
@@ -109,6 +110,15 @@ def sniff_csv(path: Path) -> str | None:
     if any(c.startswith("Codering") for c in cols) and any(c.startswith("AantalInwoners")
                                                            for c in cols):
         return "kwb_csv"
+    from weefsel.sources.crime import is_crime_table
+    if is_crime_table(list(cols)):
+        return "crime"
+    from weefsel.sources.postcode import is_postcode_table
+    if is_postcode_table(list(cols)):
+        return "postcode"
+    from weefsel.sources.facility_csv import is_facility_table
+    if is_facility_table(list(cols)):
+        return "facility_csv"
     return None
 
 
@@ -154,7 +164,10 @@ def discover(data_dir: Path) -> list[SourceSpec]:
             y = re.search(r"(20\d\d)", name)
             spec.kwargs["year"] = int(y.group(1)) if y else None
         specs.append(spec)
+    postcode_tables = [s.path for s in specs if s.kind == "postcode"]
     for spec in specs:
+        if spec.kind == "facility_csv":
+            spec.kwargs["postcodes"] = postcode_tables
         if spec.kind == "kwb_csv":
             props = dataprops.get(spec.table_id or "") or (
                 next(iter(dataprops.values())) if len(dataprops) == 1 else None)

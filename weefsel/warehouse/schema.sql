@@ -58,7 +58,8 @@ CREATE TABLE facilities (
     y_rd            DOUBLE NOT NULL,
     capacity        DOUBLE DEFAULT 1,
     area_code       VARCHAR,               -- finest area that contains the point (buurt, else wijk)
-    tags            VARCHAR                -- JSON of the source tags kept
+    tags            VARCHAR,               -- JSON of the source tags kept
+    placement       VARCHAR                -- exact | pc6 | pc4: how the point was placed (NULL = as the source gave it)
 );
 
 -- Where every row came from.

@@ -36,6 +36,9 @@ SUM_TOLERANCE = 0.02
 #: Absolute tolerance for rates, percentage points (health figures are model estimates).
 RATE_TOLERANCE = 3.0
 TOP_REASONS = 5
+#: Source kinds whose rejections are listed one line per row (up to MAX_ROW_LINES).
+PER_ROW_KINDS = ("facility_csv",)
+MAX_ROW_LINES = 1000
 #: Rates are compared only where the areas with a rate hold this share of the population.
 MIN_POPULATION_SHARE = 0.8
 
@@ -62,9 +65,15 @@ def source_rows(report: Any) -> list[dict]:
                          message=(f"{s.kind}, {s.scope}: read {s.rows_read} rows, "
                                   f"rejected {s.rejected}; {s.kept} values kept in the region, "
                                   f"{s.duplicates} already given by an earlier source")))
-        for reason, n in s.reasons.most_common(TOP_REASONS):
+        # facility lists are made by people: every bad row gets its own line (file, row, field)
+        per_row = s.kind in PER_ROW_KINDS
+        reasons = s.reasons.most_common(MAX_ROW_LINES if per_row else TOP_REASONS)
+        for reason, n in reasons:
             rows.append(_row("rejection_reason", "warning", source=s.label, observed=float(n),
-                             message=f"{n} x {reason}"))
+                             message=reason if per_row and n == 1 else f"{n} x {reason}"))
+        if per_row and len(s.reasons) > MAX_ROW_LINES:
+            rows.append(_row("rejection_reason", "warning", source=s.label,
+                             message=f"... en nog {len(s.reasons) - MAX_ROW_LINES} regels"))
         if s.duplicates:
             rows.append(_row("duplicates", "info", source=s.label, observed=float(s.duplicates),
                              message=(f"{s.duplicates} values of {s.label} skipped: the same "
