@@ -13,5 +13,11 @@ shift || true
 for level in buurt wijk gemeente; do
   .venv/bin/weefsel index --level "$level" --skip-missing
 done
+# provincie and Nederland: the reference values beside every area (the publisher's own figure,
+# else summed from the counts of the gemeenten); a gemeente-only region has no provincie
+for level in provincie land; do
+  .venv/bin/weefsel index --level "$level" --skip-missing \
+    || echo "weefsel index --level $level overgeslagen (geen $level in dit warehouse)"
+done
 .venv/bin/weefsel info
 exec .venv/bin/weefsel serve "$@"

@@ -215,8 +215,10 @@ def test_profile_beside_gemeente_provincie_nl(client):
     ind = {i["id"]: i for i in p["indicators"]}
     e = ind["eenzaamheid"]
     assert e["period"] == "2020" and set(e["comparators"]) == {"GM0034", "PV24", "NL00"}
-    assert [t["period"] for t in e["trend"]] == ["2016", "2020"]
-    assert ind["laag_inkomen"]["trend"] == []           # one year: no trend line
+    assert [t["period"] for t in e["trend"]["points"]] == ["2016", "2020"]
+    assert ind["laag_inkomen"]["trend"] is None         # one year: no trend
+    assert [r["code"] for r in e["reference"]] == ["GM0034", "PV24", "NL00"]
+    assert e["rank"]["scope_nl"].startswith(f"rang {e['rank']['rank']} van ")
     c = p["composite"]
     assert c["rank_p05"] <= c["rank_median"] <= c["rank_p95"] and c["n_areas"] == 12
     assert any(f["id"] == "svi:overall" for f in p["flags"])

@@ -142,7 +142,13 @@ def test_monte_carlo_reproducible_and_interval_contains_median():
     r1, s1 = composite_frame(df, signs, themes, spec)
     r2, _ = composite_frame(df, signs, themes, spec)
     pd.testing.assert_frame_equal(r1, r2)
-    assert (r1.rank_p05 <= r1.rank_median).all() and (r1.rank_median <= r1.rank_p95).all()
+    ranked = r1[r1.unranked_reason.isna()]
+    assert len(ranked) > 150
+    assert (ranked.rank_p05 <= ranked.rank_median).all() and \
+        (ranked.rank_median <= ranked.rank_p95).all()
+    # areas whose own data carry < 2/3 of the weight are listed, never ranked on imputations
+    unranked = r1[r1.unranked_reason.notna()]
+    assert (unranked.coverage < 2 / 3).all() and unranked["rank"].isna().all()
     assert (r1.n_draws == 300).all()
     fo = s1[s1.choice == "*"].set_index("factor")["first_order_share"]
     assert set(fo.index) >= {"imputation", "normalisation", "aggregation", "weights+interactions"}

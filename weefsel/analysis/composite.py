@@ -25,7 +25,11 @@ from weefsel.errors import CatalogueError
 AGGREGATIONS = ("arithmetic", "geometric")
 WEIGHTINGS = ("equal", "theme")
 RESULT_COLUMNS = ["area_code", "period", "level", "reference", "reference_group", "composite",
-                  "rank", "rank_median", "rank_p05", "rank_p95", "n_draws", "n_ranked"]
+                  "rank", "rank_median", "rank_p05", "rank_p95", "n_draws", "n_ranked",
+                  "coverage", "n_indicators", "n_own", "rests_on", "unranked_reason",
+                  "unranked_reason_nl"]
+#: an area is ranked only when its own data carry at least this share of the weight
+MIN_COMPOSITE_COVERAGE = 2 / 3
 SENSITIVITY_COLUMNS = ["period", "level", "reference", "reference_group", "factor", "choice",
                        "first_order_share", "mean_abs_rank_shift", "p90_abs_rank_shift", "n_areas"]
 
@@ -35,11 +39,14 @@ class CompositeSpec:
     """The central choices and the Monte-Carlo design.
 
     weights: 'equal' | 'theme' | {indicator: weight} (must sum to 1).
-    min_coverage: share of the total weight an area must have observed (with imputation
-    'none') to get a composite.
+    min_coverage: share of the total weight an area must carry with its *own* values to get
+    a composite and a rank (checked on the observed data, before any imputation; areas below
+    it are listed with the reason, never ranked on imputed values).
+    imputation: the central choice is 'none' (weights renormalised over the area's own
+    indicators); the Monte-Carlo draws still vary it, so its rank-variance share is reported.
     """
 
-    imputation: str = "mean"
+    imputation: str = "none"
     normalisation: str = "minmax"
     weights: str | Mapping[str, float] = "equal"
     aggregation: str = "arithmetic"
@@ -49,7 +56,7 @@ class CompositeSpec:
     mc_normalisations: Sequence[str] = NORMALISATIONS
     mc_aggregations: Sequence[str] = AGGREGATIONS
     dirichlet_concentration: float = 50.0
-    min_coverage: float = 0.5
+    min_coverage: float = MIN_COMPOSITE_COVERAGE
     oat_weight_draws: int = 100
 
     def check(self) -> None:
@@ -72,6 +79,8 @@ class CompositeSpec:
             raise CatalogueError("draws must be >= 0")
         if self.dirichlet_concentration <= 0:
             raise CatalogueError("dirichlet_concentration must be > 0")
+        if not 0 < self.min_coverage <= 1:
+            raise CatalogueError("min_coverage must be in (0, 1]")
 
 
 def resolve_weights(weights: str | Mapping[str, float], ids: Sequence[str],
@@ -139,7 +148,9 @@ def min_rank_desc(c: np.ndarray) -> np.ndarray:
     NaN -> NaN. Works on a (D x N) array in one sort."""
     c = np.atleast_2d(c)
     nan = np.isnan(c)
-    v = np.where(nan, np.inf, -c)
+    # equal inputs can differ in the last bits after a BLAS product (identical rows at other
+    # positions): composites within 1e-10 are ties, so ranks never depend on row order
+    v = np.where(nan, np.inf, -np.round(c, 10))
     order = np.argsort(v, axis=1)          # ties are resolved below, stability not needed
     s = np.take_along_axis(v, order, axis=1)
     n = c.shape[1]
@@ -191,9 +202,16 @@ def run_composite(x: np.ndarray, sign: np.ndarray, w0: np.ndarray, spec: Composi
             cache[key] = prepare(x, sign, imp, norm, agg)
         return cache[key]
 
+    # eligibility on the area's OWN data under the central weights: imputed values never
+    # make an area rankable, whatever the draw imputes
+    observed = (~np.isnan(x)).astype(float)
+    eligible = (observed @ w0) >= spec.min_coverage - 1e-12
+
     def scores(imp, norm, agg, w):
         z, m = prep(imp, norm, agg)
-        return aggregate_scores(z, m, w, agg, spec.min_coverage)
+        out = aggregate_scores(z, m, w, agg, spec.min_coverage)
+        out[~eligible, :] = np.nan
+        return out
 
     central = scores(spec.imputation, spec.normalisation, spec.aggregation, w0[:, None])[:, 0]
     central_rank = min_rank_desc(central[None, :])[0]
@@ -299,6 +317,31 @@ def summarise(run: CompositeRun, codes: Sequence[str]) -> pd.DataFrame:
                          "n_ranked": int(np.isfinite(run.rank).sum())})
 
 
+def basis_frame(values: pd.DataFrame, w0: np.ndarray, min_coverage: float) -> pd.DataFrame:
+    """What each area's composite rests on: the share of the weight carried by its own
+    values (``coverage``), the indicators with own data (``rests_on``, comma-separated ids),
+    and for an area below ``min_coverage`` the reason it is not ranked (code and Dutch)."""
+    obs = values.notna().to_numpy()
+    cover = obs.astype(float) @ w0
+    ids = np.array(values.columns)
+    k = len(ids)
+    n_own = obs.sum(axis=1)
+    rests = [",".join(ids[row]) for row in obs]
+    reason = np.where(cover >= min_coverage - 1e-12, None, "too_little_input").astype(object)
+    nl = []
+    for c, n, r in zip(cover, n_own, reason):
+        if r is None:
+            nl.append(None)
+        elif n == 0:
+            nl.append(f"niet gerangschikt: geen eigen cijfers voor de {k} indicatoren van de index")
+        else:
+            nl.append(f"niet gerangschikt: eigen cijfers voor {n} van {k} indicatoren "
+                      f"({c:.0%} van het gewicht; minimaal {min_coverage:.0%})")
+    return pd.DataFrame({"coverage": cover, "n_indicators": k, "n_own": n_own,
+                         "rests_on": rests, "unranked_reason": reason,
+                         "unranked_reason_nl": nl})
+
+
 def sensitivity_table(run: CompositeRun) -> pd.DataFrame:
     shares = first_order_shares(run.ranks, run.factors) if run.ranks.shape[0] else {}
     rows = [{"factor": f, "choice": "*", "first_order_share": s} for f, s in shares.items()]
@@ -335,6 +378,7 @@ def composite_frame(values: pd.DataFrame, signs: Mapping[str, int], themes: Mapp
         sub = values.loc[idx]
         run = run_composite(sub.to_numpy(dtype=float), sign, w0, spec, rng)
         r = summarise(run, sub.index)
+        r = pd.concat([r, basis_frame(sub, w0, spec.min_coverage)], axis=1)
         r["reference_group"] = g
         res.append(r)
         s = sensitivity_table(run)

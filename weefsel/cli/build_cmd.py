@@ -208,6 +208,11 @@ def export_command(
                                     "with BOM)."),
     warehouse: Path = typer.Option(None, "--warehouse", "-w",
                                    help="Warehouse file (default weefsel.duckdb)."),
+    trends: bool = typer.Option(False, "--trends",
+                                help="Write the trend table instead: one row per area, "
+                                     "indicator and year, with change, change per year and "
+                                     "whether it exceeds the published margin (csv/parquet; "
+                                     "needs 'weefsel index')."),
 ) -> None:
     """Export one level as a table for Excel or QGIS: one row per area and year, one column per variable, with the area code, name, level and gemeente code.
 
@@ -218,6 +223,12 @@ def export_command(
 
     if excel and fmt.lower() != "csv":
         raise WeefselError("--excel only applies to --format csv")
+    if trends:
+        from weefsel.analysis.trends import export_trends
+        path, rows, cols = export_trends(warehouse or DEFAULT_WAREHOUSE, level, fmt, out,
+                                         excel=excel)
+        console.print(f"Wrote {path}: {rows} rows x {cols} columns (trends, {level}, {fmt}).")
+        return
     names = [v for v in variables.split(",")] if variables else None
     path, rows, cols = export(warehouse or DEFAULT_WAREHOUSE, level, fmt, out, period=period,
                               variables=names, excel=excel)

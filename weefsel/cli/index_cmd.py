@@ -18,13 +18,17 @@ def register(app: typer.Typer) -> None:
     @app.command("index")
     def index(
         warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse", "-w", help="warehouse file"),
-        level: str = typer.Option("buurt", help="buurt | wijk | gemeente | provincie"),
+        level: str = typer.Option("buurt", help="buurt | wijk | gemeente | provincie | land "
+                                                "(provincie/land: reference values, own figure "
+                                                "or summed from the gemeenten)"),
         period: Optional[str] = typer.Option(None, help="reference year (default: latest in the warehouse); "
                                                         "each variable is read at its latest year <= this"),
         reference: str = typer.Option("nl", help="nl = rank against all areas of the level; "
                                                  "province = within each province"),
         normalisation: str = typer.Option("minmax", help="minmax | zscore | percentile | distance"),
-        imputation: str = typer.Option("mean", help="none | mean | median"),
+        imputation: str = typer.Option("none", help="central choice: none (weights renormalised over "
+                                                    "the area's own indicators) | mean | median; the "
+                                                    "Monte-Carlo draws vary it either way"),
         weights: str = typer.Option("equal", help="equal | theme | path to a YAML file {indicator: weight}"),
         aggregation: str = typer.Option("arithmetic", help="arithmetic | geometric"),
         draws: int = typer.Option(1000, help="Monte-Carlo draws for the rank intervals"),

@@ -172,12 +172,33 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
             return HTMLResponse(body)
         if format == "csv":
             p = build_profile(data, code)
-            rows = [{"indicator": i["id"], "titel": i["title"], "eenheid": i["unit"],
-                     "periode": i["period"], "waarde": i["value"], "onderdrukt": i["suppressed"],
-                     **{f"waarde_{c}": v for c, v in i["comparators"].items()},
-                     "bron": i["source"]} for i in p["indicators"]]
+            rows = [_profile_csv_row(i) for i in p["indicators"]]
             return _csv(pd.DataFrame(rows), f"profiel_{code}")
         return cached(("profile", code), lambda: _json(build_profile(data, code)))
+
+    @app.get("/api/areas/{code}/trends",
+             summary="Ontwikkeling per indicator: reeks, verandering en gepubliceerde marge")
+    def trends(code: Annotated[str, PathParam(max_length=64)],
+               indicator: Annotated[str | None, Query(max_length=200)] = None,
+               format: Format = "json"):
+        a = data.area(code)
+        if indicator is not None:
+            data.layer(indicator)
+        p = build_profile(data, code)
+        inds = [i for i in p["indicators"] if indicator is None or i["id"] == indicator]
+        out = [{k: i.get(k) for k in ("id", "title", "unit", "direction", "trend",
+                                      "missing_reason", "missing_reason_nl")} for i in inds]
+        if format == "csv":
+            rows = [{"indicator": i["id"], "periode": pt["period"], "waarde": pt["value"],
+                     "ondergrens": pt["lower"], "bovengrens": pt["upper"],
+                     "indeling": i["trend"].get("indeling"), "verandering": i["trend"]["change"],
+                     "verandering_per_jaar": i["trend"]["annual_change"],
+                     "buiten_marge": i["trend"]["exceeds_margin"]}
+                    for i in out if i["trend"] for pt in i["trend"]["points"]]
+            return _csv(pd.DataFrame(rows, columns=[
+                "indicator", "periode", "waarde", "ondergrens", "bovengrens", "indeling",
+                "verandering", "verandering_per_jaar", "buiten_marge"]), f"trends_{code}")
+        return {"area": {k: a.get(k) for k in ("code", "name", "level")}, "indicators": out}
 
     @app.get("/api/indicators", summary="Catalogus: indicatoren, index, vlaggen en variabelen")
     def indicators(kind: str | None = None, format: Format = "json"):
@@ -259,7 +280,8 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         if format == "csv":
             return _csv(df, f"tabel_{level}")
         return {"level": level, "columns": [l.public() for l in lays],
-                "rows": clean_records(df), "n": len(df)}
+                "rows": clean_records(df), "n": len(df),
+                "ranks": df.attrs.get("ranks", {}), "reference": df.attrs.get("reference", {})}
 
     @app.get("/api/compare", summary="Twee tot vijf gebieden naast elkaar")
     def compare(codes: Annotated[str, Query(max_length=400, description="codes, komma-gescheiden")],
@@ -270,10 +292,14 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                                 status_code=422)
         areas_ = [data.area(c) for c in dict.fromkeys(code_list)]
         df = _compare(data, [a["code"] for a in areas_])
+        extra = _compare_extra(data, areas_, df)
         if format == "csv":
-            return _csv(df, "vergelijking")
+            return _csv(_compare_csv(df, extra, [a["code"] for a in areas_]), "vergelijking")
+        rows = clean_records(df)
+        for row in rows:
+            row.update(extra.get(row["indicator"], {"ranks": {}, "reference": []}))
         return {"areas": [{"code": a["code"], "name": a["name"], "level": a["level"]}
-                          for a in areas_], "rows": clean_records(df)}
+                          for a in areas_], "rows": rows}
 
     # -- pages ------------------------------------------------------------------------------------
     @app.get("/profiel/{code}", response_class=HTMLResponse, include_in_schema=False)
@@ -419,7 +445,9 @@ def _map_values(data: WebData, level: str, lay, period: str | None, codes
     ok = sorted(v for v, s in vals.values() if not s and v is not None and math.isfinite(v))
     breaks = sorted({ok[min(len(ok) - 1, (i * len(ok)) // 5)] for i in range(1, 5)}
                     if ok else set())
+    rs = data.ranks(lay, level, period) if lay is not None else None
     meta = {"level": level, "period": period,
+            "rank": _rank_meta(rs, level),
             "data_periods": data.data_periods(lay, level, period) if lay else [],
             "counts": counts,
             "min": ok[0] if ok else None, "max": ok[-1] if ok else None,
@@ -434,11 +462,14 @@ def _geojson(data: WebData, level: str, lay, period: str | None, zoom: int) -> b
     geoms = data.geometries(level, zoom)
     names = data.areas.loc[data.areas["level"] == level].set_index("code")["name"].to_dict()
     vals, meta = _map_values(data, level, lay, period, list(geoms))
+    rs = data.ranks(lay, level, period) if lay is not None else None
+    ranks = {c: int(v[0]) for c, v in rs["by_code"].items()} if rs else {}
     feats = []
     for i, (code, geom) in enumerate(geoms.items()):
         value, status = vals[code]
+        rank = ranks.get(code) if status == "ok" else None
         props = json.dumps({"code": code, "name": names.get(code, code), "value": value,
-                            "status": status}, ensure_ascii=False)
+                            "status": status, "rank": rank}, ensure_ascii=False)
         feats.append(f'{{"type":"Feature","id":{i},"geometry":{geom},"properties":{props}}}')
     meta = {**meta, "zoom": zoom, "bbox": geoms.bbox}
     head = '{"type":"FeatureCollection","meta":' + json.dumps(meta, ensure_ascii=False)
@@ -451,10 +482,44 @@ def _values(data: WebData, tiles: LevelTiles, level: str, lay, period: str | Non
     ts = tiles(level)
     vals, meta = _map_values(data, level, lay, period, ts.codes)
     meta["bbox"] = lonlat_bounds(ts)
+    rs = data.ranks(lay, level, period) if lay is not None else None
+    ranks = {c: int(rs["by_code"][c][0]) for c, (v, s) in vals.items()
+             if s == "ok" and rs and c in rs["by_code"]}
     body = {"meta": meta,
             "values": {c: v for c, (v, s) in vals.items() if s == "ok"},
+            "ranks": ranks,
             "suppressed": [c for c, (_, s) in vals.items() if s == "onderdrukt"]}
     return _json(body)
+
+
+def _rank_meta(rs: dict | None, level: str) -> dict | None:
+    """The map's rank legend: how many areas are ranked, where, and which way round."""
+    if not rs:
+        return None
+    from weefsel.indicators.reference import LEVEL_PLURAL
+    ofs = {v[1] for v in rs["by_code"].values()}
+    of = max(ofs) if ofs else 0
+    one = {"best_first": "1 = gunstigst", "highest_first": "1 = hoogste waarde",
+           "highest_score": "1 = hoogste score"}.get(rs["order"], "")
+    return {"of": of, "scope": rs["scope"], "scope_code": rs["scope_code"],
+            "order": rs["order"],
+            "scope_nl": f"rang onder {of} {LEVEL_PLURAL.get(level, level)} {rs['place']} ({one})"}
+
+
+def _profile_csv_row(i: dict) -> dict:
+    """One indicator of the profile as a CSV row (Dutch headers, reference codes as columns)."""
+    t = i.get("trend") or {}
+    r = i.get("rank") or {}
+    row = {"indicator": i["id"], "titel": i["title"], "eenheid": i["unit"],
+           "periode": i["period"], "jaar_cijfer": i.get("data_period"), "waarde": i["value"],
+           "onderdrukt": i["suppressed"], "reden_geen_waarde": i.get("missing_reason_nl"),
+           **{f"waarde_{c}": v for c, v in i["comparators"].items()},
+           **{f"basis_{x['code']}": x.get("basis") for x in i.get("reference") or []},
+           "rang": r.get("rank"), "rang_van": r.get("of"), "rang_bereik": r.get("scope_nl"),
+           "trend_van": t.get("first_period"), "trend_tot": t.get("last_period"),
+           "verandering": t.get("change"), "verandering_per_jaar": t.get("annual_change"),
+           "buiten_marge": t.get("exceeds_margin"), "bron": i["source"]}
+    return row
 
 
 def _table(data: WebData, level: str, lays, period: str | None, q: str | None) -> pd.DataFrame:
@@ -474,9 +539,78 @@ def _table(data: WebData, level: str, lays, period: str | None, q: str | None) -
         v = v.set_index("area_code")
         col = v["value"].where(~v["suppressed"].astype(bool), None)
         df[lay.id] = df["code"].map(col)
-        df[lay.id + "|onderdrukt"] = df["code"].map(v["suppressed"]).fillna(False).astype(bool)
+        df[lay.id + "|onderdrukt"] = df["code"].map(v["suppressed"].astype(bool)).eq(True)
+        rs = data.ranks(lay, level, per)
+        df[lay.id + "|rang"] = df["code"].map(
+            {c: x[0] for c, x in rs["by_code"].items()} if rs else {}).astype("Float64")
         df.attrs.setdefault("periods", {})[lay.id] = per
-    return df.reset_index(drop=True)
+        meta = _rank_meta(rs, level)
+        if meta:
+            df.attrs.setdefault("ranks", {})[lay.id] = meta
+        df.attrs.setdefault("reference", {})[lay.id] = _reference_rows(data, lay, per)
+    attrs = dict(df.attrs)
+    df = df.reset_index(drop=True)
+    df.attrs.update(attrs)
+    return df
+
+
+def _reference_rows(data: WebData, lay, period: str | None) -> list[dict]:
+    """The layer's value for the provincie and Nederland areas of this warehouse."""
+    refs = data.areas[data.areas["level"].isin(["provincie", "land"])]
+    if refs.empty or period is None:
+        return []
+    vals = data.values(lay, codes=list(refs["code"]), period=period)
+    vals = vals.drop_duplicates("area_code").set_index("area_code")
+    out = []
+    for a in refs.itertuples():
+        hit = vals.loc[a.code] if a.code in vals.index else None
+        v = None if hit is None or bool(hit["suppressed"]) else hit["value"]
+        out.append({"code": a.code, "name": a.name, "level": a.level,
+                    "value": None if v is None or pd.isna(v) else float(v)})
+    return out
+
+
+def _compare_extra(data: WebData, areas_: list[dict], df: pd.DataFrame) -> dict[str, dict]:
+    """Per compared indicator: each area's rank (same as map, table and profile) and the
+    values of the provincie and Nederland of the first area."""
+    out: dict[str, dict] = {}
+    first = areas_[0]["code"] if areas_ else None
+    refs = [p for p in data.parents(first) if p["level"] in ("provincie", "land")] if first else []
+    for row in df.itertuples(index=False):
+        lay = data.layers[row.indicator]
+        per = row.periode
+        ranks = {}
+        for a in areas_:
+            r = data.rank_of(lay, a["level"], per, a["code"])
+            if r:
+                ranks[a["code"]] = {"rank": r["rank"], "of": r["of"], "scope_nl": r["scope_nl"]}
+        ref = []
+        if refs:
+            vals = data.values(lay, codes=[p["code"] for p in refs], period=per)
+            vals = vals.drop_duplicates("area_code").set_index("area_code")
+            for p in refs:
+                v = vals["value"].get(p["code"]) if p["code"] in vals.index else None
+                sup = bool(vals["suppressed"].get(p["code"])) if p["code"] in vals.index else False
+                ref.append({"code": p["code"], "name": p["name"], "level": p["level"],
+                            "value": None if v is None or sup or pd.isna(v) else float(v)})
+        out[row.indicator] = {"ranks": ranks, "reference": ref}
+    return out
+
+
+def _compare_csv(df: pd.DataFrame, extra: dict[str, dict], codes: list[str]) -> pd.DataFrame:
+    out = df.copy()
+    for c in codes:
+        out[f"rang_{c}"] = [extra.get(i, {}).get("ranks", {}).get(c, {}).get("rank")
+                            for i in out["indicator"]]
+    ref_codes = []
+    for e in extra.values():
+        for r in e.get("reference", []):
+            if r["code"] not in ref_codes:
+                ref_codes.append(r["code"])
+    for rc in ref_codes:
+        out[f"waarde_{rc}"] = [next((r["value"] for r in extra.get(i, {}).get("reference", [])
+                                     if r["code"] == rc), None) for i in out["indicator"]]
+    return out
 
 
 def _compare(data: WebData, codes: list[str]) -> pd.DataFrame:

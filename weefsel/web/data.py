@@ -554,6 +554,118 @@ class WebData:
             raise NotFound(f"Onbekende periode voor {layer.id}: {period}")
         return str(period)
 
+    # -- ranks: one answer for map, table, compare and profile ------------------------------
+    def ranks(self, layer: Layer, level: str, period: str | None) -> dict[str, Any] | None:
+        """Every area's rank on one layer at one level and period, with the rank's scope.
+
+        ``{"by_code": {code: (rank, of, percentile, place)}, "order", "scope", "scope_code",
+        "place"}``; None for flags (they are not ranked) or a layer without values. Indicators
+        and variables: weefsel.indicators.reference.rank_values over the areas of the level in
+        this warehouse (1 = most favourable). The composite: the index's own central rank
+        (``index_results.rank``, 1 = highest score) within its reference group."""
+        key = ("ranks", layer.id, level, period)
+        memo = self.__dict__.setdefault("_rank_memo", {})
+        if key in memo:
+            return memo[key]
+        memo[key] = out = self._ranks_uncached(layer, level, period)
+        return out
+
+    def _ranks_uncached(self, layer: Layer, level: str, period: str | None
+                        ) -> dict[str, Any] | None:
+        from weefsel.indicators.reference import rank_order, rank_values, scope_name
+        if layer.kind == "flag" or period is None:
+            return None
+        memo = self.__dict__.setdefault("_scope_memo", {})
+        if level not in memo:
+            memo[level] = scope_name(self.areas, level)
+        scope, scope_code, place = memo[level]
+        by_code: dict[str, tuple] = {}
+        if layer.kind == "index" and "rank" in self.columns.get("index_results", []):
+            ref_where, ref_params = self._reference_filter("index_results")
+            grp = "reference_group" if "reference_group" in self.columns["index_results"] \
+                else "NULL"
+            q = (f"SELECT area_code, rank, {grp} FROM index_results WHERE rank IS NOT NULL "
+                 "AND CAST(period AS VARCHAR) = ? AND area_code IN "
+                 "(SELECT code FROM areas WHERE level = ?)"
+                 + (f" AND {ref_where}" if ref_where else ""))
+            rows = self.cursor().execute(q, [str(period), level, *ref_params]).fetchall()
+            counts: dict[Any, int] = {}
+            for _, _, g in rows:
+                counts[g] = counts.get(g, 0) + 1
+            names = self.areas.set_index("code")["name"]
+            for code, rank, g in rows:
+                n = counts[g]
+                g_place = f"in {names[g]}" if isinstance(g, str) and g in names.index \
+                    and str(g).startswith("PV") else place
+                by_code[code] = (float(rank), n, (n - rank) / (n - 1) if n > 1 else None,
+                                 g_place)
+            order = "highest_score"
+        else:
+            if layer.table == "indicator_values":
+                val = self._level_indicator_values(level).get((layer.params[0], str(period)))
+                if val is None:
+                    return None
+            else:
+                v = self.values(layer, level=level, period=period)
+                v = v.drop_duplicates("area_code")
+                if v.empty:
+                    return None
+                v = v.set_index("area_code")
+                val = v["value"].where(~v["suppressed"].astype(bool))
+            r = rank_values(val.astype(float), layer.direction)
+            r = r[r["rank"].notna()]
+            for code, rk, n, pct in zip(r.index, r["rank"].to_numpy(), r["of"].to_numpy(),
+                                        r["percentile"].to_numpy()):
+                by_code[code] = (float(rk), int(n), None if np.isnan(pct) else float(pct),
+                                 place)
+            order = rank_order(layer.direction)
+        if not by_code:
+            return None
+        return {"by_code": by_code, "order": order, "scope": scope, "scope_code": scope_code,
+                "place": place}
+
+    def _level_indicator_values(self, level: str) -> dict[tuple[str, str], pd.Series]:
+        """All indicator_values of one level in one query (ranks of every indicator of a
+        profile then cost one query, not one per indicator)."""
+        memo = self.__dict__.setdefault("_ivl_memo", {})
+        if level not in memo:
+            sup = "coalesce(CAST(suppressed AS BOOLEAN), false)" \
+                if "suppressed" in self.columns["indicator_values"] else "false"
+            df = self.sql(
+                f"SELECT indicator, area_code, CAST(period AS VARCHAR) AS period, "
+                f"CAST(value AS DOUBLE) AS value, {sup} AS suppressed FROM indicator_values "
+                "WHERE area_code IN (SELECT code FROM areas WHERE level = ?)", [level])
+            vals = np.array(df["value"].to_numpy(dtype=float), dtype=float, copy=True)
+            vals[df["suppressed"].to_numpy(dtype=bool)] = np.nan
+            codes = df["area_code"].to_numpy(dtype=object)
+            out: dict[tuple[str, str], pd.Series] = {}
+            keys = list(zip(df["indicator"].to_numpy(dtype=object),
+                            df["period"].to_numpy(dtype=object)))
+            order: dict[tuple[str, str], list[int]] = {}
+            for i, k in enumerate(keys):
+                order.setdefault(k, []).append(i)
+            for k, idx in order.items():
+                ser = pd.Series(vals[idx], index=codes[idx])
+                out[k] = ser[~ser.index.duplicated()]
+            memo[level] = out
+        return memo[level]
+
+    def rank_of(self, layer: Layer, level: str, period: str | None, code: str
+                ) -> dict[str, Any] | None:
+        """The API's ``rank`` object of one area (docs/dashboard.md)."""
+        from weefsel.indicators.reference import band_text, scope_text
+        rs = self.ranks(layer, level, period)
+        hit = rs["by_code"].get(code) if rs else None
+        if hit is None:
+            return None
+        rank, of, pct, place = hit
+        return {"rank": int(rank), "of": int(of), "order": rs["order"], "scope": rs["scope"],
+                "scope_code": rs["scope_code"], "scope_name": place.removeprefix("in "),
+                "level": level, "scope_nl": scope_text(rank, of, level, place, rs["order"]),
+                "percentile": None if pct is None else round(pct, 4),
+                "band_nl": band_text(pct, level, place) if rs["order"] != "highest_first"
+                else None}
+
     # -- areas -----------------------------------------------------------------------------
     def area(self, code: str) -> dict[str, Any]:
         hit = self._area_dicts.get(code)

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from weefsel.analysis.trends import summarise as summarise_trend
+from weefsel.indicators.reference import MISSING_NL
 from weefsel.web.data import LEVEL_LABELS, WebData, clean_records
 
 LEVEL_NAME = {"land": "land", "provincie": "provincie", "gemeente": "gemeente",
@@ -27,8 +29,9 @@ METHOD_LINKS = [
 
 
 def build_profile(data: WebData, code: str) -> dict[str, Any]:
-    """Everything the area page shows, as JSON-safe data."""
+    """Everything the area page shows, as JSON-safe data (fields: docs/dashboard.md)."""
     area = data.area(code)
+    level = area["level"]
     parents = data.parents(code)
     comparators = [p for p in parents if p["level"] in ("gemeente", "provincie", "land")]
     codes = [code] + [c["code"] for c in comparators]
@@ -41,29 +44,64 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
     grid: dict[str, dict[str, dict[str, tuple]]] = {}
     for r in rows:
         grid.setdefault(r[0], {}).setdefault(r[1], {})[str(r[2])] = r
+    extra = _indicator_extra(data, codes)
+    series = _trend_series(data, codes)
     indicators = []
     for lid in layer_ids:
-        per_area = grid.get(lid)
-        mine = per_area.get(code) if per_area else None
+        per_area = grid.get(lid) or {}
+        mine = per_area.get(code)
         if not mine:
             continue
-        periods = sorted(p for p, r in mine.items() if r[3] is not None or r[4])
-        if not periods:
-            continue
         lay = data.layers[lid]
-        period = periods[-1]
+        periods = sorted(p for p, r in mine.items() if r[3] is not None or r[4])
+        period = periods[-1] if periods else max(mine)
         last = mine[period]
-        comp = {}
+        own = extra.get((lid, code, period), {})
+        value = None if last[4] else _num(last[3])
+        reason = None
+        if value is None:
+            reason = "suppressed" if last[4] else (own.get("missing_reason") or "not_published")
+        reference, comp = [], {}
         for c in comparators:
             r = per_area.get(c["code"], {}).get(period)
-            comp[c["code"]] = None if r is None or r[4] else _num(r[3])
-        trend = [{"period": p, "value": _num(mine[p][3])} for p in sorted(mine)
-                 if mine[p][3] is not None]
+            ex = extra.get((lid, c["code"], period), {})
+            v = None if r is None or r[4] else _num(r[3])
+            comp[c["code"]] = v
+            ref_reason = None
+            if v is None:
+                ref_reason = "suppressed" if (r is not None and r[4]) else (
+                    ex.get("missing_reason") or ("not_in_build" if r is None else "not_published"))
+            pts = series.get((lid, c["code"]))
+            reference.append({
+                "code": c["code"], "name": c["name"], "level": c["level"], "value": v,
+                "lower": None if r is None else _num(r[5]),
+                "upper": None if r is None else _num(r[6]),
+                "period": period, "data_period": ex.get("data_period") or period,
+                "suppressed": bool(r is not None and r[4]),
+                "basis": ex.get("basis") if v is not None else None,
+                "basis_nl": _basis_nl(ex.get("basis"), ex.get("coverage"), c["name"])
+                if v is not None else None,
+                "coverage": _num(ex.get("coverage")) if v is not None else None,
+                "missing_reason": ref_reason, "missing_reason_nl": MISSING_NL.get(ref_reason),
+                "points": [{"period": p["period"], "value": p["value"]} for p in pts[0]]
+                if pts else []})
+        pts = series.get((lid, code))
+        if pts is None:   # a warehouse without indicator_trends: the layer's own periods
+            pts = ([{"period": p, "value": _num(r[3]), "lower": _num(r[5]), "upper": _num(r[6])}
+                    for p, r in sorted(mine.items()) if not r[4] and r[3] is not None],
+                   area.get("vintage"))
+        trend = summarise_trend(pts[0], lay.unit)
+        if trend is not None:
+            trend = {"indeling": _int(pts[1]), **trend}
         indicators.append({
             **data._public[lid], "period": period,
-            "value": None if last[4] else _num(last[3]), "suppressed": bool(last[4]),
+            "value": value, "suppressed": bool(last[4]),
             "lower": _num(last[5]), "upper": _num(last[6]),
-            "comparators": comp, "trend": trend if len(trend) > 1 else [],
+            "basis": own.get("basis") if value is not None else None,
+            "missing_reason": reason, "missing_reason_nl": MISSING_NL.get(reason),
+            "comparators": comp, "reference": reference,
+            "rank": data.rank_of(lay, level, period, code) if value is not None else None,
+            "trend": trend,
         })
     _add_data_periods(data, code, indicators)
     flags = []
@@ -71,6 +109,7 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
     flag_rows: dict[str, dict[str, tuple]] = {}
     for r in (data.rows_many([code], flag_ids) if flag_ids else []):
         flag_rows.setdefault(r[0], {})[str(r[2])] = r
+    flag_scope = _flag_scope(data, level)
     for lid in flag_ids:
         if lid not in flag_rows:
             continue
@@ -79,7 +118,7 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
         value = _num(flag_rows[lid][period][3])
         flags.append({"id": lid, "title": lay.title, "period": period, "value": value,
                       "is_flag": lay.unit.startswith("vlag"), "unit": lay.unit,
-                      "raised": bool((value or 0) > 0)})
+                      "raised": bool((value or 0) > 0), "scope_nl": flag_scope})
     sources = sorted({i["source"] for i in indicators if i["source"]})
     prov_list = _provenance(data)
     return {
@@ -95,6 +134,71 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
         "method_links": [{"title": t, "href": h} for t, h in METHOD_LINKS],
         "build": data.build,
     }
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _basis_nl(basis: str | None, coverage: Any, name: str) -> str | None:
+    """How a reference value was obtained, in plain Dutch."""
+    if basis == "published":
+        return f"eigen cijfer van {name} (niet opgeteld uit de gemeenten)"
+    if basis == "counts":
+        cov = _num(coverage)
+        part = f" ({cov:.0%} van de inwoners)".replace(".", ",") \
+            if cov is not None and cov < 0.995 else ""
+        return f"berekend uit de aantallen van de gemeenten in {name}{part}"
+    return None
+
+
+def _indicator_extra(data: WebData, codes: list[str]) -> dict[tuple, dict[str, Any]]:
+    """(indicator, area, period) -> basis, coverage, missing_reason, data_period from
+    indicator_values (columns feature-detected: older warehouses lack them)."""
+    cols = data.columns.get("indicator_values", [])
+    want = [c for c in ("basis", "coverage", "missing_reason", "data_period") if c in cols]
+    if not want:
+        return {}
+    sel = ", ".join(f"CAST({c} AS VARCHAR)" if c != "coverage" else c for c in want)
+    rows = data.cursor().execute(
+        f"SELECT indicator, area_code, CAST(period AS VARCHAR), {sel} FROM indicator_values "
+        "WHERE area_code IN (SELECT unnest(?))", [list(codes)]).fetchall()
+    return {(r[0], r[1], r[2]): dict(zip(want, r[3:])) for r in rows}
+
+
+def _trend_series(data: WebData, codes: list[str]
+                  ) -> dict[tuple[str, str], tuple[list[dict], Any]]:
+    """(indicator, area) -> (points, indeling) from indicator_trends (weefsel index)."""
+    if "indicator_trends" not in data.tables:
+        return {}
+    cols = data.columns["indicator_trends"]
+    ind = "indeling" if "indeling" in cols else "NULL"
+    rows = data.cursor().execute(
+        f"SELECT indicator, area_code, CAST(period AS VARCHAR), value, lower, upper, "
+        f"coalesce(CAST(suppressed AS BOOLEAN), false), {ind} FROM indicator_trends "
+        "WHERE area_code IN (SELECT unnest(?)) ORDER BY 1, 2, 3", [list(codes)]).fetchall()
+    out: dict[tuple[str, str], tuple[list[dict], Any]] = {}
+    for lid, c, per, v, lo, up, sup, indeling in rows:
+        pts, _ = out.setdefault((lid, c), ([], indeling))
+        if sup or _num(v) is None:
+            continue
+        pts.append({"period": per, "value": _num(v), "lower": _num(lo), "upper": _num(up)})
+    return out
+
+
+def _flag_scope(data: WebData, level: str) -> str:
+    """The flags' reference in words: against which areas the 10% is counted."""
+    from weefsel.indicators.reference import LEVEL_PLURAL, scope_name
+    _, _, place = scope_name(data.areas, level)
+    ref_where, ref_params = data._reference_filter("svi_results") \
+        if "svi_results" in data.tables else ("", ())
+    if ref_params and ref_params[0] == "province":
+        place = "in de eigen provincie"
+    return (f"vlag = bij de 10% meest kwetsbare {LEVEL_PLURAL.get(level, level)} {place} "
+            "(percentielrang ≥ 0,90)")
 
 
 def _add_data_periods(data: WebData, code: str, indicators: list[dict]) -> None:
@@ -152,7 +256,44 @@ def _composite(data: WebData, code: str) -> dict[str, Any] | None:
     out["period"] = str(out.get("period"))
     out["n_areas"] = int(n)
     out["level"] = level
+    out["ranked"] = out.get("rank") is not None
+    reason = row.get("unranked_reason")
+    out["unranked_reason"] = reason if isinstance(reason, str) else (
+        None if out["ranked"] else "too_little_input")
+    nl = row.get("unranked_reason_nl")
+    out["unranked_reason_nl"] = nl if isinstance(nl, str) else (
+        None if out["ranked"] else "niet gerangschikt: te weinig eigen cijfers")
+    out["coverage"] = _num(row.get("coverage"))
+    from weefsel.analysis.composite import MIN_COMPOSITE_COVERAGE
+    out["min_coverage"] = round(MIN_COMPOSITE_COVERAGE, 3)
+    rests = row.get("rests_on")
+    out["rests_on"] = [r for r in str(rests).split(",") if r] if isinstance(rests, str) else []
+    titles = {lid: lay.title for lid, lay in data.layers.items()}
+    out["rests_on_titles"] = [titles.get(r, r) for r in out["rests_on"]]
+    in_index = _index_indicators(data, level, out["period"])
+    out["missing"] = [i for i in in_index if i not in out["rests_on"]] \
+        if isinstance(rests, str) else []
+    out["missing_titles"] = [titles.get(r, r) for r in out["missing"]]
+    lay = data.layers.get("index:composite")
+    out["rank_scope"] = data.rank_of(lay, level, out["period"], code) if lay else None
     return out
+
+
+def _index_indicators(data: WebData, level: str, period: str) -> list[str]:
+    """The indicators the composite of this level was built from (the union of rests_on)."""
+    key = ("_index_inds", level, period)
+    if key not in data.response_cache:
+        ids: list[str] = []
+        if "rests_on" in data.columns.get("index_results", []):
+            for (r,) in data.cursor().execute(
+                    "SELECT DISTINCT rests_on FROM index_results WHERE level = ? AND "
+                    "CAST(period AS VARCHAR) = ?", [level, period]).fetchall():
+                for i in str(r or "").split(","):
+                    if i and i not in ids:
+                        ids.append(i)
+        order = list(data.layers)
+        data.response_cache[key] = sorted(ids, key=lambda i: order.index(i) if i in order else 1e9)
+    return data.response_cache[key]
 
 
 def _num(v: Any) -> float | None:
@@ -216,7 +357,7 @@ def interval_chart(comp: dict[str, Any], width: int = 480, height: int = 70) -> 
     """The composite rank as a 90% interval on the axis 1..N (not a point)."""
     n = comp.get("n_areas") or 0
     p05, p95 = comp.get("rank_p05"), comp.get("rank_p95")
-    mid = comp.get("rank_median") if comp.get("rank_median") is not None else comp.get("rank")
+    mid = comp.get("rank") if comp.get("rank") is not None else comp.get("rank_median")
     if not n or mid is None:
         return ""
     p05 = mid if p05 is None else p05
@@ -242,6 +383,91 @@ def interval_chart(comp: dict[str, Any], width: int = 480, height: int = 70) -> 
         f'</svg>')
 
 
+#: short Dutch labels for an empty cell (the API's missing_reason)
+REASON_SHORT = {"not_published": "niet gepubliceerd", "suppressed": "geheim",
+                "other_indeling": "andere indeling", "not_in_build": "niet in dit bestand",
+                "not_at_level": "niet op dit niveau", "too_little_input": "te weinig gegevens"}
+
+
+def _cell(value: float | None, reason: str | None, marker: str = "") -> str:
+    if value is not None:
+        return fmt(value) + marker
+    if reason == "suppressed":
+        return '<span class="onderdrukt">geheim</span>'
+    label = REASON_SHORT.get(reason or "")
+    return f'– <span class="reden">{e(label)}</span>' if label else "–"
+
+
+def _composite_html(c: dict[str, Any] | None) -> list[str]:
+    out = ['<section aria-labelledby="h-index"><h2 id="h-index">Samengestelde index</h2>']
+    if not c:
+        out.append('<p>Voor dit gebied is (nog) geen samengestelde index berekend '
+                   '(<code>weefsel index</code>).</p></section>')
+        return out
+    rests = c.get("rests_on_titles") or []
+    missing = c.get("missing_titles") or []
+    if c.get("ranked", c.get("rank") is not None):
+        scope = (c.get("rank_scope") or {}).get("scope_nl") or \
+            f"rang {fmt(c.get('rank'))} van {c.get('n_areas')}"
+        out.append(
+            f'<p>Score {fmt(c.get("composite"))} in {e(c.get("period"))}: {e(scope)}, met een '
+            f'90%-onzekerheidsinterval van rang {fmt(c.get("rank_p05"))} tot '
+            f'{fmt(c.get("rank_p95"))} ({fmt(c.get("n_draws"))} trekkingen). Het interval, niet '
+            'de losse rang, is de uitkomst.</p>')
+        out.append(interval_chart(c))
+    else:
+        out.append(f'<p class="ongerangschikt"><strong>{e(c.get("unranked_reason_nl") or "Niet gerangschikt.")}'
+                   '</strong>. Een gebied krijgt alleen een score en een rang als het eigen '
+                   'cijfers heeft voor minstens '
+                   f'{fmt(round((c.get("min_coverage") or 2 / 3) * 100))}% van het gewicht; '
+                   'ontbrekende cijfers worden niet ingevuld met een gemiddelde.</p>')
+    if rests or missing:
+        cov = c.get("coverage")
+        rows = [f'<tr><th scope="row">Eigen cijfers ({len(rests)}'
+                + (f'; {fmt(round(cov * 100))}% van het gewicht' if cov is not None else "")
+                + f')</th><td>{e(", ".join(rests)) or "geen"}</td></tr>']
+        if missing:
+            rows.append(f'<tr><th scope="row">Zonder eigen cijfer ({len(missing)})</th>'
+                        f'<td>{e(", ".join(missing))}</td></tr>')
+        out.append('<table class="basis"><caption>Waar de score op rust</caption><tbody>'
+                   + "".join(rows) + '</tbody></table>')
+    out.append('</section>')
+    return out
+
+
+def _trend_html(p: dict[str, Any]) -> list[str]:
+    from weefsel.analysis.trends import change_text
+    rows = [i for i in p["indicators"] if i.get("trend")]
+    out = ['<section aria-labelledby="h-trend"><h2 id="h-trend">Ontwikkeling</h2>']
+    if not rows:
+        out.append('<p>Voor dit gebied zijn geen reeksen met twee of meer jaren.</p></section>')
+        return out
+    indeling = next((i["trend"].get("indeling") for i in rows if i["trend"].get("indeling")), None)
+    cap = "Ontwikkeling per indicator" + (f", alle jaren op de gebiedsindeling {indeling}"
+                                          if indeling else "")
+    out.append('<div class="tabel-wrap" tabindex="0" role="region" aria-label="Ontwikkeling">'
+               f'<table class="trends"><caption>{e(cap)}</caption><thead><tr>'
+               '<th scope="col">Indicator</th><th scope="col">Waarden per jaar</th>'
+               '<th scope="col">Verandering</th><th scope="col">Marge</th></tr></thead><tbody>')
+    for i in rows:
+        t = i["trend"]
+        pts = " · ".join(
+            f'{e(x["period"])}: {fmt(x["value"])}'
+            + (f' ({fmt(x["lower"])}–{fmt(x["upper"])})' if x.get("lower") is not None
+               and x.get("upper") is not None else "") for x in t["points"])
+        change = change_text(t, i.get("unit", "")).split(";")[0]
+        mark = {True: "buiten de marge", False: "binnen de marge", None: "geen marge"}[
+            t.get("exceeds_margin")]
+        out.append(f'<tr><th scope="row">{e(i["title"])}</th><td>{pts}</td>'
+                   f'<td>{e(change)}</td><td>{e(t.get("margin_nl") or mark)}</td></tr>')
+    out.append('</tbody></table></div>')
+    out.append('<p class="toelichting">Verandering = laatste min eerste jaar; per jaar = gedeeld '
+               'door het aantal jaren ertussen. “Groter dan de marge”: het verschil is groter dan '
+               'de gecombineerde 95%-marges van beide jaren. De RIVM-gezondheidscijfers zijn '
+               'modelschattingen zonder gepubliceerde marge.</p></section>')
+    return out
+
+
 def render_fragment(p: dict[str, Any]) -> str:
     """The area page body (headings from h1 down), shared by dashboard and print."""
     a = p["area"]
@@ -254,21 +480,7 @@ def render_fragment(p: dict[str, Any]) -> str:
         out.append(f'<p class="kruimel">Ligt in: {crumbs}</p>')
     comps = p["comparators"]
 
-    # composite
-    out.append('<section aria-labelledby="h-index"><h2 id="h-index">Samengestelde index</h2>')
-    c = p.get("composite")
-    if c:
-        out.append(
-            f'<p>Score {fmt(c.get("composite"))} in {e(c.get("period"))}. '
-            f'Rang {fmt(c.get("rank_median") if c.get("rank_median") is not None else c.get("rank"))} '
-            f'van {c.get("n_areas")} met een 90%-onzekerheidsinterval van rang '
-            f'{fmt(c.get("rank_p05"))} tot {fmt(c.get("rank_p95"))} '
-            f'({fmt(c.get("n_draws"))} trekkingen). Het interval, niet de losse rang, is de uitkomst.</p>')
-        out.append(interval_chart(c))
-    else:
-        out.append('<p>Voor dit gebied is (nog) geen samengestelde index berekend '
-                   '(<code>weefsel index</code>).</p>')
-    out.append('</section>')
+    out += _composite_html(p.get("composite"))
 
     # flags
     out.append('<section aria-labelledby="h-vlag"><h2 id="h-vlag">Gestapelde kwetsbaarheid</h2>')
@@ -285,6 +497,9 @@ def render_fragment(p: dict[str, Any]) -> str:
                        f'{"▲" if f["raised"] else "○"}</span> {e(f["title"])}: <strong>{state}'
                        f'</strong> ({e(f["period"])})</li>')
         out.append('</ul>')
+        scope = next((f.get("scope_nl") for f in p["flags"] if f.get("scope_nl")), None)
+        if scope:
+            out.append(f'<p class="toelichting">{e(scope[0].upper() + scope[1:])}.</p>')
     else:
         out.append('<p>Geen kwetsbaarheidsvlaggen beschikbaar voor dit gebied.</p>')
     out.append('</section>')
@@ -298,31 +513,66 @@ def render_fragment(p: dict[str, Any]) -> str:
                    f'{e(a["name"])} naast {", ".join(e(x["name"]) for x in comps) or "—"}'
                    '</caption><thead><tr><th scope="col">Indicator</th><th scope="col">Jaar</th>'
                    f'<th scope="col" class="num">{e(a["name"])}</th>{heads}'
+                   '<th scope="col" class="num">Rang</th>'
                    '<th scope="col">Trend</th><th scope="col">Bron</th></tr></thead><tbody>')
+        counted = False
+        scopes: list[str] = []
         for i in p["indicators"]:
             if i["suppressed"]:
                 own = '<span class="onderdrukt">geheim</span>'
             else:
-                own = fmt(i["value"])
-                if i.get("lower") is not None and i.get("upper") is not None:
+                own = _cell(i["value"], i.get("missing_reason"))
+                if i["value"] is not None and i.get("lower") is not None \
+                        and i.get("upper") is not None:
                     own += f' <span class="marge">({fmt(i["lower"])}–{fmt(i["upper"])})</span>'
-            cells = "".join(f'<td class="num">{fmt(i["comparators"].get(x["code"]))}</td>'
-                            for x in comps)
+            refs = {r["code"]: r for r in i.get("reference") or []}
+            cells = []
+            for x in comps:
+                r = refs.get(x["code"])
+                if r is None:
+                    cells.append(f'<td class="num">{fmt(i["comparators"].get(x["code"]))}</td>')
+                    continue
+                star = "*" if r.get("basis") == "counts" else ""
+                counted = counted or bool(star)
+                other_year = r.get("value") is not None and r.get("data_period") and \
+                    str(r["data_period"]) != str(i.get("data_period") or i["period"])
+                year = f' <span class="reden">({e(r["data_period"])})</span>' if other_year else ""
+                cells.append(f'<td class="num">{_cell(r.get("value"), r.get("missing_reason"), star)}'
+                             f'{year}</td>')
+            rank = i.get("rank")
+            rank_cell = (f'<span title="{e(rank["scope_nl"])}">{rank["rank"]} van {rank["of"]}</span>'
+                         if rank else "–")
+            if rank and rank.get("scope_name") and rank["scope_name"] not in scopes:
+                scopes.append(rank["scope_name"])
             unit = f' <span class="eenheid">({e(i["unit"])})</span>' if i["unit"] else ""
             dirn = f'<br><span class="richting">{e(i["direction"])}</span>' \
                 if i.get("direction") else ""
+            pts = (i.get("trend") or {}).get("points") or []
             out.append(f'<tr><th scope="row">{e(i["title"])}{unit}{dirn}</th>'
                        f'<td>{e(i.get("data_period") or i["period"])}</td>'
-                       f'<td class="num">{own}</td>{cells}'
-                       f'<td>{sparkline(i["trend"], i["unit"], i["title"])}</td>'
+                       f'<td class="num">{own}</td>{"".join(cells)}'
+                       f'<td class="num">{rank_cell}</td>'
+                       f'<td>{sparkline(pts, i["unit"], i["title"])}</td>'
                        f'<td class="bron">{e(i["source"])}</td></tr>')
         out.append('</tbody></table></div>')
-        out.append('<p class="toelichting">“geheim”: door de bron onderdrukt (te weinig '
-                   'waarnemingen); “–”: geen waarde. Tussen haakjes: de gepubliceerde '
-                   'onzekerheidsmarge.</p>')
+        notes = ['“geheim”: door de bron onderdrukt (te weinig waarnemingen); “–”: geen waarde, '
+                 'met de reden erbij. Tussen haakjes: de gepubliceerde onzekerheidsmarge, of het jaar '
+                 'van een vergelijkingscijfer uit een ander jaar.']
+        if counted:
+            notes.append('*: berekend uit de aantallen (tellers en noemers) van de gemeenten in '
+                         'dat gebied; zonder * het eigen cijfer van de bron.')
+        lv_plural = {"buurt": "buurten", "wijk": "wijken", "gemeente": "gemeenten",
+                     "provincie": "provincies"}.get(a["level"], "gebieden")
+        if scopes:
+            notes.append(f'Rang: onder de {lv_plural} in {", ".join(e(x) for x in scopes)} met '
+                         'een waarde voor die indicator; 1 = gunstigst (bij indicatoren zonder '
+                         'richting: 1 = hoogste waarde).')
+        out.append('<p class="toelichting">' + " ".join(notes) + '</p>')
     else:
         out.append('<p>Geen indicatoren voor dit gebied.</p>')
     out.append('</section>')
+
+    out += _trend_html(p)
 
     # sources
     out.append('<section aria-labelledby="h-bron"><h2 id="h-bron">Bronnen en methode</h2><ul>')
@@ -355,7 +605,7 @@ caption { text-align: left; font-style: italic; padding-bottom: 3pt; }
 th, td { border-bottom: 0.5pt solid #bbb; padding: 2pt 3pt; vertical-align: top; text-align: left; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 tr { break-inside: avoid; }
-.richting, .eenheid, .marge, .toelichting, .bron, .kruimel { color: #444; font-size: 8pt; }
+.richting, .eenheid, .marge, .toelichting, .bron, .kruimel, .reden { color: #444; font-size: 8pt; }
 .onderdrukt { background: repeating-linear-gradient(45deg,#ddd 0 3px,#fff 3px 6px); padding: 0 3pt; }
 a { color: #154273; }
 .vlaggen { list-style: none; padding: 0; } .vlag-ja { font-weight: bold; color: #8b1a1a; }
