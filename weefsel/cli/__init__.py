@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "weefsel.cli.web_cmd",          # serve, profile                 (web)
     "weefsel.cli.beraad_cmd",       # beraad                         (participation: sortition)
     "weefsel.cli.begroting_cmd",    # begroting                      (participation: budgeting)
+    "weefsel.cli.crisis_cmd",       # crisis                         (crisis mode)
 ]
 
 for _name in COMMAND_MODULES:

@@ -100,3 +100,55 @@ def verify_file(path: str | Path, expected: str | None = None) -> tuple[bool, st
     want = (expected or printed).strip().lower()
     ok = actual == printed and actual == want
     return ok, actual
+
+
+def list_rows(store, buurt_code: str) -> list[dict]:
+    """Rows of one buurt: residents who consented to be on paper, with their helpers."""
+    helpers = {h["id"]: h for h in store.people("helper")}
+    on_paper = {pid for (pid,) in store.conn.execute(
+        "SELECT person_id FROM crisis_consents WHERE purpose='lijst' AND withdrawn_at IS NULL")}
+    pairs: dict[int, list[int]] = {}
+    for r, h, _ in store.pairs():
+        pairs.setdefault(r, []).append(h)
+    rows = []
+    for p in store.people("resident", buurt_code):
+        if p["id"] not in on_paper:
+            continue
+        names = [helpers[h]["name"] if h in on_paper else "helper (naam niet op papier)"
+                 for h in pairs.get(p["id"], []) if h in helpers]
+        rows.append({"straat": street_of(p["address"]), "adres": p["address"], "bewoner": p["name"],
+                     "helpers": "; ".join(names) or "GEEN HELPER: meld bij het noodsteunpunt",
+                     "synthetisch": "ja" if p["synthetic"] else "nee"})
+    return rows
+
+
+def produce(store, out_dir: str | Path, *, actor: str, pdf: bool = True,
+            produced_at: str | None = None) -> list[dict]:
+    """Write one list per buurt (HTML, and PDF unless ``pdf=False``); record each checksum."""
+    import datetime as dt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    produced_at = produced_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    buurten = [b for (b,) in store.conn.execute(
+        "SELECT DISTINCT buurt_code FROM crisis_people WHERE kind='resident' ORDER BY 1")]
+    made = []
+    for b in buurten:
+        rows = list_rows(store, b)
+        if not rows:
+            continue
+        scope = f"buurt {b}"
+        page = render_html(scope, rows, produced_at)
+        digest = checksum(scope, rows)
+        target = out / f"bellijst_{b}.html"
+        tmp = target.with_suffix(".html.tmp")
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(target)
+        files = [target.name]
+        if pdf:
+            files.append(write_pdf(page, out / f"bellijst_{b}.pdf").name)
+        store.conn.execute("INSERT OR REPLACE INTO crisis_lists VALUES (?,?,?,?)",
+                           (digest, scope, produced_at, len(rows)))
+        store.audit.write(actor, "print_list", scope, f"sha256={digest} rows={len(rows)}")
+        made.append({"scope": scope, "checksum": digest, "rows": len(rows), "files": files})
+    return made

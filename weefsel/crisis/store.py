@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import secrets
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,10 @@ class AuditSink(Protocol):
     def write(self, actor: str, action: str, obj: str, detail: str = "") -> None: ...
 
 
+def _sha(s: str) -> str:
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
@@ -106,6 +111,7 @@ CREATE TABLE IF NOT EXISTS crisis_people (
     capacity INTEGER NOT NULL DEFAULT 0,
     walk_range_m INTEGER NOT NULL DEFAULT 800,
     payload BLOB NOT NULL,
+    receipt_hash TEXT UNIQUE,
     created_at TEXT NOT NULL,
     retain_until TEXT NOT NULL
 );
@@ -123,7 +129,7 @@ CREATE TABLE IF NOT EXISTS crisis_pairs (
     since TEXT NOT NULL,
     PRIMARY KEY (resident_id, helper_id)
 );
-CREATE TABLE IF NOT EXISTS crisis_roles (user TEXT PRIMARY KEY, role TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS crisis_roles (user TEXT PRIMARY KEY, role TEXT NOT NULL, code_hash TEXT UNIQUE);
 CREATE TABLE IF NOT EXISTS crisis_state (
     id INTEGER PRIMARY KEY, declared_by TEXT, declared_at TEXT, ended_at TEXT, reason TEXT
 );
@@ -184,11 +190,35 @@ class CrisisStore:
         self.audit = audit or self.audit_log
 
     # -- roles and crisis state -------------------------------------------------------
-    def grant(self, admin: Principal, user: str, role: str) -> None:
+    def grant(self, admin: Principal, user: str, role: str) -> str:
+        """Give ``user`` a crisis role; returns a sign-in code (stored only as a hash)."""
         if admin.role != "admin":
             raise Forbidden("alleen een beheerder kent crisisrollen toe", where="crisis")
-        self.conn.execute("INSERT OR REPLACE INTO crisis_roles VALUES (?,?)", (user, role))
+        if role not in (COORDINATOR, "admin", "viewer", "contributor"):
+            raise InputError(f"onbekende crisisrol {role!r}", expected="coordinator, admin")
+        code = secrets.token_urlsafe(12)
+        self.conn.execute("INSERT OR REPLACE INTO crisis_roles VALUES (?,?,?)",
+                          (user, role, _sha(code)))
         self.audit.write(admin.user, "grant", f"user:{user}", role)
+        return code
+
+    def sign_in(self, code: str) -> Principal | None:
+        row = self.conn.execute("SELECT user, role FROM crisis_roles WHERE code_hash=?",
+                                (_sha(code.strip()),)).fetchone()
+        return Principal(*row) if row else None
+
+    def issue_receipt(self, pid: int) -> str:
+        """A code the person keeps to see, change or withdraw his registration."""
+        code = secrets.token_urlsafe(9)
+        self.conn.execute("UPDATE crisis_people SET receipt_hash=? WHERE id=?", (_sha(code), pid))
+        return code
+
+    def by_receipt(self, code: str) -> int:
+        row = self.conn.execute("SELECT id FROM crisis_people WHERE receipt_hash=?",
+                                (_sha(code.strip()),)).fetchone()
+        if not row:
+            raise InputError("onbekende code (of de aanmelding is al verwijderd)", where="crisis")
+        return int(row[0])
 
     def principal(self, user: str, fallback_role: str = "viewer") -> Principal:
         row = self.conn.execute("SELECT role FROM crisis_roles WHERE user=?", (user,)).fetchone()
