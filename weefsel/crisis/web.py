@@ -267,7 +267,7 @@ def get_list(request: Request, name: str):
     if ext not in ("pdf", "html") or not p.is_file():
         return _error(InputError("lijst niet gevonden", where="crisis"), who)
     get_store().audit.write(who.user, "download_list", stem, ext)
-    return FileResponse(p, headers={"Cache-Control": "no-store"})
+    return FileResponse(p, filename=p.name, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/crisis/afkondigen", response_class=HTMLResponse)
