@@ -6,20 +6,34 @@ code, Gurobi, their hardware). Only the two synthetic 'example' pools are public
 pools sf_a … obf are private, so those instances cannot be re-run here (their published
 figures are printed for reference only).
 
-Run:  /work/.venv/bin/python bench/sortition.py [--plain] [--synthetic] [--legacy-samples 2000]
-Prints per instance: our median LEXIMIN runtime (3 runs, seconds, wall clock), the
-published one, the ratio published/ours (>1 = we are faster), the minimum probability
-(exact; published: 10.0%), and the LEGACY minimum estimated by seeded sampling with its
-99% Jeffreys upper bound next to the published bound.
+Run:  .venv/bin/python bench/sortition.py [--runs 3] [--plain-large] [--synthetic] [--legacy-samples 2000]
+Prints per instance, each as median (min-max) of ``--runs`` wall-clock runs:
+
+* **like for like**: the per-person formulation (one unit per volunteer, as the published
+  code), against the published runtime; on example_small_20 always, on example_large_200
+  only with ``--plain-large`` (long);
+* **grouped** (weefsel's default: identical volunteers merged into one unit first), also
+  against the published runtime, but *not* like for like: the published code does not merge;
+* the start-up of ``weefsel beraad`` (``--help``, and a whole draw of example_small_20 as a
+  user runs it, wall and CPU seconds) and whether ``scipy.stats`` is imported on the way
+  (``python -X importtime``);
+
+then the minimum probability (exact; published: 10.0%) and the LEGACY minimum estimated by
+seeded sampling with its 99% Jeffreys upper bound next to the published bound. The first
+line gives the date and the machine load (``os.getloadavg``, as ``uptime``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import resource
 import statistics
+import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -84,10 +98,49 @@ def curve_distance(ref: Path, name: str, algorithm: str, probs: np.ndarray) -> f
     return float(np.abs(ours - df["selection probability"].to_numpy()).max())
 
 
+def timed(fn, runs: int):
+    """(median, min, max) wall seconds of ``runs`` calls, and the last result."""
+    times, out = [], None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return (statistics.median(times), min(times), max(times)), out
+
+
+def fmt(t) -> str:
+    return f"{t[0]:.3f} s ({t[1]:.3f}-{t[2]:.3f})"
+
+
+def startup(d: Path, runs: int) -> None:
+    """Wall and CPU seconds of ``weefsel beraad`` as a user runs it, and its imports."""
+    exe = Path(sys.executable).with_name("weefsel")
+    cmd = [str(exe), "beraad", str(d / "categories.csv"), str(d / "respondents.csv"), "--k", "20", "--seed", "1"]
+    for label, args in (("weefsel beraad --help", [str(exe), "beraad", "--help"]),
+                        ("weefsel beraad example_small_20 --k 20 (whole draw)", cmd)):
+        walls, cpus = [], []
+        for _ in range(runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run(args, capture_output=True, check=True)
+            walls.append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        print(f"{label}: wall {fmt((statistics.median(walls), min(walls), max(walls)))}, "
+              f"CPU {statistics.median(cpus):.2f} s (median of {runs})")
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "weefsel", *cmd[1:]],
+                         capture_output=True, text=True, check=True)
+    mods = {line.rsplit("|", 1)[-1].strip() for line in res.stderr.splitlines() if line.startswith("import time:")}
+    heavy = [m for m in ("scipy.stats", "pandas", "scipy.optimize") if m in mods]
+    print(f"  imported during the draw (python -X importtime): {', '.join(heavy) or 'none of'} "
+          f"{'(scipy.stats NOT imported)' if 'scipy.stats' not in mods else '(scipy.stats imported!)'}; "
+          f"scipy.optimize is the LP/ILP solver interface the draw itself needs")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plain", action="store_true",
-                        help="also time the plain formulation (one unit per person) on the small example")
+    parser.add_argument("--plain-large", action="store_true",
+                        help="also time the per-person formulation on example_large_200 (long)")
     parser.add_argument("--legacy-samples", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--synthetic", action="store_true",
@@ -97,35 +150,34 @@ def main() -> None:
     ref = (data / "participation/sortition/citizensassemblies-replication") if data else None
     if ref is None or not ref.is_dir():
         sys.exit("reference data not found (set WEEFSEL_DATA)")
+    load = os.getloadavg()
+    print(f"# {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load {load[0]:.1f} "
+          f"{load[1]:.1f} {load[2]:.1f} (uptime); times: median (min-max) of {args.runs} runs, wall clock")
     print("Published LEXIMIN runtimes: Flanigan et al. 2021 replication, reference_output/*_statistics.txt")
-    print("(their hardware, Gurobi; ours: HiGHS via highspy/scipy on this machine, shared 2-core VM)\n")
+    print("(their hardware, Gurobi; ours: HiGHS via highspy/scipy on this machine)\n")
+    startup(ref / "data" / "example_small_20", args.runs)
+    print()
     for name, k in INSTANCES:
         d = ref / "data" / name
         inst = load_instance(d / "categories.csv", d / "respondents.csv", k)
         pub = published(ref, name)
-        times, dist, stats = [], None, None
-        for _ in range(args.runs):
-            t0 = time.perf_counter()
-            dist, stats = fair_distribution(inst)
-            times.append(time.perf_counter() - t0)
-        ours = statistics.median(times)
-        p = dist.marginals(inst.n)
         pub_t = float(pub["runtime_s"])
-        print(f"== {name} (n={inst.n}, k={k})")
-        print(f"LEXIMIN runtime, median of {args.runs}: ours {ours:.3f} s | published {pub_t:.1f} s | "
-              f"ratio published/ours {pub_t / ours:,.0f}x")
-        print(f"LEXIMIN min probability (exact): ours {p.min():.6f} | published {pub['LEXIMIN minimum probability (exact)']}"
-              f" | max |p_i - k/n| = {np.abs(p - k / inst.n).max():.2e} | gini {gini(p):.4f}")
-        print(f"  ({stats['units']} groups of interchangeable people, {stats['iterations']} LP/ILP rounds, "
-              f"{stats['panels_in_support']} panel compositions in the lottery)")
-        print(f"  LEXIMIN curve vs published curve: max gap {curve_distance(ref, name, 'leximin', p):.2e}")
-        if args.plain and name == "example_small_20":
-            t0 = time.perf_counter()
-            dist2, stats2 = fair_distribution(inst, group_identical=False)
-            t_plain = time.perf_counter() - t0
+        print(f"== {name} (n={inst.n}, k={k}); published LEXIMIN runtime {pub_t:.1f} s")
+        if name == "example_small_20" or args.plain_large:
+            t_plain, (dist2, stats2) = timed(lambda: fair_distribution(inst, group_identical=False), args.runs)
             p2 = dist2.marginals(inst.n)
-            print(f"  plain formulation (one unit per person): {t_plain:.1f} s, {stats2['iterations']} rounds, "
-                  f"min {p2.min():.6f}; ratio published/plain {pub_t / t_plain:.2f}x")
+            print(f"  like for like, per-person formulation (one unit per volunteer): {fmt(t_plain)}, "
+                  f"{stats2['iterations']} rounds, min {p2.min():.6f}; ratio published/ours {pub_t / t_plain[0]:.2f}x")
+        else:
+            print("  like for like, per-person formulation: not run (pass --plain-large)")
+        t_grp, (dist, stats) = timed(lambda: fair_distribution(inst), args.runs)
+        p = dist.marginals(inst.n)
+        print(f"  grouped (identical volunteers merged first; NOT like for like): {fmt(t_grp)}, "
+              f"ratio published/ours {pub_t / t_grp[0]:,.0f}x ({stats['units']} groups, "
+              f"{stats['iterations']} LP/ILP rounds, {stats['panels_in_support']} panel compositions)")
+        print(f"  LEXIMIN min probability (exact): ours {p.min():.6f} | published "
+              f"{pub['LEXIMIN minimum probability (exact)']} | max |p_i - k/n| = {np.abs(p - k / inst.n).max():.2e} "
+              f"| gini {gini(p):.4f}; curve vs published: max gap {curve_distance(ref, name, 'leximin', p):.2e}")
         samples = args.legacy_samples if k <= 20 else max(200, args.legacy_samples // 10)
         t0 = time.perf_counter()
         lp = legacy_probabilities(inst, samples, rng_for(1))

@@ -6,7 +6,6 @@ the second half builds Flevoland from ../shared/data once per session.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -370,9 +369,9 @@ def test_flevoland_validation_report(flevoland_warehouse):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("WEEFSEL_SLOW"), reason="national build: set WEEFSEL_SLOW=1 "
-                    "(timed in bench/build.py)")
 def test_national_build(data_dir, tmp_path):
+    """The whole country from ../shared/data (runs in every test run: about half a minute,
+    see bench/build.py; deselect with ``-m 'not slow'``)."""
     rep = B.build("nl", data_dir, tmp_path / "nl.duckdb", progress=False)
     assert rep.level_counts["gemeente"] >= 342 and rep.level_counts["wijk"] >= 3393
     v = rep.validation

@@ -1,4 +1,10 @@
-"""The online StatLine path against recorded OData responses (tests/recorded/odata)."""
+"""The online StatLine path against hand-written OData responses (tests/recorded/odata).
+
+No real response of the wijk-en-buurt tables exists anywhere stored, so these files are
+hand-written in the real v3 envelope (the real recordings of other tables are tested in
+test_recorded_real.py, which also checks that the 85984NED figures here are the published
+ones). 85146NED and 50090NED values are illustrative, not published figures.
+"""
 
 from __future__ import annotations
 

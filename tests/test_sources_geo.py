@@ -298,6 +298,7 @@ def test_overpass_turbo_geojson_export_with_polygons(tmp_path):
 # --------------------------------------------------------------------------- online clients
 
 def test_pdok_client_pages_through_wfs():
+    """Hand-written pages: no real PDOK gebiedsindelingen answer is recorded (tests/recorded/REAL.md)."""
     pages = [json.loads((RECORDED / "pdok" / f"gemeente_page{i}.json").read_text()) for i in (1, 2)]
     seen = []
 
@@ -316,6 +317,7 @@ def test_pdok_client_pages_through_wfs():
 
 
 def test_overpass_recorded_file():
+    """Hand-written answer: no real Overpass output for a Dutch area is recorded (tests/recorded/REAL.md)."""
     frames = load_osm(RECORDED / "overpass" / "almere_centrum.json")
     fac = frames.facilities.set_index("facility_id")
     assert set(fac.index) == {"osm:node/101", "osm:node/102", "osm:way/201", "osm:way/202",

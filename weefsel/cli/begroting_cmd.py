@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
     def begroting(
         file: Path = typer.Argument(..., help="Pabulib .pb file"),
         rule: str = typer.Option(None, "--rule", help="greedy, equalshares, equalshares/add1, "
-                                 "equalshares/add1-comparison, equalshares/add1u, maxwelfare "
+                                 "equalshares/add1-first, equalshares/add1-comparison, equalshares/add1u, maxwelfare "
                                  "(default: the file's META rule)"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts"),
         show_explain: bool = typer.Option(False, "--explain", help="a Dutch explanation per project"),

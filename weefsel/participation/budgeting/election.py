@@ -4,7 +4,9 @@ Each ballot becomes, per project it names, an integer weight: 1 for approval and
 the points for cumulative and scoring ballots, and ``L - r`` for the project at 0-based
 rank ``r`` in an ordinal ballot of length ``L`` (this reproduces the ``score`` column that
 Pabulib publishes for ordinal files). A project's *score* is the sum of its weights; its
-*votes* the number of ballots naming it.
+*votes* the number of ballots naming it, as the file's own ``votes`` column counts them: a
+cumulative ballot that names a project with 0 points still counts as a vote for it (the
+project is then not among that voter's *supporters*, who are the ones with a weight > 0).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def election_from_pb(pb: PbFile) -> Election:
     pos = {p: i for i, p in enumerate(ids)}
     sup: list[list[int]] = [[] for _ in ids]
     wts: list[list[int]] = [[] for _ in ids]
+    named = [0] * len(ids)
     ordinal = pb.vote_type == "ordinal"
     for v, b in enumerate(pb.ballots):
         n = len(b.projects)
@@ -64,6 +67,7 @@ def election_from_pb(pb: PbFile) -> Election:
                 w = n - r
             else:
                 w = 1
+            named[j] += 1
             if w > 0:
                 sup[j].append(v)
                 wts[j].append(w)
@@ -71,5 +75,5 @@ def election_from_pb(pb: PbFile) -> Election:
     weights = [np.asarray(w, dtype=np.int64) for w in wts]
     return Election(
         ids, [pb.projects[p].cost for p in ids], pb.budget, len(pb.ballots), supporters, weights,
-        [len(s) for s in sup], [Fraction(int(w.sum())) for w in weights], pb.currency,
+        named, [Fraction(int(w.sum())) for w in weights], pb.currency,
     )

@@ -33,6 +33,10 @@ def explain_step(step: Step, cost: Fraction, rule: str, currency: str) -> str:
     m = lambda x: money(x, currency)
     if step.note == "geen stemmen":
         return "niet gefinancierd: het project kreeg geen stemmen"
+    if step.note == "geen punten":
+        if step.supporters == 1:
+            return "niet gefinancierd: de enige stemmer die het noemde, gaf het 0 punten"
+        return f"niet gefinancierd: de {step.supporters} stemmers die het noemden, gaven het allemaal 0 punten"
     if step.note == "restbudget":
         return (f"gefinancierd uit het restbudget: na de groepsbudgetten was er nog {m(step.remaining)} over, "
                 f"het project kost {m(cost)}")
@@ -74,6 +78,20 @@ def explain(pb: PbFile, outcome: Outcome) -> dict[str, str]:
     return out
 
 
+def completion_nl(rule: str) -> str:
+    """The add1 variant of an equal-shares rule in plain Dutch ('' for other rules)."""
+    completion = rule.partition("/")[2].removesuffix("-comparison")
+    if completion == "add1-first":
+        return ("variant add1-first: het bedrag per stemmer is steeds met 1 verhoogd en gestopt bij de "
+                "eerste uitkomst waarin geen project meer in het budget past (zoals pabutools)")
+    if completion in ("add1", "add1u"):
+        return ("variant add1: het bedrag per stemmer is steeds met 1 verhoogd zolang de uitkomst binnen het "
+                "budget bleef, ook voorbij de eerste uitkomst waarin geen project meer past (zoals de "
+                "officiële uitslagen van Assen 2024, Świecie 2023 en Wieliczka 2023)"
+                + ("; daarna aangevuld op volgorde van stemmen" if completion == "add1u" else ""))
+    return ""
+
+
 def summary(pb: PbFile, outcome: Outcome) -> str:
     """One Dutch line on the whole outcome."""
     cur = pb.currency
@@ -81,6 +99,9 @@ def summary(pb: PbFile, outcome: Outcome) -> str:
             f"besteed {money(outcome.cost, cur)} van {money(outcome.budget, cur)}")
     if outcome.per_voter is not None:
         line += f"; elke stemmer had {money(outcome.per_voter, cur)} te verdelen"
+    variant = completion_nl(outcome.rule)
+    if variant:
+        line += f"; {variant}"
     if outcome.comparison:
         line += f"; vergelijking met greedy: {outcome.comparison}"
     if outcome.note:

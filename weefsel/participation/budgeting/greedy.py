@@ -29,7 +29,8 @@ def greedy(e: Election, caps: dict[int, tuple[str, Fraction]] | None = None,
     order = greedy_order(e)
     for j in order:
         if e.scores[j] <= 0:
-            steps[e.project_ids[j]] = Step(e.project_ids[j], False, left, e.votes[j], note="geen stemmen")
+            steps[e.project_ids[j]] = Step(e.project_ids[j], False, left, e.votes[j],
+                                           note="geen stemmen" if e.votes[j] == 0 else "geen punten")
             continue
         g = caps.get(j)[0] if caps and j in caps else None
         fits = e.costs[j] <= left and (g is None or g not in group_left or e.costs[j] <= group_left[g])

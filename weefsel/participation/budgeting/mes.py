@@ -1,11 +1,14 @@
-"""Method of Equal Shares (Peters & Skowron) with add1 completion and the comparison step.
+"""Method of Equal Shares (Peters & Skowron) with the add1 completions and the comparison step.
 
-Exact (Fraction) runs decide; a float run only searches the add1 increments, and any float
-decision closer than a relative 1e-9 is recomputed exactly (see docs/burgerbegroting.md).
+Every run is exact: money is held as integers over a common denominator, floats only rank
+the candidates, and any float call closer than a relative 1e-9 is priced again exactly
+(_MesFast; _Mes is the plain exact-fraction definition it is tested against). See
+docs/burgerbegroting.md.
 """
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -126,18 +129,18 @@ class _Mes:
         return winners, info
 
 
-class _Uncertain(Exception):
-    """A float decision was too close to call: recompute that run exactly."""
+_TOL = 1e-9
 
-
-_REL = 1e-9
+#: add1 raises every voter's endowment while the outcome fits; add1-first also stops at the
+#: first outcome that exhausts the budget (pabutools); add1u = add1 then a greedy fill.
+COMPLETIONS = ("none", "add1", "add1-first", "add1u")
 
 
 _FLOAT_CACHE: dict[int, tuple] = {}
 
 
 def _float_cache(e: Election) -> tuple:
-    """Float costs, float weights, all-approval flag, first-round bounds (per election object)."""
+    """Float costs and weights, all-approval flag, total weights, ranks, int weights (per election)."""
     key = id(e)
     hit = _FLOAT_CACHE.get(key)
     if hit is None or hit[0] is not e:
@@ -146,173 +149,267 @@ def _float_cache(e: Election) -> tuple:
         unit = all(bool((w == 1).all()) for w in e.weights)
         tw = [float(w.sum()) for w in wf]
         ranks = [np.arange(len(w), 0, -1, dtype=np.float64) for w in wf]
-        hit = (e, (costs, wf, unit, tw, ranks))
+        wobj = [w.astype(object) for w in e.weights]
+        hit = (e, (costs, wf, unit, tw, ranks, wobj))
         _FLOAT_CACHE.clear()
         _FLOAT_CACHE[key] = hit
     return hit[1]
 
 
-class _MesFloat:
-    """The same run in floating point, used only to *search* the add1 increments quickly.
+_CLOSE = object()
 
-    Every decision whose margin is below a relative 1e-9 raises _Uncertain (the caller then
-    runs the exact version). Round-one ties are computed as ``rest / (weight * cost)`` so
-    that exactly tied projects give bitwise equal floats and reach the same tie-break.
+
+class _MesFast:
+    """One Equal Shares run with exact decisions at float speed (used for every run).
+
+    Each voter's money is held exactly, as a Python int numerator (numpy object array) over
+    the denominator of the round in which it last changed (``D[t]``; every later ``D`` is a
+    multiple, so only the payers of a round are rescaled), and as the nearest float. Each round the
+    candidates are priced in floats from those nearest floats (relative error far below
+    1e-12). A price within a relative 1e-9 of the cheapest one, and a supporters' total
+    within 1e-9 of the cost, is priced again exactly; the winner is always priced exactly
+    (the float order proposes who pays everything, integer arithmetic checks it) and paid
+    exactly. So every decision and every amount is that of the exact definition (_Mes),
+    which the tests compare it with.
     """
 
-    def __init__(self, e: Election, total: float, cost_utility: bool):
+    def __init__(self, e: Election, total: Fraction, cost_utility: bool):
         self.e = e
         self.cost_utility = cost_utility
         n = max(e.n_voters, 1)
-        self.budget = np.full(n, total / n)
-        cache = _float_cache(e)
-        self.costs, self.wf, self.unit, self.bound0, self.ranks = cache
+        total = Fraction(total)
+        self.endowment = total / n
+        self.D = total.denominator * n               # the current denominator
+        self.dens = [self.D]                          # denominator of each round
+        self.t = np.zeros(n, dtype=np.int64)          # round of each voter's last change
+        self._fac = np.array([1], dtype=object)       # D // dens[t], per round t
+        self.num = np.empty(n, dtype=object)
+        self.num[:] = total.numerator
+        self.fb = np.full(n, total.numerator / self.D)
+        self.costs, self.wf, self.unit, self.tw, self.ranks, self.wobj = _float_cache(e)
 
-    def evaluate(self, j: int):
+    # -- exact -------------------------------------------------------------------------------
+    def current(self, sup: np.ndarray) -> np.ndarray:
+        """Exact numerators over the current D for the voters ``sup``."""
+        return self.num[sup] * self._fac[self.t[sup]]
+
+    def money(self, j: int) -> Fraction:
+        """Exact money left with project j's supporters."""
+        sup = self.e.supporters[j]
+        return Fraction(int(self.current(sup).sum()) if len(sup) else 0, self.D)
+
+    def exact_price(self, j: int) -> tuple | None:
+        """(rest, W, order, k, B) or None when j's supporters cannot pay for it.
+
+        With supporters sorted by money per unit weight (``order``), the first ``k`` pay all
+        they have and the others ``q * weight`` with q = rest / (W * D * cost_den); B holds
+        their money over D * cost_den.
+        """
+        e = self.e
+        sup = e.supporters[j]
+        c = e.costs[j]
+        cd = c.denominator
+        C = c.numerator * self.D                   # cost over D*cd
+        B = self.current(sup) * cd if cd != 1 else self.current(sup)
+        if int(B.sum()) < C:
+            return None
+        w = self.wobj[j]
+        order = np.argsort(self.fb[sup] / self.wf[j], kind="stable")
+        k = self._float_split(self.fb[sup][order], self.wf[j][order], float(c))
+        got = None if k is None else self._check(B[order], w[order], C, k)
+        if got is None:                            # the float order misled: exact keys (rare)
+            keys = [Fraction(int(a), int(b)) for a, b in zip(B, w)]
+            order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
+            Bs, ws = B[order], w[order]
+            rest, W, k = C, int(ws.sum()), 0
+            while k < len(Bs) and Bs[k] * W < rest * ws[k]:
+                rest -= int(Bs[k])
+                W -= int(ws[k])
+                k += 1
+            got = self._check(Bs, ws, C, k)
+            if got is None:
+                raise AssertionError("no exact Equal Shares split")
+        rest, W = got
+        return rest, W, order, k, B
+
+    @staticmethod
+    def _float_split(bs: np.ndarray, ws: np.ndarray, cost: float) -> int | None:
+        """Float guess of the first (sorted) supporter who does not pay all they have."""
+        paid = np.cumsum(bs) - bs
+        wrem = float(ws.sum()) - (np.cumsum(ws) - ws)
+        q = (cost - paid) / wrem
+        hit = bs >= q * ws
+        k = int(np.argmax(hit))
+        return k if hit[k] else None
+
+    @staticmethod
+    def _check(Bs: np.ndarray, ws: np.ndarray, C: int, k: int) -> tuple[int, int] | None:
+        """(rest, W) if position k is exactly the split: the first k pay all, the rest q*w."""
+        rest = C - int(Bs[:k].sum()) if k else C
+        W = int(ws[k:].sum())
+        if W <= 0 or rest <= 0:
+            return None
+        if k and not (Bs[:k] * W <= ws[:k] * rest).all():
+            return None
+        if not (Bs[k:] * W >= ws[k:] * rest).all():
+            return None
+        return rest, W
+
+    def exact_rho(self, j: int, price) -> Fraction:
+        """rho = q / cost (cost utilities) or q (approval utilities), exactly."""
+        rest, W = price[0], price[1]
+        q = Fraction(rest, W * self.D * self.e.costs[j].denominator)
+        return q / self.e.costs[j] if self.cost_utility else q
+
+    def pay(self, j: int, price) -> None:
+        """Apply the exact payment of project j (its supporters' money changes, D grows)."""
+        rest, W, order, k, B = price
+        sup = self.e.supporters[j]
+        scale = self.e.costs[j].denominator * W
+        g = math.gcd(rest, scale)
+        scale //= g
+        self.D *= scale
+        self.dens.append(self.D)
+        self._fac = np.append(self._fac * scale, np.array([1], dtype=object))
+        srt = sup[order]
+        self.num[srt[:k]] = 0
+        self.num[srt[k:]] = (B[order[k:]] * W - self.wobj[j][order[k:]] * rest) // g
+        self.t[sup] = len(self.dens) - 1
+        self.fb[sup] = (self.num[sup] / self.D).astype(np.float64)
+
+    # -- float -------------------------------------------------------------------------------
+    def float_price(self, j: int):
+        """Float rho of j, None if certainly unaffordable, _CLOSE if too close to call."""
         cost = self.costs[j]
-        b = self.budget[self.e.supporters[j]]
-        if self.unit and len(b) <= 64:  # small: plain Python beats numpy call overhead
-            bl = sorted(b.tolist())
-            money = sum(bl)
-            if abs(money - cost) <= _REL * cost:
-                raise _Uncertain
-            if money < cost:
-                return None
-            paid = 0.0
-            left = len(bl)
-            for x in bl:
-                q = (cost - paid) / left
-                if x >= q:
-                    break
-                paid += x
-                left -= 1
-            if left == 0:  # only by rounding when money ~ cost
-                raise _Uncertain
-            rest = cost - paid
-            rho = rest / (left * cost) if self.cost_utility else rest / left
-            return rho, rest / left
+        b = self.fb[self.e.supporters[j]]
         if self.unit:
-            bs = np.sort(b)
-            cs = np.cumsum(bs)
-            money = float(cs[-1])
-            if abs(money - cost) <= _REL * cost:
-                raise _Uncertain
-            if money < cost:
+            money = float(b.sum())
+            if money < cost * (1 - _TOL):
                 return None
-            paid = cs - bs
-            wrem = self.ranks[j]                      # k, k-1, ..., 1
+            if money <= cost * (1 + _TOL):
+                return _CLOSE
+            bs = np.sort(b)
+            paid = np.cumsum(bs) - bs
+            wrem = self.ranks[j]
             q = (cost - paid) / wrem
             hit = bs >= q
-            k = int(np.argmax(hit))
-            if not hit[k]:
-                raise _Uncertain
         else:
             w = self.wf[j]
             money = float(b.sum())
-            if abs(money - cost) <= _REL * cost:
-                raise _Uncertain
-            if money < cost:
+            if money < cost * (1 - _TOL):
                 return None
+            if money <= cost * (1 + _TOL):
+                return _CLOSE
             order = np.argsort(b / w, kind="stable")
             bs = b[order]
             ws = w[order]
             paid = np.cumsum(bs) - bs
-            wrem = float(ws.sum()) - (np.cumsum(ws) - ws)
+            wrem = self.tw[j] - (np.cumsum(ws) - ws)
             q = (cost - paid) / wrem
             hit = bs >= q * ws
-            k = int(np.argmax(hit))
-            if not hit[k]:
-                raise _Uncertain
-        rest = cost - float(paid[k])
-        if self.cost_utility:
-            rho = rest / (float(wrem[k]) * cost)
-        else:
-            rho = rest / float(wrem[k])
-        return rho, float(q[k])
+        k = int(np.argmax(hit))
+        if not hit[k]:
+            return _CLOSE
+        qk = float(q[k])
+        return qk / cost if self.cost_utility else qk
 
-    def run(self, stop_above: float | None = None) -> list[int]:
+    def run(self, stop_above: Fraction | None = None) -> tuple[list[int], dict[int, tuple[Fraction, int]]]:
+        """The winners in order and per winner (rho, round); stops once spending passes
+        ``stop_above`` (the add1 search only needs to know that)."""
         e = self.e
         bound: dict[int, float] = {}
         for j in range(len(e.project_ids)):
             if e.costs[j] > 0 and len(e.supporters[j]) > 0:
-                tw = self.bound0[j]
-                bound[j] = 1.0 / tw if self.cost_utility else self.costs[j] / tw
+                bound[j] = 1.0 / self.tw[j] if self.cost_utility else self.costs[j] / self.tw[j]
         winners: list[int] = []
-        spent = 0.0
+        info: dict[int, tuple[Fraction, int]] = {}
+        spent = Fraction(0)
         while bound:
-            best: list[tuple[float, float, int]] = []
+            best = math.inf
+            near: list[int] = []        # candidates within 1e-9 of the cheapest
+            exact: dict[int, tuple] = {}
             for j in sorted(bound, key=lambda x: (bound[x], x)):
-                if best and bound[j] > best[0][0] * (1 + _REL):
+                if bound[j] > best * (1 + _TOL):
                     break
-                r = self.evaluate(j)
-                if r is None:
+                r = self.float_price(j)
+                if r is _CLOSE:
+                    p = self.exact_price(j)
+                    if p is None:
+                        del bound[j]
+                        continue
+                    exact[j] = p
+                    r = float(self.exact_rho(j, p))
+                elif r is None:
                     del bound[j]
                     continue
-                rho, q = r
-                bound[j] = rho
-                if not best or rho < best[0][0]:
-                    if best and rho >= best[0][0] * (1 - _REL):
-                        raise _Uncertain
-                    best = [(rho, q, j)]
-                elif rho == best[0][0]:
-                    best.append((rho, q, j))
-                elif rho <= best[0][0] * (1 + _REL):
-                    raise _Uncertain
-            if not best:
+                bound[j] = r
+                if r < best:
+                    best = r
+                near.append(j)
+            near = [j for j in near if bound[j] <= best * (1 + _TOL)]
+            if not near:
                 break
-            rho, q, j = min(best, key=lambda t: (-e.votes[t[2]], e.costs[t[2]], t[2]))
+            if len(near) == 1:
+                j = near[0]
+                price = exact.get(j) or self.exact_price(j)
+                if price is None:          # cannot happen: the float margin excludes it
+                    raise AssertionError("float and exact affordability disagree")
+                rho = self.exact_rho(j, price)
+            else:                          # too close for floats: exact prices and tie-break
+                cands = []
+                for j in near:
+                    p = exact.get(j) or self.exact_price(j)
+                    if p is None:
+                        del bound[j]
+                        continue
+                    cands.append((self.exact_rho(j, p), -e.votes[j], e.costs[j], j, p))
+                if not cands:
+                    continue
+                rho, _, _, j, price = min(cands, key=lambda t: t[:4])
             winners.append(j)
-            sup = e.supporters[j]
-            self.budget[sup] = np.maximum(self.budget[sup] - q * self.wf[j], 0.0)
+            info[j] = (rho, len(winners))
+            self.pay(j, price)
             del bound[j]
-            spent += self.costs[j]
+            spent += e.costs[j]
             if stop_above is not None and spent > stop_above:
                 break
-        return winners
+        return winners, info
 
 
 def _cost(e: Election, js: list[int]) -> Fraction:
     return sum((e.costs[j] for j in js), Fraction(0))
 
 
-def _add1_search(e: Election, cost_utility: bool, increment: Fraction, supported: set[int],
-                 winners: list[int]) -> Fraction:
-    """The largest total budget reached by the add1 increments (the real budget if none works).
+def _exhaustive(e: Election, chosen: list[int], supported: set[int]) -> bool:
+    """No supported project left out still fits what the chosen ones leave of the budget."""
+    left = e.budget - _cost(e, chosen)
+    have = set(chosen)
+    return not any(e.costs[j] <= left for j in supported if j not in have)
 
-    Steps are searched with the float run; a step whose float run is too close to call is
-    run exactly. The final total and the rejected step after it are always confirmed exactly
-    (if confirmation fails, the whole search is redone exactly).
+
+def _add1(e: Election, cost_utility: bool, increment: Fraction, supported: set[int],
+          plain: _MesFast, first: bool) -> _MesFast:
+    """The run at the last raised endowment whose outcome still fits the real budget.
+
+    ``first`` (``add1-first``): also stop at the first outcome that exhausts the budget
+    (pabutools' ``voter_budget_increment``). Without it (``add1``, the default) the raising
+    goes on while the outcome fits and not every supported project is funded; this is what
+    reproduces the official results of Assen 2024, Swiecie 2023 and Wieliczka 2023.
+    Every raised run is a full exact run (_MesFast), stopped early once it overspends.
     """
-    n = max(e.n_voters, 1)
-    step = increment * n
-    limit = float(e.budget)
-
-    def search(exact_only: bool) -> Fraction:
-        total = e.budget
-        current = set(winners)
-        while current != supported:
-            nxt = total + step
-            w2: list[int] | None = None
-            if not exact_only:
-                try:
-                    w2 = _MesFloat(e, float(nxt), cost_utility).run(stop_above=limit)
-                except _Uncertain:
-                    w2 = None
-            if w2 is None:
-                w2, _ = _Mes(e, nxt, cost_utility).run()
-            if _cost(e, w2) > e.budget:
-                break
-            total, current = nxt, set(w2)
-        return total
-
-    total = search(False)
-    # confirm exactly: the chosen step fits, the next one does not (or nothing is left to add)
-    w_last, _ = _Mes(e, total, cost_utility).run()
-    ok = _cost(e, w_last) <= e.budget
-    if ok and set(w_last) != supported:
-        w_next, _ = _Mes(e, total + step, cost_utility).run()
-        ok = _cost(e, w_next) > e.budget
-    return total if ok else search(True)
+    step = Fraction(increment) * max(e.n_voters, 1)
+    total, last = e.budget, plain
+    current, _ = plain.result
+    while set(current) != supported:
+        if first and _exhaustive(e, current, supported):
+            break
+        run = _MesFast(e, total + step, cost_utility)
+        w2, info = run.run(stop_above=e.budget)
+        if _cost(e, w2) > e.budget:
+            break
+        run.result = (w2, info)
+        total, last, current = total + step, run, w2
+    return last
 
 
 def mes(e: Election, *, cost_utility: bool = True, completion: str = "add1",
@@ -327,19 +424,15 @@ def mes(e: Election, *, cost_utility: bool = True, completion: str = "add1",
     greedy outcome; if more voters approve strictly more funded projects under greedy than
     under equal shares, greedy's outcome is used (the step used in Wieliczka 2023).
     """
+    if completion not in COMPLETIONS:
+        raise InputError(f"unknown completion {completion!r}", expected=", ".join(COMPLETIONS))
     supported = {j for j in range(len(e.project_ids)) if len(e.supporters[j]) and e.costs[j] > 0}
-    run = _Mes(e, e.budget, cost_utility)
-    winners, info = run.run()
-    endowment = run.endowment
-    final = run
-    if completion in ("add1", "add1u") and _cost(e, list(range(len(e.costs)))) > e.budget:
-        total = _add1_search(e, cost_utility, increment, supported, winners)
-        if total != e.budget:
-            final = _Mes(e, total, cost_utility)
-            winners, info = final.run()
-            endowment = final.endowment
-    elif completion not in ("none", "add1", "add1u"):
-        raise InputError(f"unknown completion {completion!r}", expected="none, add1 or add1u")
+    final = _MesFast(e, e.budget, cost_utility)
+    final.result = final.run()
+    if completion != "none" and _cost(e, list(range(len(e.costs)))) > e.budget:
+        final = _add1(e, cost_utility, increment, supported, final, first=completion == "add1-first")
+    winners, info = final.result
+    endowment = final.endowment
     name = "equalshares" + ("" if cost_utility else "-approval") + ("" if completion == "none" else "/" + completion)
     steps: dict[str, Step] = {}
     for j, pid in enumerate(e.project_ids):
@@ -347,7 +440,7 @@ def mes(e: Election, *, cost_utility: bool = True, completion: str = "add1",
             steps[pid] = Step(pid, True, final.money(j), e.votes[j], rho=info[j][0], note=f"ronde {info[j][1]}")
         else:
             steps[pid] = Step(pid, False, final.money(j), e.votes[j],
-                              note="geen stemmen" if j not in supported else "")
+                              note=_unfunded_note(e, j))
     chosen = list(winners)
     if completion == "add1u":
         left = e.budget - _cost(e, chosen)
@@ -368,6 +461,13 @@ def mes(e: Election, *, cost_utility: bool = True, completion: str = "add1",
             g.rule, g.used_rule, g.comparison = out.rule, "greedy", out.comparison
             return g
     return out
+
+
+def _unfunded_note(e: Election, j: int) -> str:
+    """Why an unfunded project never competed: no ballots, or only 0-point ones."""
+    if len(e.supporters[j]):
+        return ""
+    return "geen stemmen" if e.votes[j] == 0 else "geen punten"
 
 
 def _compare(e: Election, a: list[int], b: list[int]) -> tuple[int, int]:

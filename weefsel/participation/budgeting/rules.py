@@ -17,6 +17,12 @@ Rule names follow Pabulib's META ``rule`` field. Seen in the 72 files: ``greedy`
 then use ``greedy``). Also accepted: ``equalshares`` (no completion), ``equalshares/add1u``
 (add1 then greedy fill), ``equalshares-approval...`` (approval instead of cost utilities)
 and ``maxwelfare``.
+
+add1 comes in two variants. ``equalshares/add1`` (the default, and what Pabulib's META
+names) keeps raising the endowment while the outcome fits the budget, also past the first
+outcome that exhausts it: this reproduces all three official results (Assen 2024, Swiecie
+2023, Wieliczka 2023). ``equalshares/add1-first`` stops at the first exhausting outcome, as
+pabutools' ``voter_budget_increment`` does (it gets Wieliczka 2023 wrong).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from fractions import Fraction
 from weefsel.errors import InputError
 from weefsel.participation.budgeting.election import Election, election_from_pb
 from weefsel.participation.budgeting.greedy import greedy, greedy_order
-from weefsel.participation.budgeting.mes import _Mes, _MesFloat, mes
+from weefsel.participation.budgeting.mes import COMPLETIONS, _Mes, _MesFast, mes
 from weefsel.participation.budgeting.outcome import Outcome, Step
 from weefsel.participation.budgeting.pabulib import PbFile
 from weefsel.participation.budgeting.welfare import max_welfare
@@ -36,7 +42,8 @@ __all__ = [
     "Outcome",
     "Step",
     "_Mes",
-    "_MesFloat",
+    "_MesFast",
+    "COMPLETIONS",
     "greedy",
     "greedy_order",
     "max_welfare",
@@ -46,7 +53,7 @@ __all__ = [
     "run_rule",
 ]
 
-RULES = ("greedy", "equalshares", "equalshares/add1", "equalshares/add1u",
+RULES = ("greedy", "equalshares", "equalshares/add1", "equalshares/add1-first", "equalshares/add1u",
          "equalshares/add1-comparison", "equalshares-approval/add1", "maxwelfare")
 
 # --- dispatch -------------------------------------------------------------------------------
@@ -73,6 +80,8 @@ def run_election(e: Election, rule: str) -> Outcome:
     base, _, completion = r.partition("/")
     comparison = completion.endswith("-comparison")
     completion = completion.removesuffix("-comparison") or "none"
+    if completion not in COMPLETIONS:
+        raise InputError(f"unknown rule {rule!r}", expected=", ".join(RULES))
     cost_utility = base in ("equalshares", "mes", "equalshares-cost")
     if base not in ("equalshares", "mes", "equalshares-cost", "equalshares-approval"):
         raise InputError(f"unknown rule {rule!r}", expected=", ".join(RULES))

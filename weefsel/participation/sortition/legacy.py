@@ -12,7 +12,6 @@ repeated seeded sampling (Monte Carlo), with a Jeffreys upper bound for the mini
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import beta
 
 from weefsel.participation.sortition.ilp import require_feasible
 from weefsel.participation.sortition.model import Instance
@@ -85,4 +84,6 @@ def jeffreys_upper(p_hat: float, samples: int, confidence: float = 0.99) -> floa
     x = p_hat * samples
     if x >= samples:
         return 1.0
+    from scipy.stats import beta   # lazy: scipy.stats alone costs seconds at start-up
+
     return float(beta.ppf(confidence, x + 0.5, samples - x + 0.5))
