@@ -68,7 +68,7 @@ def client(tmp_path):
     store = CrisisStore(tmp_path / "c.sqlite", key=Fernet.generate_key())
     web.set_store(store)
     app = FastAPI()
-    app.include_router(web.router)
+    app.include_router(web.crisis_router)
     rid = store.register("resident", name="Geheime Naam", address="Testweg 1", lat=52.39,
                          lon=4.92, x=122000, y=489000, buurt_code="BU0363NA01",
                          consents=["bezoek", "lijst", "behoefte"], needs=["stroom_apparaat"])
@@ -150,3 +150,13 @@ def test_preparedness_finds_carrier_and_gap(tmp_path):
         "SELECT count(*) FROM crisis_preparedness").fetchone()[0] == len(t)
     assert export(t, w, tmp_path / "p.geojson").stat().st_size > 0
     assert "dienst_verlenen_herstellen" in export(t, w, tmp_path / "p.csv").read_text()
+
+
+def test_router_mounted_only_when_configured(monkeypatch):
+    monkeypatch.delenv("WEEFSEL_CRISIS_KEY", raising=False)
+    monkeypatch.delenv("WEEFSEL_CRISIS_KEY_FILE", raising=False)
+    from weefsel.errors import InputError
+    with pytest.raises(InputError):
+        web.router
+    monkeypatch.setenv("WEEFSEL_CRISIS_KEY", Fernet.generate_key().decode())
+    assert web.router is web.crisis_router

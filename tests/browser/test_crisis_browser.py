@@ -26,7 +26,9 @@ def crisis_server(tmp_path, monkeypatch):
     from weefsel.web.demo import DEMO_CATALOGUE, make_demo_warehouse
 
     monkeypatch.setenv("WEEFSEL_CRISIS_LISTS", str(tmp_path / "lijsten"))
-    store = CrisisStore(tmp_path / "crisis.sqlite", key=Fernet.generate_key())
+    key = Fernet.generate_key()
+    monkeypatch.setenv("WEEFSEL_CRISIS_KEY", key.decode())     # mounts the crisis router
+    store = CrisisStore(tmp_path / "crisis.sqlite", key=key)
     seed(store, NOORD, gemeente="GM0363", prefix="BU0363N", buurten=2, residents=5, helpers=4)
     code = store.grant(Principal("beheer", "admin"), "coco", "coordinator")
     web.set_store(store)

@@ -178,6 +178,7 @@ class CrisisStore:
     def __init__(self, path: str | Path, key: bytes | None = None, audit: AuditSink | None = None):
         from cryptography.fernet import Fernet
 
+        self.fernet = Fernet(key or load_key())      # no key: fail before touching the disk
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -185,7 +186,6 @@ class CrisisStore:
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.execute("PRAGMA journal_mode = DELETE")
         self.conn.executescript(SCHEMA)
-        self.fernet = Fernet(key or load_key())
         self.audit_log = SqliteAudit(self.conn)
         self.audit = audit or self.audit_log
 

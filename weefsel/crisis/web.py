@@ -24,7 +24,7 @@ from weefsel.crisis.store import (
 )
 from weefsel.errors import InputError
 
-router = APIRouter(tags=["crisis"])
+crisis_router = APIRouter(tags=["crisis"])
 e = html.escape
 COOKIE = "weefsel_crisis"
 
@@ -38,6 +38,21 @@ def get_store() -> CrisisStore:
     if _store is None:
         _store = CrisisStore(os.environ.get("WEEFSEL_CRISIS_DB", "crisis.sqlite"))
     return _store
+
+
+def _guard(fn):
+    """No key or no register configured: one Dutch line with 503, never a 500."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            get_store()
+        except (InputError, OSError) as exc:
+            return HTMLResponse(f"<p role='alert'>Crisismodus is niet ingericht: {e(str(exc))}</p>",
+                                status_code=503)
+        return fn(*args, **kwargs)
+    return wrapper
 
 
 def set_store(store: CrisisStore | None) -> None:
@@ -90,7 +105,8 @@ def _checks(name: str, options: dict[str, str]) -> str:
                    for k, v in options.items())
 
 
-@router.get("/crisis/", response_class=HTMLResponse)
+@crisis_router.get("/crisis/", response_class=HTMLResponse)
+@_guard
 def index(request: Request) -> HTMLResponse:
     s, who = get_store(), _who(request)
     n = dict(s.conn.execute("SELECT kind, count(*) FROM crisis_people GROUP BY kind").fetchall())
@@ -126,7 +142,8 @@ def _float(v: str, field: str) -> float:
         raise InputError(f"{field}: geen getal", where="aanmelding") from None
 
 
-@router.post("/crisis/aanmelden", response_class=HTMLResponse)
+@crisis_router.post("/crisis/aanmelden", response_class=HTMLResponse)
+@_guard
 def register(request: Request, soort: str = Form(...), naam: str = Form(...),
              adres: str = Form(...), lat: str = Form(...), lon: str = Form(...),
              buurt: str = Form(""), toestemming: list[str] = Form(default=[]),
@@ -160,7 +177,8 @@ en uw behoefte ook direct na een crisis.</p>
     return _page("Aanmelding ontvangen", body, who)
 
 
-@router.get("/crisis/intrekken", response_class=HTMLResponse)
+@crisis_router.get("/crisis/intrekken", response_class=HTMLResponse)
+@_guard
 def withdraw_form(request: Request) -> HTMLResponse:
     body = """<form method="post" action="/crisis/intrekken"><label>Uw code
 <input name="code" required autocomplete="off"></label>
@@ -168,7 +186,8 @@ def withdraw_form(request: Request) -> HTMLResponse:
     return _page("Aanmelding intrekken", body, _who(request))
 
 
-@router.post("/crisis/intrekken", response_class=HTMLResponse)
+@crisis_router.post("/crisis/intrekken", response_class=HTMLResponse)
+@_guard
 def withdraw(request: Request, code: str = Form(...)) -> HTMLResponse:
     s, who = get_store(), _who(request)
     try:
@@ -180,7 +199,8 @@ def withdraw(request: Request, code: str = Form(...)) -> HTMLResponse:
                  f'auditlog: {e(out["sha256"][:16])}…).</p>', who)
 
 
-@router.post("/crisis/inloggen")
+@crisis_router.post("/crisis/inloggen")
+@_guard
 def sign_in(request: Request, code: str = Form(...)):
     s = get_store()
     try:
@@ -201,7 +221,8 @@ def sign_in(request: Request, code: str = Form(...)):
     return r
 
 
-@router.get("/crisis/coordinator", response_class=HTMLResponse)
+@crisis_router.get("/crisis/coordinator", response_class=HTMLResponse)
+@_guard
 def coordinator(request: Request) -> HTMLResponse:
     s, who = get_store(), _who(request)
     if who.role not in ("coordinator", "admin"):
@@ -236,7 +257,8 @@ def _action(request: Request, fn) -> HTMLResponse:
                  f'Terug</a></p>', who)
 
 
-@router.post("/crisis/toewijzen", response_class=HTMLResponse)
+@crisis_router.post("/crisis/toewijzen", response_class=HTMLResponse)
+@_guard
 def assign(request: Request) -> HTMLResponse:
     def run(s, who):
         out = s.assign(who.user)
@@ -245,7 +267,8 @@ def assign(request: Request) -> HTMLResponse:
     return _action(request, run)
 
 
-@router.post("/crisis/lijsten", response_class=HTMLResponse)
+@crisis_router.post("/crisis/lijsten", response_class=HTMLResponse)
+@_guard
 def make_lists(request: Request) -> HTMLResponse:
     from weefsel.crisis.lists import produce
 
@@ -255,7 +278,8 @@ def make_lists(request: Request) -> HTMLResponse:
     return _action(request, run)
 
 
-@router.get("/crisis/lijst/{name}")
+@crisis_router.get("/crisis/lijst/{name}")
+@_guard
 def get_list(request: Request, name: str):
     who = _who(request)
     if who.role not in ("coordinator", "admin"):
@@ -270,12 +294,14 @@ def get_list(request: Request, name: str):
     return FileResponse(p, filename=p.name, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/crisis/afkondigen", response_class=HTMLResponse)
+@crisis_router.post("/crisis/afkondigen", response_class=HTMLResponse)
+@_guard
 def declare(request: Request, reden: str = Form("")) -> HTMLResponse:
     return _action(request, lambda s, who: f"crisis {s.declare(who, reden)} afgekondigd")
 
 
-@router.post("/crisis/beeindigen", response_class=HTMLResponse)
+@crisis_router.post("/crisis/beeindigen", response_class=HTMLResponse)
+@_guard
 def end(request: Request) -> HTMLResponse:
     def run(s, who):
         out = s.end(who)
@@ -283,7 +309,8 @@ def end(request: Request) -> HTMLResponse:
     return _action(request, run)
 
 
-@router.get("/crisis/behoeften", response_class=HTMLResponse)
+@crisis_router.get("/crisis/behoeften", response_class=HTMLResponse)
+@_guard
 def needs(request: Request) -> HTMLResponse:
     s, who = get_store(), _who(request)
     try:
@@ -300,7 +327,8 @@ def needs(request: Request) -> HTMLResponse:
     return _page("Behoeften", body, who)
 
 
-@router.get("/crisis/audit", response_class=HTMLResponse)
+@crisis_router.get("/crisis/audit", response_class=HTMLResponse)
+@_guard
 def audit(request: Request) -> HTMLResponse:
     s, who = get_store(), _who(request)
     if who.role not in ("coordinator", "admin"):
@@ -311,7 +339,8 @@ def audit(request: Request) -> HTMLResponse:
     return _page("Auditlog", f"<table id='audit'><tbody>{trs}</tbody></table>", who)
 
 
-@router.get("/api/crisis/status")
+@crisis_router.get("/api/crisis/status")
+@_guard
 def api_status() -> JSONResponse:
     s = get_store()
     n = dict(s.conn.execute("SELECT kind, count(*) FROM crisis_people GROUP BY kind").fetchall())
@@ -322,7 +351,8 @@ def api_status() -> JSONResponse:
                          "helpers": n.get("helper", 0), "residents_short_of_2": short})
 
 
-@router.get("/api/crisis/needs")
+@crisis_router.get("/api/crisis/needs")
+@_guard
 def api_needs(request: Request) -> JSONResponse:
     who = _who(request)
     try:
@@ -331,7 +361,8 @@ def api_needs(request: Request) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403 if isinstance(exc, Forbidden) else 400)
 
 
-@router.get("/api/crisis/preparedness")
+@crisis_router.get("/api/crisis/preparedness")
+@_guard
 def api_preparedness(request: Request, buurt: str | None = None) -> JSONResponse:
     """Rows of ``crisis_preparedness`` from the app's warehouse (after ``weefsel crisis prepare``)."""
     import duckdb
@@ -355,3 +386,14 @@ def api_preparedness(request: Request, buurt: str | None = None) -> JSONResponse
     finally:
         con.close()
     return JSONResponse(df.to_dict(orient="records"))
+
+
+def __getattr__(name: str):
+    """``router`` exists only when crisis mode is configured (a key outside the database):
+    weefsel.web.api mounts it then, and leaves the dashboard as it is otherwise."""
+    if name == "router":
+        from weefsel.crisis.store import load_key
+
+        load_key()
+        return crisis_router
+    raise AttributeError(name)
