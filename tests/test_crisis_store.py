@@ -168,3 +168,29 @@ def test_printed_list_checksum_detects_change(tmp_path):
     assert not lists.verify_file(f)[0]
     f.write_text(page, encoding="utf-8")
     assert not lists.verify_file(f, expected="0" * 64)[0]
+
+
+def test_lists_per_buurt_and_per_noodsteunpunt(store, tmp_path):
+    import duckdb
+
+    from weefsel.web.demo import make_demo_warehouse
+
+    w = make_demo_warehouse(tmp_path / "w.duckdb")
+    con = duckdb.connect(str(w))
+    con.execute("DELETE FROM facilities")
+    con.execute("INSERT INTO facilities (facility_id, type, name, source, x_rd, y_rd) VALUES "
+                "('t:1','library','Bieb West','test',0,0), ('t:2','school','School Oost','test',900,0)")
+    con.close()
+    _resident(store, x=10)
+    _resident(store, name="Oost Bewoner", address="Oostweg 2, Almere", x=880)
+    for i, x in enumerate([0, 20, 870, 890]):
+        _helper(store, f"Helper {i}", x)
+    store.assign("coco", walk_range_m=300)
+    made = lists.produce(store, tmp_path / "l", actor="coco", pdf=False)
+    assert len(made) == 1 and made[0]["rows"] == 2
+    nsp = lists.produce_per_noodsteunpunt(store, w, tmp_path / "l", actor="coco", pdf=True)
+    assert sorted(m["scope"] for m in nsp) == ["noodsteunpunt Bieb West", "noodsteunpunt School Oost"]
+    page = (tmp_path / "l" / "bellijst_nsp_t_1.html").read_text()
+    assert NAME in page and "Oost Bewoner" not in page and "trap" not in page
+    assert (tmp_path / "l" / "bellijst_nsp_t_1.pdf").read_bytes()[:4] == b"%PDF"
+    assert lists.verify_file(tmp_path / "l" / "bellijst_nsp_t_1.html")[0]

@@ -65,10 +65,16 @@ def assign_cmd(store: Path = STORE_OPT, k: int = typer.Option(2, "--k"),
 @crisis_app.command("lists")
 def lists_cmd(out: Path = typer.Option(Path("bellijsten"), "--out"), store: Path = STORE_OPT,
               pdf: bool = typer.Option(True, "--pdf/--no-pdf"),
-              user: str = typer.Option("cli", "--user")):
+              user: str = typer.Option("cli", "--user"),
+              warehouse: Path = typer.Option(None, "--warehouse", help="also one list per "
+                                             "noodsteunpunt candidate from its facilities")):
     """Print lists per buurt (HTML + PDF) with a SHA-256 checksum on each page."""
-    from weefsel.crisis.lists import produce
-    for m in produce(_store(store), out, actor=user, pdf=pdf):
+    from weefsel.crisis.lists import produce, produce_per_noodsteunpunt
+    s = _store(store)
+    made = produce(s, out, actor=user, pdf=pdf)
+    if warehouse:
+        made += produce_per_noodsteunpunt(s, warehouse, out, actor=user, pdf=pdf)
+    for m in made:
         typer.echo(f"{m['scope']}: {m['rows']} adressen, controlegetal {m['checksum']} "
                    f"-> {', '.join(m['files'])}")
 

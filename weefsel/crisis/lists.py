@@ -152,3 +152,67 @@ def produce(store, out_dir: str | Path, *, actor: str, pdf: bool = True,
         store.audit.write(actor, "print_list", scope, f"sha256={digest} rows={len(rows)}")
         made.append({"scope": scope, "checksum": digest, "rows": len(rows), "files": files})
     return made
+
+
+def noodsteunpunten(warehouse: str | Path) -> list[dict]:
+    """Noodsteunpunt candidates (community centres, libraries, schools, places of worship)
+    from the warehouse's facilities: id, name, x, y."""
+    import duckdb
+
+    from weefsel.crisis.prepare import NOODSTEUNPUNT_TYPES
+
+    p = Path(warehouse)
+    if not p.is_file():
+        raise InputError("warehouse niet gevonden", where=str(p))
+    con = duckdb.connect(str(p), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT facility_id, coalesce(name, type), x_rd, y_rd FROM facilities WHERE type IN "
+            f"({','.join('?' * len(NOODSTEUNPUNT_TYPES))}) ORDER BY facility_id",
+            list(NOODSTEUNPUNT_TYPES)).fetchall()
+    finally:
+        con.close()
+    return [{"id": i, "name": n, "x": x, "y": y} for i, n, x, y in rows]
+
+
+def produce_per_noodsteunpunt(store, warehouse: str | Path, out_dir: str | Path, *, actor: str,
+                              pdf: bool = True, produced_at: str | None = None) -> list[dict]:
+    """One list per noodsteunpunt candidate: the residents for whom it is the nearest."""
+    import datetime as dt
+
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    points = noodsteunpunten(warehouse)
+    if not points:
+        raise InputError("geen noodsteunpunt-kandidaten in het warehouse", where=str(warehouse))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    produced_at = produced_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    tree = cKDTree(np.array([[p["x"], p["y"]] for p in points]))
+    by_point: dict[int, list[dict]] = {}
+    rows_by_id = {}
+    for b in {p["buurt_code"] for p in store.people("resident")}:
+        for r in list_rows(store, b):
+            rows_by_id[r["adres"] + r["bewoner"]] = r
+    for p in store.people("resident"):
+        row = rows_by_id.get(p["address"] + p["name"])
+        if row:
+            by_point.setdefault(int(tree.query([p["x"], p["y"]])[1]), []).append(row)
+    made = []
+    for i, rows in sorted(by_point.items()):
+        scope = f"noodsteunpunt {points[i]['name']}"
+        page = render_html(scope, rows, produced_at)
+        digest = checksum(scope, rows)
+        slug = re.sub(r"[^A-Za-z0-9]+", "_", points[i]["id"])[-40:]
+        target = out / f"bellijst_nsp_{slug}.html"
+        target.write_text(page, encoding="utf-8")
+        files = [target.name]
+        if pdf:
+            files.append(write_pdf(page, target.with_suffix(".pdf")).name)
+        store.conn.execute("INSERT OR REPLACE INTO crisis_lists VALUES (?,?,?,?)",
+                           (digest, scope, produced_at, len(rows)))
+        store.audit.write(actor, "print_list", f"noodsteunpunt:{points[i]['id']}",
+                          f"sha256={digest} rows={len(rows)}")
+        made.append({"scope": scope, "checksum": digest, "rows": len(rows), "files": files})
+    return made
