@@ -139,3 +139,10 @@ def test_bad_coordinates_one_line():
     from weefsel.errors import InputError
     with pytest.raises(InputError, match="coördinaten"):
         assign([(0, float("nan"))], [(0, 0)])
+
+
+def test_empty_sides_solve():
+    assert assign([], [], k=2).coverage == 1.0
+    a = assign([(0, 0)], [], k=2)
+    assert a.shortfall.tolist() == [2] and len(a.resident) == 0
+    assert assign([], [(0, 0)], k=2).summary()["pairs"] == 0
