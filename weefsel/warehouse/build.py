@@ -358,10 +358,13 @@ def plan_sources(data_dir: Path | None, online: bool, gemeenten: list[str] | Non
 
 def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
           progress: bool = True, *, odata_client: Any = None, pdok_client: Any = None,
-          overpass_client: Any = None, specs: list[SourceSpec] | None = None) -> BuildReport:
+          overpass_client: Any = None, specs: list[SourceSpec] | None = None,
+          force: bool = False) -> BuildReport:
     """Build the warehouse for ``region`` from ``data_dir`` (or online) into ``out``.
 
-    Atomic: the previous ``out`` is replaced only when the whole build has succeeded.
+    Atomic: the previous ``out`` is replaced only when the whole build has succeeded. ``out``
+    must be a weefsel warehouse or absent, and a build that yields no values, or less than
+    half of those of the warehouse it replaces, stops unless ``force`` (safety.py).
     """
     out = Path(out)
     started = dt.datetime.now(dt.UTC)
@@ -374,6 +377,9 @@ def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
     if out.is_dir():
         raise WeefselError(f"--out {out} is a folder; give a file name such as "
                            f"{out / 'weefsel.duckdb'}")
+    from weefsel.warehouse.safety import check_out_target, check_replacement, previous_values
+    check_out_target(out)
+    previous = previous_values(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_path(out)
     _remove(tmp)
@@ -387,6 +393,7 @@ def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
         with _progress(progress) as prog:
             result = _build_into(tmp, region, data_dir, online, specs, context, report, prog)
         con = result
+        check_replacement(report.observations, previous, out, force)
         from weefsel import __version__ as version
         finished = dt.datetime.now(dt.UTC)
         info = {

@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from weefsel.web.data import LEVEL_LABELS, NotFound, WebData, clean_records
+from weefsel.web.errors import ERROR_RESPONSES, clip, http_detail, validation_detail
 from weefsel.web.profile import build_profile, render_document, render_fragment
 from weefsel.web.tiles import LevelTiles, lonlat_bounds
 
@@ -36,6 +37,12 @@ Format = Literal["json", "csv"]
 MAX_CACHE = 4000
 TILE_TYPE = "application/vnd.mapbox-vector-tile"
 MAX_TILE_ZOOM = 16
+#: routes answering ?format=csv (and html): their 200 is documented with those types too
+_TEXT = {"schema": {"type": "string"}}
+CSV_200 = {200: {"description": "JSON, or CSV with ?format=csv",
+                 "content": {"application/json": {}, "text/csv": _TEXT}}}
+PROFILE_200 = {200: {"description": "JSON, or HTML/CSV with ?format=html|csv",
+                     "content": {"application/json": {}, "text/csv": _TEXT, "text/html": _TEXT}}}
 
 
 def _json(obj: Any) -> bytes:
@@ -78,7 +85,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         title="weefsel API",
         description="Het sociaal weefsel van Nederlandse buurten: gebieden, indicatoren, "
                     "kaarten, tabellen en wijkprofielen uit het weefsel-warehouse.",
-        version="0.1.0", docs_url=None, redoc_url=None)
+        version="0.1.0", docs_url=None, redoc_url=None, responses=ERROR_RESPONSES)
     app.state.data = data
     cache = data.response_cache
 
@@ -103,21 +110,20 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     # -- errors in Dutch ----------------------------------------------------------------------
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return JSONResponse({"detail": clip(exc)}, status_code=404)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = jsonable_encoder(exc.errors())
-        parts = [f"{'.'.join(str(x) for x in er.get('loc', [])[1:]) or 'invoer'}: {er.get('msg')}"
-                 for er in errs]
-        return JSONResponse({"detail": "Ongeldige invoer: " + "; ".join(parts), "fouten": errs},
+        # Dutch, one line, and the (possibly huge) input is not echoed back
+        return JSONResponse({"detail": validation_detail(jsonable_encoder(exc.errors()))},
                             status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        msg = {404: "Niet gevonden", 405: "Methode niet toegestaan"}.get(exc.status_code,
-                                                                          exc.detail)
-        return JSONResponse({"detail": msg}, status_code=exc.status_code)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # the real reason a route gave is kept (only Starlette's English defaults are replaced)
+        return JSONResponse({"detail": http_detail(exc.status_code, exc.detail,
+                                                   request.url.path[:120])},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:  # last line of defence
@@ -139,7 +145,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                                       None),
                 "default_indicator": (data.default_layer_ids(1) or [None])[0]}
 
-    @app.get("/api/areas", summary="Gebieden zoeken op naam of code")
+    @app.get("/api/areas", summary="Gebieden zoeken op naam of code", responses=CSV_200)
     def areas(level: Annotated[str | None, Query(description="provincie, gemeente, wijk, buurt")] = None,
               q: Annotated[str | None, Query(max_length=100, description="naam of code")] = None,
               limit: Annotated[int, Query(ge=1, le=20000)] = 50,
@@ -160,7 +166,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                 "children": clean_records(children[["code", "name", "level"]].head(500))}
 
     @app.get("/api/areas/{code}/profile",
-             summary="Wijkprofiel: indicatoren naast gemeente, provincie en Nederland")
+             summary="Wijkprofiel: indicatoren naast gemeente, provincie en Nederland", responses=PROFILE_200)
     def profile(code: Annotated[str, PathParam(max_length=64)],
                 format: Literal["json", "html", "csv"] = "json"):
         data.area(code)
@@ -177,7 +183,8 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         return cached(("profile", code), lambda: _json(build_profile(data, code)))
 
     @app.get("/api/areas/{code}/trends",
-             summary="Ontwikkeling per indicator: reeks, verandering en gepubliceerde marge")
+             summary="Ontwikkeling per indicator: reeks, verandering en gepubliceerde marge",
+             responses=CSV_200)
     def trends(code: Annotated[str, PathParam(max_length=64)],
                indicator: Annotated[str | None, Query(max_length=200)] = None,
                format: Format = "json"):
@@ -200,7 +207,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                 "verandering", "verandering_per_jaar", "buiten_marge"]), f"trends_{code}")
         return {"area": {k: a.get(k) for k in ("code", "name", "level")}, "indicators": out}
 
-    @app.get("/api/indicators", summary="Catalogus: indicatoren, index, vlaggen en variabelen")
+    @app.get("/api/indicators", summary="Catalogus: indicatoren, index, vlaggen en variabelen", responses=CSV_200)
     def indicators(kind: str | None = None, format: Format = "json"):
         rows = [lay.public() for lay in data.layers.values() if not kind or lay.kind == kind]
         if format == "csv":
@@ -267,7 +274,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                                      "Vary": "Accept-Encoding"})
         return Response(body, media_type=TILE_TYPE, headers=headers)
 
-    @app.get("/api/table", summary="Tabel: gebieden van één niveau, één of meer indicatoren")
+    @app.get("/api/table", summary="Tabel: gebieden van één niveau, één of meer indicatoren", responses=CSV_200)
     def table(level: Annotated[str, Query(max_length=32)],
               indicator: Annotated[list[str] | None, Query(max_length=200)] = None,
               period: Annotated[str | None, Query(max_length=16)] = None,
@@ -283,8 +290,9 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                 "rows": clean_records(df), "n": len(df),
                 "ranks": df.attrs.get("ranks", {}), "reference": df.attrs.get("reference", {})}
 
-    @app.get("/api/compare", summary="Twee tot vijf gebieden naast elkaar")
-    def compare(codes: Annotated[str, Query(max_length=400, description="codes, komma-gescheiden")],
+    @app.get("/api/compare", summary="Twee tot vijf gebieden naast elkaar", responses=CSV_200)
+    def compare(codes: Annotated[str, Query(max_length=400, description="2 tot 5 codes, komma-gescheiden",
+                                            pattern=r"^ *[A-Za-z0-9_.-]+( *, *[A-Za-z0-9_.-]+){1,4} *$")],
                 format: Format = "json"):
         code_list = [c.strip() for c in codes.split(",") if c.strip()]
         if not 2 <= len(code_list) <= 5:
@@ -331,6 +339,11 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _include_participation(app)
     app.add_middleware(ProfileFastPath, cache=cache)
+    from weefsel.web.fastcache import ResponseCache  # repeated reads: bytes, no threads
+    app.add_middleware(ResponseCache)
+    from weefsel.web.security import install as install_security  # outermost: covers all
+    install_security(app, index_html=(STATIC / "index.html").read_text(encoding="utf-8"),
+                     basemap_url=basemap_url)
     return app
 
 
@@ -401,7 +414,7 @@ def _warm(data: WebData, tiles: LevelTiles, warm_values) -> None:
 def _include_participation(app: FastAPI) -> None:
     """Mount the burgerbegroting and burgerberaad routers when they exist."""
     for module in ("weefsel.participation.web", "weefsel.participation.sortition.web",
-                   "weefsel.crisis.web"):
+                   "weefsel.forward.web", "weefsel.crisis.web"):
         try:
             router = importlib.import_module(module).router
         except Exception as exc:  # absent or broken: the dashboard still works

@@ -143,7 +143,8 @@ class WebData:
         if not self.path.exists():
             raise WeefselError(
                 f"Geen warehouse op {self.path}. Draai eerst 'weefsel build --region <naam>'.")
-        self._con = duckdb.connect(str(self.path), read_only=True)
+        from weefsel.warehouse.safety import connect
+        self._con = connect(self.path, read_only=True)  # a non-warehouse file: one line
         self._lock = threading.Lock()
         self._local = threading.local()
         self.tables = {r[0] for r in self._con.execute(
