@@ -28,7 +28,7 @@ def client(demo_path):
 
 def rows_of(resp) -> list[dict]:
     assert resp.headers["content-type"].startswith("text/csv")
-    return list(csv.DictReader(io.StringIO(resp.text)))
+    return list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig")), delimiter=";"))
 
 
 # -- areas -----------------------------------------------------------------------------------

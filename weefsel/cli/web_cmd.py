@@ -56,7 +56,9 @@ def register(app: typer.Typer) -> None:
 
         from weefsel.web.api import create_app
         from weefsel.web.reload import FollowingApp
+        from weefsel.web.startup import announce_ready, announce_start
         sock = _listen(host, port)  # a busy port fails here, before the address is printed
+        t0 = announce_start(warehouse, typer.echo)
         application = FollowingApp(lambda p: create_app(p, basemap_url=basemap_url),
                                    warehouse)
         import threading
@@ -64,7 +66,7 @@ def register(app: typer.Typer) -> None:
         from weefsel.web.workers import pool
         # only now that the warehouse opened: start the worker processes in the background
         threading.Thread(target=pool().warm, daemon=True, name="weefsel-workers").start()
-        typer.echo(f"weefsel dashboard: http://{host}:{port}/  (API: /openapi.json)")
+        announce_ready(application, f"http://{host}:{port}/", t0, typer.echo)
         server = uvicorn.Server(uvicorn.Config(application, log_level="warning"))
         try:
             server.run(sockets=[sock])

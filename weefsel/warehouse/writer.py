@@ -15,7 +15,8 @@ import pandas as pd
 
 from weefsel.warehouse.store import create_schema
 
-TABLES = ["areas", "area_members", "observations", "variables", "facilities", "provenance",
+TABLES = ["areas", "area_members", "observations", "observations_original", "area_vintages",
+          "crosswalk", "variables", "facilities", "provenance",
           "validation", "build_info"]
 
 

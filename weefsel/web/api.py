@@ -26,8 +26,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from weefsel.web.classing import (area_labels, classify, layer_decimals, layer_levels,
+                                  missing_reasons)
 from weefsel.web.data import LEVEL_LABELS, NotFound, WebData, clean_records
 from weefsel.web.errors import ERROR_RESPONSES, clip, http_detail, validation_detail
+from weefsel.web.shell import page_shell, render_markdown
 from weefsel.web.profile import build_profile, render_document, render_fragment
 from weefsel.web.tiles import LevelTiles, lonlat_bounds
 
@@ -51,9 +54,18 @@ def _json(obj: Any) -> bytes:
 
 
 def _csv(df: pd.DataFrame, name: str) -> Response:
+    """CSV for Dutch Excel: ';' between fields, decimal comma, "ja"/"nee" for yes/no, and a
+    byte-order mark so Excel reads UTF-8 (é, ë) correctly."""
+    df = df.copy()
+    for col in df.columns:
+        if df[col].dtype == bool or (df[col].dtype == object and
+                                     df[col].map(lambda v: isinstance(v, bool)).any()):
+            df[col] = df[col].map(lambda v: "ja" if v is True or v == True  # noqa: E712
+                                  else "nee" if v is False or v == False else v)  # noqa: E712
     buf = io.StringIO()
-    df.to_csv(buf, index=False)
-    return Response(buf.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
+    df.to_csv(buf, index=False, sep=";", decimal=",")
+    return Response(("\ufeff" + buf.getvalue()).encode("utf-8"),
+                    media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
@@ -74,6 +86,8 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         key = ("values", level, lid, per)
         if key not in app_cache:
             app_cache[key] = _values(data, tiles, level, lay, per)
+        if ("labels", level) not in app_cache:
+            app_cache[("labels", level)] = _json(area_labels(data, level))
     # part of every tile URL: a rebuilt warehouse gets new URLs, so browsers never mix
     # cached tiles of an old build with the values of a new one
     tiles_version = f"{int(Path(warehouse_path).stat().st_mtime_ns) // 1_000_000:x}"
@@ -208,11 +222,16 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         return {"area": {k: a.get(k) for k in ("code", "name", "level")}, "indicators": out}
 
     @app.get("/api/indicators", summary="Catalogus: indicatoren, index, vlaggen en variabelen", responses=CSV_200)
-    def indicators(kind: str | None = None, format: Format = "json"):
-        rows = [lay.public() for lay in data.layers.values() if not kind or lay.kind == kind]
+    def indicators(request: Request, kind: str | None = None, format: Format = "json"):
+        def rows_() -> list[dict]:
+            at, dec = layer_levels(data), layer_decimals(data)
+            return [{**lay.public(), "levels": at.get(lay.id, []), "decimals": dec.get(lay.id)}
+                    for lay in data.layers.values() if not kind or lay.kind == kind]
         if format == "csv":
-            return _csv(pd.DataFrame(rows), "indicatoren")
-        return {"indicators": rows, "n": len(rows)}
+            return _csv(pd.DataFrame(rows_()), "indicatoren")
+        # asked by every page load before the map starts: made once, sent gzipped
+        return cached(("indicators", kind), lambda: _json(
+            {"indicators": (r := rows_()), "n": len(r)}), request)
 
     @app.get("/api/indicators/{indicator}", summary="Eén indicator met zijn perioden")
     def indicator(indicator: Annotated[str, PathParam(max_length=200)]) -> dict:
@@ -245,6 +264,12 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         lid, lay, per = _map_choice(data, level, indicator, period)
         return cached(("values", level, lid, per),
                       lambda: _values(data, tiles, level, lay, per), request)
+
+    @app.get("/api/map/{level}/labels",
+             summary="Namen en middelpunten van de gebieden van een niveau (kaartlabels)")
+    def map_labels(request: Request, level: Annotated[str, PathParam(max_length=32)]):
+        data.check_level(level)
+        return cached(("labels", level), lambda: _json(area_labels(data, level)), request)
 
     @app.get("/api/tiles/{level}/{z}/{x}/{y}.pbf",
              summary="Vectortegel (Mapbox Vector Tile) met de gebiedsgrenzen van een niveau",
@@ -309,19 +334,47 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         return {"areas": [{"code": a["code"], "name": a["name"], "level": a["level"]}
                           for a in areas_], "rows": rows}
 
+    @app.get("/api/areas/{code:path}", include_in_schema=False)
+    def area_with_slash(code: str, format: Literal["json", "html", "csv"] = "json"):
+        """Codes with a '/' (police basisteams such as 'RG:basisteam:Lelystad / Zeewolde'):
+        the routes above stop at the first '/', this one takes the whole rest."""
+        if code.endswith("/profile"):
+            return profile(code[: -len("/profile")], format)
+        return area(code)
+
     # -- pages ------------------------------------------------------------------------------------
-    @app.get("/profiel/{code}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/profiel/{code:path}", response_class=HTMLResponse, include_in_schema=False)
     def print_profile(code: str) -> HTMLResponse:
         return HTMLResponse(render_document(build_profile(data, code)))
 
     @app.get("/docs/{name}", include_in_schema=False)
     def doc(name: str) -> Response:
-        """The method notes (docs/*.md) the profile links to, as plain text."""
+        """The technical notes (docs/*.md, English) as a page in the dashboard's house."""
         docs = Path(__file__).resolve().parents[2] / "docs"
         path = (docs / name).resolve()
         if not name.endswith(".md") or path.parent != docs.resolve() or not path.exists():
             raise NotFound(f"Onbekend document: {name}")
-        return Response(path.read_text(encoding="utf-8"), media_type="text/plain; charset=utf-8")
+        body = (f'<p class="melding">Technische toelichting, in het Engels. De uitleg in gewone '
+                f'woorden staat op de pagina <a href="/methode">Methode</a>.</p>'
+                f'<div lang="en">{render_markdown(path.read_text(encoding="utf-8"))}</div>')
+        return HTMLResponse(page_shell(name.removesuffix(".md"), body, active="methode",
+                                       heading=False))
+
+    @app.get("/methode", response_class=HTMLResponse, include_in_schema=False)
+    def method_page() -> HTMLResponse:
+        """How the figures are made, in plain Dutch (the technical notes linked below it)."""
+        body = cache.get(("methode",))
+        if body is None:
+            docs = Path(__file__).resolve().parents[2] / "docs"
+            text = render_markdown((Path(__file__).with_name("methode.md"))
+                                   .read_text(encoding="utf-8"))
+            links = "".join(f'<li><a href="/docs/{p.name}" hreflang="en">{p.stem}</a></li>'
+                            for p in sorted(docs.glob("*.md"))) if docs.is_dir() else ""
+            if links:
+                text += ('<h2>Technische toelichting (Engels)</h2><ul>' + links + '</ul>')
+            body = cache[("methode",)] = page_shell("Methode", text, active="methode",
+                                                    heading=False).encode("utf-8")
+        return HTMLResponse(body)
 
     @app.get("/", include_in_schema=False)
     def index() -> HTMLResponse:
@@ -457,17 +510,22 @@ def _map_values(data: WebData, level: str, lay, period: str | None, codes
         out[code] = (value, status)
     n_level = int((data.areas["level"] == level).sum())
     ok = sorted(v for v, s in vals.values() if not s and v is not None and math.isfinite(v))
-    breaks = sorted({ok[min(len(ok) - 1, (i * len(ok)) // 5)] for i in range(1, 5)}
-                    if ok else set())
+    pub = data._public[lay.id] if lay else {}
+    classing = classify(ok, direction=pub.get("direction", ""), unit=pub.get("unit", ""),
+                        title=pub.get("title", ""),
+                        decimals=layer_decimals(data).get(lay.id) if lay else None)
     rs = data.ranks(lay, level, period) if lay is not None else None
     meta = {"level": level, "period": period,
             "rank": _rank_meta(rs, level),
             "data_periods": data.data_periods(lay, level, period) if lay else [],
             "counts": counts,
             "min": ok[0] if ok else None, "max": ok[-1] if ok else None,
-            "breaks": [b for b in breaks if b > ok[0]] if ok else [],
+            # upper edges between the classes (older pages read these)
+            "breaks": [c.upper for c in classing.classes[:-1]],
+            "classing": classing.public(),
+            "missing": missing_reasons(data, lay, level, counts),
             "n_without_geometry": n_level - len(out),
-            "indicator": data._public[lay.id] if lay else None}
+            "indicator": pub or None}
     return out, meta
 
 
