@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "weefsel.cli.begroting_cmd",    # begroting                      (participation: budgeting)
     "weefsel.cli.registry_cmd",     # registry                       (registry: initiatives, places, signals)
     "weefsel.cli.vooruit_cmd",      # vooruit, vooruit-vergelijk     (forward monitoring)
+    "weefsel.cli.crisis_cmd",       # crisis                         (crisis mode)
 ]
 
 for _name in COMMAND_MODULES:

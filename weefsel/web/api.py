@@ -467,7 +467,8 @@ def _warm(data: WebData, tiles: LevelTiles, warm_values) -> None:
 
 def _include_participation(app: FastAPI) -> None:
     """Mount the burgerbegroting and burgerberaad routers when they exist."""
-    for module in ("weefsel.participation.web", "weefsel.participation.sortition.web", "weefsel.forward.web"):
+    for module in ("weefsel.participation.web", "weefsel.participation.sortition.web",
+                   "weefsel.forward.web", "weefsel.crisis.web"):
         try:
             router = importlib.import_module(module).router
         except Exception as exc:  # absent or broken: the dashboard still works
