@@ -76,6 +76,13 @@ def cases(busy_port: int) -> dict[str, list[list[str]]]:
                          ["XX", "--k", "5", "-w", "good.duckdb"]],
         "beraad-verify": [[], ["nothere.json"], ["garbage.json"]],
         "begroting": [["nothere.pb"], ["garbage.pb"], ["empty.pb"]],
+        "begroting-codes": [[], ["999", "--n", "5", "-o", "x.csv"],
+                            ["abc", "--n", "5", "-o", "x.csv"]],
+        "vooruit": [[], ["nothere.yaml", "-w", "good.duckdb"],
+                    ["garbage.json", "-w", "garbage.duckdb"]],
+        "vooruit-vergelijk": [[], ["a", "b", "-w", "garbage.duckdb"]],
+        "registry": [["frobnicate"], ["snapshot", "garbage.duckdb"]],
+        "crisis": [["frobnicate"], ["verify", "nothere.html"]],
     }
 
 

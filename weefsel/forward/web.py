@@ -67,6 +67,10 @@ def _need(cur, scenario: str, variant: str | None = None) -> pd.DataFrame:
     return mine
 
 
+_CSV_200 = {200: {"description": "JSON, or CSV with ?format=csv",
+                  "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}}
+
+
 @router.get("/vooruit", include_in_schema=False)
 def page() -> FileResponse:
     return FileResponse(STATIC / "vooruit.html", media_type="text/html; charset=utf-8")
@@ -80,7 +84,7 @@ def asset(name: str) -> FileResponse:
     return FileResponse(STATIC / name, media_type=f"{files[name]}; charset=utf-8")
 
 
-@router.get("/api/vooruit/scenarios", summary="Opgeslagen vooruitblik-scenario's en hun varianten")
+@router.get("/api/vooruit/scenarios", summary="Opgeslagen vooruitblik-scenario's en hun varianten", responses=_CSV_200)
 def scenarios(request: Request, format: Format = "json"):
     runs = _runs(_cur(request))
     cols = [c for c in ("scenario", "variant", "title_nl", "voorbeeld", "draws", "seed", "base_year",
@@ -88,7 +92,7 @@ def scenarios(request: Request, format: Format = "json"):
     return _answer(runs[cols], format, "scenarios", "scenarios")
 
 
-@router.get("/api/vooruit/{scenario}/areas", summary="Gebieden van een scenario (buurten, nieuwe gebieden, gemeenten)")
+@router.get("/api/vooruit/{scenario}/areas", summary="Gebieden van een scenario (buurten, nieuwe gebieden, gemeenten)", responses=_CSV_200)
 def areas(request: Request, scenario: str, format: Format = "json"):
     cur = _cur(request)
     _need(cur, scenario)
@@ -106,7 +110,7 @@ def areas(request: Request, scenario: str, format: Format = "json"):
     return _answer(df, format, f"gebieden_{scenario}", "areas")
 
 
-@router.get("/api/vooruit/{scenario}/projection", summary="Inwoners per leeftijdsgroep en jaar met 80/95%-intervallen")
+@router.get("/api/vooruit/{scenario}/projection", summary="Inwoners per leeftijdsgroep en jaar met 80/95%-intervallen", responses=_CSV_200)
 def projection(request: Request, scenario: str,
                area: Annotated[str, Query(max_length=64, description="gebiedscode")],
                variant: Annotated[str, Query(max_length=64)] = "basis", format: Format = "json"):
@@ -120,7 +124,7 @@ def projection(request: Request, scenario: str,
     return _answer(df, format, f"vooruit_{scenario}_{area}", area=area, variant=variant)
 
 
-@router.get("/api/vooruit/{scenario}/gap", summary="Vraag, aanbod binnen bereik en tekort per voorziening en jaar")
+@router.get("/api/vooruit/{scenario}/gap", summary="Vraag, aanbod binnen bereik en tekort per voorziening en jaar", responses=_CSV_200)
 def gap(request: Request, scenario: str, area: Annotated[str, Query(max_length=64)],
         variant: Annotated[str, Query(max_length=64)] = "basis", format: Format = "json"):
     cur = _cur(request)
@@ -133,7 +137,7 @@ def gap(request: Request, scenario: str, area: Annotated[str, Query(max_length=6
     return _answer(df, format, f"tekort_{scenario}_{area}", area=area, variant=variant)
 
 
-@router.get("/api/vooruit/{scenario}/gaplist", summary="Tekortlijst: gebieden en voorzieningen naar eerste jaar van tekort")
+@router.get("/api/vooruit/{scenario}/gaplist", summary="Tekortlijst: gebieden en voorzieningen naar eerste jaar van tekort", responses=_CSV_200)
 def gaplist(request: Request, scenario: str, variant: Annotated[str, Query(max_length=64)] = "basis",
             norm: Annotated[str | None, Query(max_length=64)] = None,
             limit: Annotated[int, Query(ge=1, le=100000)] = 500, format: Format = "json"):
@@ -167,8 +171,8 @@ def first_year_map(request: Request, scenario: str, norm: Annotated[str, Query(m
     return {"type": "FeatureCollection", "features": feats, "norm": norm, "variant": variant}
 
 
-@router.get("/api/vooruit/compare", summary="Scenario's naast elkaar: inwoners en gebieden met tekort")
-def compare(request: Request, names: Annotated[str, Query(max_length=500, description="namen, komma-gescheiden")],
+@router.get("/api/vooruit/compare", summary="Scenario's naast elkaar: inwoners en gebieden met tekort", responses=_CSV_200)
+def compare(request: Request, names: Annotated[str, Query(max_length=500, pattern=r"^\s*[^,\s]", description="namen, komma-gescheiden")],
             format: Format = "json"):
     from weefsel.forward.whatif import compare as cmp
     cur = _cur(request)

@@ -42,6 +42,16 @@ TILE_TYPE = "application/vnd.mapbox-vector-tile"
 MAX_TILE_ZOOM = 16
 #: routes answering ?format=csv (and html): their 200 is documented with those types too
 _TEXT = {"schema": {"type": "string"}}
+def _allowed_methods(app: FastAPI, scope: dict) -> str:
+    """Every method some route serves on this path (for the Allow header of a 405)."""
+    from starlette.routing import Match
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if route.matches(scope)[0] != Match.NONE:  # PARTIAL: the path fits, the method not
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 CSV_200 = {200: {"description": "JSON, or CSV with ?format=csv",
                  "content": {"application/json": {}, "text/csv": _TEXT}}}
 PROFILE_200 = {200: {"description": "JSON, or HTML/CSV with ?format=html|csv",
@@ -135,9 +145,13 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # the real reason a route gave is kept (only Starlette's English defaults are replaced)
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # one path may be served by several routes (GET page, POST form): Allow names all
+            headers = {**(headers or {}), "Allow": _allowed_methods(app, request.scope)}
         return JSONResponse({"detail": http_detail(exc.status_code, exc.detail,
                                                    request.url.path[:120])},
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+                            status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:  # last line of defence
