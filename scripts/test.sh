@@ -8,8 +8,16 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 # Browser tests use Debian's Chromium (Playwright's own browser download cannot run offline).
+# Another apt process (unattended upgrades, a parallel job) may hold the dpkg lock: wait for
+# it (up to 5 minutes) instead of failing at once and skipping the browser tests silently.
+APT="apt-get -o DPkg::Lock::Timeout=300"
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    || echo "warning: could not install chromium; browser tests will be skipped" >&2
+  ($APT update -qq && DEBIAN_FRONTEND=noninteractive $APT install -y -qq chromium >/dev/null) \
+    || echo "warning: could not install chromium" >&2
+fi
+# In CI (CI set) a missing browser is a failure, not a skip (tests/browser/conftest.py too).
+if [ -n "${CI:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  echo "error: /usr/bin/chromium is missing in CI; the browser tests cannot run" >&2
+  exit 1
 fi
 exec .venv/bin/python -m pytest "$@"

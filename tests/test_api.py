@@ -28,7 +28,7 @@ def client(demo_path):
 
 def rows_of(resp) -> list[dict]:
     assert resp.headers["content-type"].startswith("text/csv")
-    return list(csv.DictReader(io.StringIO(resp.text)))
+    return list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig")), delimiter=";"))
 
 
 # -- areas -----------------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def test_bad_parameters_are_422_in_dutch(client, url):
 
 def test_unknown_route_is_dutch_404(client):
     r = client.get("/api/bestaatniet")
-    assert r.status_code == 404 and r.json()["detail"] == "Niet gevonden"
+    assert r.status_code == 404 and r.json()["detail"].startswith("Niet gevonden")
 
 
 # -- indicators ------------------------------------------------------------------------------

@@ -132,8 +132,9 @@ def test_sigterm_during_build_leaves_previous_warehouse(tmp_path):
     import signal
     import time
 
-    out = tmp_path / "w.duckdb"
-    out.write_bytes(b"previous warehouse")
+    from weefsel.web.demo import make_demo_warehouse
+    out = make_demo_warehouse(tmp_path / "w.duckdb")  # --out only replaces a warehouse
+    previous = out.read_bytes()
     src = tmp_path / "src.csv"
     src.write_text("x")
     marker = tmp_path / "started"
@@ -146,7 +147,7 @@ def test_sigterm_during_build_leaves_previous_warehouse(tmp_path):
     assert [p for p in tmp_path.iterdir() if ".tmp-" in p.name]   # the build was under way
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) != 0
-    assert out.read_bytes() == b"previous warehouse"
+    assert out.read_bytes() == previous
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
 
 

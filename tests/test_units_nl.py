@@ -146,7 +146,8 @@ def test_profile_and_indicator_csv_use_the_dutch_unit(indexed_wh):
     with TestClient(create_app(indexed_wh)) as c:
         r = c.get("/api/areas/BU00010101/profile", params={"format": "csv"})
         assert r.status_code == 200, r.text
-        rows = {row["indicator"]: row for row in csv.DictReader(io.StringIO(r.text.lstrip("\ufeff")))}
+        rows = {row["indicator"]: row for row in csv.DictReader(io.StringIO(r.text.lstrip("\ufeff")),
+                                                                delimiter=";")}   # Dutch Excel
         assert rows["eenzaam_18"]["eenheid"] == "% van de inwoners van 18 jaar en ouder (modelschatting)"
         inds = {i["id"]: i for i in c.get("/api/indicators", params={"kind": "indicator"}).json()["indicators"]}
         assert inds["aandeel_65plus"]["unit"] == "% van de inwoners"
@@ -206,10 +207,12 @@ def test_access_layers_are_worded_in_dutch(indexed_wh, tmp_path):
         count = data.layer("access:count_within_500:community_centre")
         assert count.title == "Bereikbaarheid: Aantal buurthuizen binnen 500 m"
         assert count.unit == "aantal (gemiddeld over inwoners)" and count.unit_en.startswith("count")
-        assert (data.layer("access:e2sfca_per_1000:school").title
-                == "Bereikbaarheid: Aanbod scholen per 1.000 inwoners binnen bereik (E2SFCA)")
+        e2 = data.layer("access:e2sfca_per_1000:school")      # plain words; the term in a tooltip
+        assert e2.title == "Bereikbaarheid: Aanbod scholen per 1.000 inwoners binnen bereik"
+        assert "(E2SFCA)" in e2.technical
         shannon = data.layer("access:diversity_shannon:meeting_places")
-        assert shannon.unit == "Shannon-index H (nats, gemiddeld over inwoners; 0 = geen of één soort)"
+        assert shannon.unit == "verscheidenheidsscore (gemiddeld over inwoners; 0 = geen of één soort)"
+        assert "Shannon-index H (nats" in shannon.technical
         # a type outside the typology (no plural known) keeps its key instead of failing
         assert data.layer("access:count_within_1000:horeca").title == "Bereikbaarheid: Aantal horeca binnen 1 km"
         doc = render_document(build_profile(data, "BU00010101"))
@@ -262,7 +265,7 @@ def test_real_amsterdam_access_layers_have_dutch_units_and_plural_counts(amsterd
     by_id = {lay.id: lay for lay in layers}
     assert by_id["access:count_within_500:community_centre"].title == \
         "Bereikbaarheid: Aantal buurthuizen binnen 500 m"
-    assert by_id["access:diversity_shannon:meeting_places"].unit.startswith("Shannon-index H")
+    assert by_id["access:diversity_shannon:meeting_places"].unit.startswith("verscheidenheidsscore")
     typology = load_typology()
     counts = [lay for lay in layers if lay.id.startswith("access:count_within_")]
     assert len(counts) > 20

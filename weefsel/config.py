@@ -29,3 +29,23 @@ def default_data_dir() -> Path | None:
         if candidate.is_dir():
             return candidate
     return None
+
+
+def default_geo_dir(data_dir: Path | None = None) -> Path | None:
+    """Boundary files that need care (other vintages, approximate polygons): ``$WEEFSEL_GEO``,
+    else a ``geo/`` folder beside the data folder (``../shared/geo`` next to ``../shared/data``).
+
+    They are kept out of the data folder on purpose; the build reads each file's vintage and
+    quality from the file itself. ``WEEFSEL_GEO=none`` switches them off.
+    """
+    env = os.environ.get("WEEFSEL_GEO")
+    if env is not None and env.strip():
+        if env.strip().lower() in ("none", "off", "0"):
+            return None
+        return Path(env) if Path(env).is_dir() else None
+    if data_dir is None:
+        return None
+    candidate = (Path(data_dir).resolve().parent / "geo")
+    if candidate.is_dir() and candidate != Path(data_dir).resolve():
+        return candidate
+    return None

@@ -82,8 +82,10 @@ def browser():
 
 @pytest.fixture()
 def page(browser):
+    # bypass_csp: Playwright's wait_for_function compiles its predicate with eval, which the
+    # app's strict CSP forbids; the CSP itself is checked in test_csp.py without the bypass
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL",
-                              accept_downloads=True)
+                              accept_downloads=True, bypass_csp=True)
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))

@@ -36,6 +36,7 @@ def centroid(server_url: str, level: str, code: str) -> tuple[float, float]:
 
 
 def click_area(page, lonlat):
+    page.locator("#kaart").evaluate("el => el.scrollIntoView({block: 'start'})")
     x, y = page.evaluate("([lon, lat]) => { const p = window.weefselMap.project([lon, lat]);"
                          " return [p.x, p.y]; }", list(lonlat))
     box = page.locator("#kaart canvas").bounding_box()
@@ -58,12 +59,14 @@ def test_map_indicator_level_click_profile(page, demo_server, shots):
 
     switch(page, "#indicator", "vrijwilligerswerk")
     legend = page.locator("#legenda").inner_text()
-    assert "Doet vrijwilligerswerk" in legend and "50090NED" in legend and "2020" in legend
+    assert "Doet vrijwilligerswerk" in legend and "RIVM/GGD Gezondheidsmonitor" in legend \
+        and "2020" in legend
+    assert "50090NED" in page.locator("#legenda span[title]").first.get_attribute("title")
     assert "cijfers uit" not in legend      # data year = reference period: nothing to add
 
     switch(page, "#niveau", "buurt")
     status = page.locator("#kaartstatus").inner_text()
-    assert "11 gebieden op de kaart" in status and "1 zonder grenzen" in status
+    assert "11 buurten op de kaart" in status and "1 zonder grenzen" in status
     page.screenshot(path=str(shots / "kaart_buurt.png"))
 
     click_area(page, centroid(demo_server.url, "buurt", "BU00340101"))
@@ -80,7 +83,8 @@ def test_map_indicator_level_click_profile(page, demo_server, shots):
     assert "Eenzaam (18+)" in table.inner_text()
     assert page.locator("svg.interval").count() == 1
     assert "90%-interval" in page.locator("svg.interval").get_attribute("aria-label")
-    assert page.locator("svg.trend").count() >= 2
+    assert page.locator("svg.trendlijn").count() >= 2             # trend lines, with margins
+    assert page.locator("svg.referentie").count() >= 2            # bars against the levels above
     assert "Gestapelde kwetsbaarheid" in page.locator("#h-vlag").inner_text()
     page.screenshot(path=str(shots / "profiel.png"), full_page=True)
     assert page.page_errors == []
@@ -119,9 +123,11 @@ def test_table_sort_filter_and_csv_download(page, demo_server, shots):
     page.screenshot(path=str(shots / "tabel.png"), full_page=True)
     with page.expect_download() as dl:
         page.get_by_role("link", name="Download CSV").click()
-    text = open(dl.value.path(), encoding="utf-8").read()
-    rows = list(csv.DictReader(io.StringIO(text)))
+    text = open(dl.value.path(), encoding="utf-8-sig").read()
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))   # Dutch Excel
     assert len(rows) == 12 and "eenzaamheid" in rows[0]
+    assert {r["eenzaamheid|onderdrukt"] for r in rows} == {"ja", "nee"}
+    assert any("," in r["eenzaamheid"] for r in rows)               # decimal comma
 
 
 def test_compare_view(page, demo_server, shots):
@@ -232,7 +238,7 @@ def test_real_flevoland_dashboard(page, flevoland_warehouse, shots):
             page.goto(srv.url + "/#/kaart")
             wait_map(page, timeout=60000)
             assert page.locator("#niveau").input_value() == "wijk"
-            assert page.locator("#kaartstatus").inner_text().startswith("103 gebieden")
+            assert page.locator("#kaartstatus").inner_text().startswith("103 wijken")
             page.screenshot(path=str(shots / "flevoland_kaart.png"))
             assert axe_violations(page) == []
             page.goto(srv.url + "/#/gebied/GM0034")

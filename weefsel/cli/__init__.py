@@ -21,6 +21,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain Click help: text in [brackets] is shown as written (Rich markup would swallow
+    # it) and flags are listed without a "<bool>" type
+    rich_markup_mode=None,
 )
 
 COMMAND_MODULES = [
@@ -40,9 +43,31 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def main() -> None:
-    """Entry point: user errors become one clear line and exit code 2, never a traceback."""
+    """Entry point: every error becomes one clear line (weefsel.cli.errors) and an exit code
+    other than 0, never a traceback."""
+    import os
+
+    from rich.markup import escape
+
+    from weefsel.cli.errors import one_line
+
     try:
-        app()
-    except WeefselError as exc:
-        err_console.print(f"[bold red]fout:[/] {exc}")
-        sys.exit(2)
+        rv = app(standalone_mode=False)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - this is the one place that catches all
+        if type(exc).__name__ == "Exit" and hasattr(exc, "exit_code"):  # click/typer Exit
+            sys.exit(exc.exit_code)
+        if type(exc).__name__ == "NoArgsIsHelpError" and getattr(exc, "ctx", None) is not None:
+            typer.echo(exc.ctx.get_help())
+            sys.exit(2)
+        if os.environ.get("WEEFSEL_DEBUG"):
+            import traceback
+            traceback.print_exc()
+        try:
+            msg, code = one_line(exc)
+        except Exception:  # the error line itself must never become a traceback
+            msg, code = f"onverwachte fout ({type(exc).__name__})", 1
+        err_console.print(f"[bold red]fout:[/] {escape(msg)}")
+        sys.exit(code)
+    sys.exit(rv if isinstance(rv, int) else 0)

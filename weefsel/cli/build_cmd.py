@@ -31,6 +31,10 @@ def build_command(
              "$WEEFSEL_WAREHOUSE)."),
     quiet: bool = typer.Option(False, "--quiet", "-q",
                                help="No progress bars and no printed report."),
+    force: bool = typer.Option(
+        False, "--force",
+        help="Replace the warehouse even when the sources yield no values, or less than half "
+             "of the values of the warehouse being replaced (normally the build stops)."),
     facilities: list[Path] | None = typer.Option(
         None, "--facilities", "-f",
         help="A facility or place list (CSV) to add, e.g. a gemeente's own list of buurthuizen; "
@@ -57,9 +61,19 @@ def build_command(
             console.print("No data folder found (../shared/data); using the online sources.")
         online = True
     specs = _with_facility_lists(data_dir, online, facilities) if facilities else None
-    report = build(region, data_dir, out, online=online, progress=not quiet, specs=specs)
+    from weefsel.warehouse.safety import check_out_target
+    check_out_target(out)  # before any work: never overwrite the registry or another file
+    try:
+        report = build(region, data_dir, out, online=online, progress=not quiet, specs=specs,
+                       force=force)
+    except WeefselError:
+        if data_dir is not None and not online:
+            _print_files(data_dir, only_problems=True)
+        raise
     if not quiet:
         print_report(report.validation, console)
+        if data_dir is not None and not online:
+            _print_files(data_dir, read={str(s.label) for s in report.sources})
         counts = ", ".join(f"{n} {lv}" for lv, n in sorted(
             report.level_counts.items(), key=lambda kv: _level_rank(kv[0])))
         console.print(
@@ -74,6 +88,28 @@ def build_command(
         if not quiet:
             console.print(f"Accessibility: {len(table):,} values written to access_results "
                           "(details: 'weefsel access --help').")
+
+
+def _print_files(data_dir: Path, read: set[str] | None = None,
+                 only_problems: bool = False) -> None:
+    """Every file of the data folder: read, rejected (with the reason) or not recognised."""
+    from weefsel.warehouse.safety import inventory
+
+    lines = inventory(data_dir)
+    if read is not None:  # what the build actually used wins over what discovery expects
+        for ln in lines:
+            if ln.status == "gelezen" and not ln.reason and ln.path.name not in read:
+                ln.status, ln.reason = "niet gebruikt", "herkend, maar niet nodig voor deze regio"
+    shown = [ln for ln in lines if not only_problems or ln.status != "gelezen"]
+    if not shown:
+        return
+    t = Table(title=f"Bestanden in {data_dir}", title_justify="left")
+    for c in ("bestand", "status", "reden"):
+        t.add_column(c, overflow="fold")
+    for ln in shown:
+        style = {"afgewezen": "red", "niet herkend": "yellow"}.get(ln.status, "")
+        t.add_row(str(ln.path), f"[{style}]{ln.status}[/]" if style else ln.status, ln.reason)
+    console.print(t)
 
 
 def _with_facility_lists(data_dir: Path | None, online: bool, files: list[Path]) -> list:

@@ -10,6 +10,32 @@ import typer
 from weefsel.config import DEFAULT_WAREHOUSE
 
 
+def _listen(host: str, port: int):
+    """The listening socket, or one Dutch line when the port is taken or not allowed."""
+    import socket
+
+    from weefsel.errors import WeefselError
+    if not 0 < port < 65536:
+        raise WeefselError(f"--port {port}: kies een poort tussen 1 en 65535")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise WeefselError(f"--host {host}: onbekend adres") from None
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+    except OSError as exc:
+        sock.close()
+        why = "is al in gebruik (draait weefsel serve al?)" if exc.errno == 98 else \
+            (exc.strerror or str(exc))
+        raise WeefselError(f"poort {port} op {host} {why}; kies een andere met --port") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
 
@@ -22,13 +48,31 @@ def register(app: typer.Typer) -> None:
         basemap_url: Optional[str] = typer.Option(
             None, help="Optional raster tile URL ({z}/{x}/{y}) drawn under the boundaries."),
     ) -> None:
-        """Serve the REST API and the Dutch dashboard from the warehouse."""
+        """Serve the REST API and the Dutch dashboard from the warehouse.
+
+        A rebuilt or re-indexed warehouse is picked up without a restart.
+        """
         import uvicorn
 
         from weefsel.web.api import create_app
-        application = create_app(warehouse, basemap_url=basemap_url)
-        typer.echo(f"weefsel dashboard: http://{host}:{port}/  (API: /openapi.json)")
-        uvicorn.run(application, host=host, port=port, log_level="warning")
+        from weefsel.web.reload import FollowingApp
+        from weefsel.web.startup import announce_ready, announce_start
+        sock = _listen(host, port)  # a busy port fails here, before the address is printed
+        t0 = announce_start(warehouse, typer.echo)
+        application = FollowingApp(lambda p: create_app(p, basemap_url=basemap_url),
+                                   warehouse)
+        import threading
+
+        from weefsel.web.workers import pool
+        # only now that the warehouse opened: start the worker processes in the background
+        threading.Thread(target=pool().warm, daemon=True, name="weefsel-workers").start()
+        announce_ready(application, f"http://{host}:{port}/", t0, typer.echo)
+        server = uvicorn.Server(uvicorn.Config(application, log_level="warning"))
+        try:
+            server.run(sockets=[sock])
+        finally:
+            application.close()
+            pool().shutdown()  # no worker process outlives the server
 
     @app.command()
     def profile(
@@ -41,6 +85,8 @@ def register(app: typer.Typer) -> None:
         from weefsel.errors import InputError
         from weefsel.web.data import NotFound, WebData
         from weefsel.web.profile import write_profile
+        if not output.parent.is_dir():
+            raise InputError(f"de map {output.parent} bestaat niet", where=str(output))
         data = WebData(warehouse)
         try:
             engine = write_profile(data, code, str(output))

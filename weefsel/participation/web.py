@@ -37,6 +37,7 @@ from weefsel.participation.budgeting.explain import explain, money, summary
 from weefsel.participation.budgeting.pabulib import format_number, parse_pb, read_pb
 from weefsel.participation.budgeting.rules import RULES, run_rule
 from weefsel.registry.store import PHASES, Registry
+from weefsel.web.workers import run_cpu
 
 #: Ids are SQLite/PostgreSQL BIGINTs: larger numbers are a 422, never a server error.
 MAX_ID = 2**63 - 1
@@ -71,22 +72,17 @@ e = html.escape
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    doc = f"""<!doctype html>
-<html lang="nl"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(title)} · burgerbegroting · weefsel</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.5}}
-label{{display:block;margin-top:.5rem;font-weight:600}} input,select,textarea{{font-size:1rem;padding:.3rem}}
-table{{border-collapse:collapse;width:100%}} td,th{{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}}
-.ja{{color:#05603a;font-weight:600}} .nee{{color:#8a1c1c}} :focus{{outline:3px solid #1d4ed8}}</style></head>
-<body><header><nav aria-label="burgerbegroting"><a href="/api/begroting/">Alle burgerbegrotingen</a> ·
-<a href="/api/begroting/bestanden">Voorbeelden uit Pabulib</a></nav></header>
-<main><h1>{e(title)}</h1>{body}</main></body></html>"""
+    """A page in the dashboard's house (weefsel.web.shell): same header, menu and style."""
+    from weefsel.web.shell import page_shell
+    doc = page_shell(title, body, active="begroting",
+                     section=[("Alle burgerbegrotingen", "/api/begroting/"),
+                              ("Voorbeelden uit Pabulib", "/api/begroting/bestanden")])
     return HTMLResponse(doc, status_code=status)
 
 
-def _error(exc: InputError) -> HTMLResponse:
-    return _page("Dat ging niet", f'<p role="alert">{e(str(exc))}</p><p><a href="javascript:history.back()">Terug</a></p>',
-                 status=400)
+def _error(exc: InputError, status: int = 400) -> HTMLResponse:
+    return _page("Dat ging niet", f'<p role="alert">{e(str(exc))}</p><p><a href="/api/begroting/">Terug naar de burgerbegrotingen</a></p>',
+                 status=status)
 
 
 # --- HTML: processes --------------------------------------------------------------------
@@ -131,8 +127,8 @@ def process_page(pid: PID) -> HTMLResponse:
     reg = get_registry()
     try:
         p = reg.process(pid)
-    except InputError as exc:
-        return _error(exc)
+    except InputError as exc:  # no such process
+        return _error(exc, 404)
     rows = "".join(
         f"<tr><td>{x['id']}</td><td>{e(x['title'])}<br><small>{e(x['description'] or '')}</small></td>"
         f"<td>{e(money(float(x['cost']), p['currency']))}</td><td>{e(x['status'])}"
@@ -248,18 +244,31 @@ def _result_table(pb, outcome) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
+def _table_job(pb, rule: str | None = None) -> str:
+    """Worker-process job: the election and its explained result table (CPU-heavy)."""
+    return _result_table(pb, run_rule(pb, rule))
+
+
+def _json_job(pb, rule: str | None = None) -> dict:
+    """Worker-process job: the election as JSON."""
+    return _outcome_json(pb, run_rule(pb, rule))
+
+
 @router.get("/p/{pid}/uitslag", response_class=HTMLResponse)
-def result_page(pid: PID) -> HTMLResponse:
+async def result_page(pid: PID) -> HTMLResponse:
     reg = get_registry()
     try:
         proc = reg.process(pid)
+    except InputError as exc:  # no such process
+        return _error(exc, 404)
+    try:
         pb = reg.to_pb(pid)
         if not pb.ballots:
             return _page(f"Uitslag: {proc['name']}", "<p>Er zijn nog geen stemmen.</p>")
-        outcome = run_rule(pb)
+        table = await run_cpu(_table_job, pb)
     except InputError as exc:
         return _error(exc)
-    return _page(f"Uitslag: {proc['name']}", _result_table(pb, outcome))
+    return _page(f"Uitslag: {proc['name']}", table)
 
 
 # --- real Pabulib files -----------------------------------------------------------------
@@ -290,13 +299,13 @@ def files_page() -> HTMLResponse:
 
 
 @router.get("/bestanden/{name}", response_class=HTMLResponse)
-def file_page(name: str, regel: str | None = Query(None)) -> HTMLResponse:
+async def file_page(name: str, regel: str | None = Query(None)) -> HTMLResponse:
     pb = _file(name)
     try:
-        outcome = run_rule(pb, regel)
+        table = await run_cpu(_table_job, pb, regel)
     except InputError as exc:
         return _error(exc)
-    return _page(f"{pb.meta.get('description', name)} ({name})", _result_table(pb, outcome))
+    return _page(f"{pb.meta.get('description', name)} ({name})", table)
 
 
 # --- JSON --------------------------------------------------------------------------------
@@ -326,11 +335,11 @@ def process_json(pid: PID) -> dict:
 
 
 @router.get("/processes/{pid}/results")
-def results_json(pid: PID) -> dict:
+async def results_json(pid: PID) -> dict:
     reg = get_registry()
     try:
         pb = reg.to_pb(pid)
-        return _outcome_json(pb, run_rule(pb))
+        return await run_cpu(_json_job, pb)
     except InputError as exc:
         raise HTTPException(404, str(exc)) from None
 
@@ -346,9 +355,9 @@ def export_pb(pid: PID) -> PlainTextResponse:
 
 
 @router.get("/files/{name}")
-def file_json(name: str, rule: str | None = Query(None)) -> dict:
+async def file_json(name: str, rule: str | None = Query(None)) -> dict:
     pb = _file(name)
     try:
-        return {"file": name, **_outcome_json(pb, run_rule(pb, rule))}
+        return {"file": name, **(await run_cpu(_json_job, pb, rule))}
     except InputError as exc:
         raise HTTPException(400, str(exc)) from None

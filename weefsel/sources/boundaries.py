@@ -156,7 +156,8 @@ def decode_topojson(topo: dict, object_name: str | None = None) -> list[tuple[di
     return out
 
 
-def _read_features(path: Path, level: str | None) -> tuple[list[tuple[dict, Any]], CRS]:
+def _read_features(path: Path, level: str | None) -> tuple[list[tuple[dict, Any]], CRS, str | None]:
+    """(properties, geometry) pairs, the CRS and the document's ``name`` member (metadata)."""
     doc = _read_json(path)
     if not isinstance(doc, dict):
         raise InputError("top-level JSON is not an object", where=str(path),
@@ -167,29 +168,46 @@ def _read_features(path: Path, level: str | None) -> tuple[list[tuple[dict, Any]
         if level and len(objects) > 1:
             matches = [n for n in objects if level in n.lower()]
             name = matches[0] if len(matches) == 1 else None
-        return decode_topojson(doc, name), _crs_of_geojson(doc, path)
+        return decode_topojson(doc, name), _crs_of_geojson(doc, path), None
     if doc.get("type") == "FeatureCollection":
         feats = doc.get("features")
         if not isinstance(feats, list):
             raise InputError("FeatureCollection without a 'features' list", where=str(path))
-        out = []
         for i, f in enumerate(feats):
             if not isinstance(f, dict) or f.get("type") != "Feature":
                 raise InputError(f"feature {i} is not a GeoJSON Feature object", where=str(path),
                                  expected='{"type": "Feature", "geometry": ..., "properties": ...}')
-            g = f.get("geometry")
-            try:
-                geom = shape(g) if g else None
-            except Exception as exc:
-                raise InputError(f"geometry cannot be read ({exc})", where=f"{path}: feature {i}",
-                                 expected="a GeoJSON Polygon or MultiPolygon") from None
+        geoms = _geoms_of(feats, path)
+        out = []
+        for f, geom in zip(feats, geoms):
             props = dict(f.get("properties") or {})
             if "id" in f and "id" not in props:
                 props["id"] = f["id"]
             out.append((props, geom))
-        return out, _crs_of_geojson(doc, path)
+        doc_name = doc.get("name") if isinstance(doc.get("name"), str) else None
+        return out, _crs_of_geojson(doc, path), doc_name
     raise InputError(f"JSON type {doc.get('type')!r} is not supported", where=str(path),
                      expected="a GeoJSON FeatureCollection or a TopoJSON Topology")
+
+
+def _geoms_of(feats: list[dict], path: Path) -> list[Any]:
+    """Shapely geometries of GeoJSON features, converted in one vectorised call (a national
+    buurt file took seconds feature by feature); a broken one is named by its index."""
+    raw = [f.get("geometry") for f in feats]
+    try:
+        texts = [json.dumps(g) if g else None for g in raw]
+        geoms = shapely.from_geojson(texts, on_invalid="raise")
+        return [g if g is not None else None for g in geoms]
+    except Exception:
+        pass
+    out = []
+    for i, g in enumerate(raw):
+        try:
+            out.append(shape(g) if g else None)
+        except Exception as exc:
+            raise InputError(f"geometry cannot be read ({exc})", where=f"{path}: feature {i}",
+                             expected="a GeoJSON Polygon or MultiPolygon") from None
+    return out
 
 
 def _ogr_layers(path: Path, level: str | None) -> list[str]:
@@ -270,9 +288,123 @@ def _pick_key(props: list[dict], keys: Iterable[str], pattern: re.Pattern | None
     return None
 
 
+def _years_in(text: str) -> list[int]:
+    return [int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d\d)(?!\d)", str(text))]
+
+
 def _vintage_from(path: Path) -> int | None:
-    years = [int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d\d)(?!\d)", path.name)]
+    years = _years_in(path.name)
     return max(years) if years else None
+
+
+#: Gemeente codes with a known first or last year of existence (CBS gemeentelijke indeling),
+#: used to date a boundary file from its codes: a file holding Haaren (GM0788) is of 2020 or
+#: earlier; one holding Land van Cuijk (GM1982) of 2022 or later.
+GEMEENTE_YEARS: dict[str, tuple[int | None, int | None]] = {
+    "GM0788": (None, 2020),   # Haaren, split over Boxtel, Oisterwijk, Tilburg, Vught in 2021
+    "GM0756": (None, 2021),   # Boxmeer  -> Land van Cuijk (GM1982) in 2022
+    "GM1684": (None, 2021),   # Cuijk    -> Land van Cuijk
+    "GM0786": (None, 2021),   # Grave    -> Land van Cuijk
+    "GM0815": (None, 2021),   # Mill en Sint Hubert -> Land van Cuijk
+    "GM1702": (None, 2021),   # Sint Anthonis -> Land van Cuijk
+    "GM0457": (None, 2021),   # Weesp -> Amsterdam in 2022
+    "GM0398": (None, 2021),   # Heerhugowaard -> Dijk en Waard (GM1980) in 2022
+    "GM0416": (None, 2021),   # Langedijk -> Dijk en Waard
+    "GM0501": (None, 2022),   # Brielle -> Voorne aan Zee (GM1992) in 2023
+    "GM0530": (None, 2022),   # Hellevoetsluis -> Voorne aan Zee
+    "GM0614": (None, 2022),   # Westvoorne -> Voorne aan Zee
+    "GM1959": (2019, None),   # Altena
+    "GM1960": (2019, None),   # West Betuwe
+    "GM1961": (2019, None),   # Vijfheerenlanden
+    "GM1963": (2019, None),   # Hoeksche Waard
+    "GM1966": (2019, None),   # Het Hogeland
+    "GM1969": (2019, None),   # Westerkwartier
+    "GM1970": (2019, None),   # Noardeast-Fryslân
+    "GM1978": (2019, None),   # Molenlanden
+    "GM1980": (2022, None),   # Dijk en Waard
+    "GM1982": (2022, None),   # Land van Cuijk
+    "GM1991": (2022, None),   # Maashorst
+    "GM1992": (2023, None),   # Voorne aan Zee
+}
+
+
+def vintage_range_of_codes(codes: Iterable[str]) -> tuple[int | None, int | None]:
+    """(earliest, latest) indeling year the gemeente codes in ``codes`` allow (None = open)."""
+    gms = {"GM" + c[2:6] for c in codes if isinstance(c, str) and c[:2] in ("GM", "WK", "BU")
+           and len(c) >= 6}
+    lo = max((GEMEENTE_YEARS[g][0] for g in gms if g in GEMEENTE_YEARS
+              and GEMEENTE_YEARS[g][0] is not None), default=None)
+    hi = min((GEMEENTE_YEARS[g][1] for g in gms if g in GEMEENTE_YEARS
+              and GEMEENTE_YEARS[g][1] is not None), default=None)
+    return lo, hi
+
+
+def detect_vintage(path: Path | None, props: list[dict], codes: Iterable[str],
+                   doc_name: str | None = None) -> tuple[int | None, str]:
+    """The indeling year of a boundary file and how it was found.
+
+    In order: the features' own year (PDOK ``jaarcode``/``jrstatcode``), the document's
+    ``name`` member, the file name, then the gemeente codes (``GEMEENTE_YEARS``). A year from
+    metadata or name that the codes contradict (a file called 2024 holding Haaren) gives way
+    to the codes, so an old file is never taken for current boundaries.
+    """
+    codes = list(codes)
+    lo, hi = vintage_range_of_codes(codes)
+    found: tuple[int | None, str] = (None, "unknown")
+    for key in ("jaarcode", "jaar", "jrstatcode"):
+        vals = [p.get(key) for p in props[:50] if p.get(key) not in (None, "")]
+        years = [y for v in vals for y in _years_in(str(v)[:4])]
+        if years:
+            found = (max(years), f"property {key}")
+            break
+    if found[0] is None and doc_name and _years_in(doc_name):
+        found = (max(_years_in(doc_name)), "document name")
+    if found[0] is None and path is not None and _vintage_from(path):
+        found = (_vintage_from(path), "file name")
+    year, how = found
+    if year is not None and ((hi is not None and year > hi) or (lo is not None and year < lo)):
+        span = f"{lo or '..'}-{hi or '..'}"
+        return (hi if hi is not None else lo), f"gemeente codes (fit {span}; {how} said {year})"
+    if year is None and hi is not None:   # codes that ended: an old file, at latest `hi`
+        return hi, "gemeente codes"
+    return year, how
+
+
+#: Property names that mark approximate (fitted) polygons, with their quality figures.
+APPROX_KEYS = ("fit_iou_gemeente", "fit_m_per_svg_unit")
+
+
+def geom_quality_of(path: Path | None, props: list[dict], source: str = "") -> str:
+    """exact | generalised | approximate for the polygons of one file or service.
+
+    Approximate: features carry fit quality fields or the name says 'benaderd'/'approx'.
+    Generalised: CBS/PDOK 'gegeneraliseerd' files and the PDOK service. Anything else (a
+    gemeente's own file such as Amsterdam's buurten) is taken as exact.
+    """
+    name = (path.name if path is not None else source).lower()
+    if any(k in p for p in props[:20] for k in APPROX_KEYS) or "benaderd" in name \
+            or "approx" in name:
+        return "approximate"
+    if "gegeneraliseerd" in name or "generalised" in name or name.startswith("pdok:") \
+            or any("jrstatcode" in p for p in props[:1]):
+        return "generalised"
+    return "exact"
+
+
+def _geom_note(quality: str, p: dict, vintage: int | None) -> str | None:
+    """Dutch note shown beside the polygon (profile, export)."""
+    if quality == "approximate":
+        bits = []
+        if p.get("fit_m_per_svg_unit") not in (None, ""):
+            bits.append(f"ca. {float(p['fit_m_per_svg_unit']):.0f} m per tekeneenheid")
+        if p.get("fit_iou_gemeente") not in (None, ""):
+            bits.append(f"overlap met de gemeentegrens {float(p['fit_iou_gemeente']):.2f}")
+        extra = f" ({'; '.join(bits)})" if bits else ""
+        return ("Benaderde grens: vereenvoudigde buurtvorm ingepast op de wijkgrenzen, "
+                f"tientallen meters onnauwkeurig{extra}.")
+    if quality == "generalised":
+        return f"Gegeneraliseerde CBS/PDOK-grens{f' (indeling {vintage})' if vintage else ''}."
+    return None
 
 
 def _polygonal(g):
@@ -292,15 +424,26 @@ def _publisher(path: Path, props: list[dict]) -> tuple[str, str]:
     name = path.name.lower()
     if "amsterdam" in name and any("cbsCode" in p for p in props[:1]):
         return "Gemeente Amsterdam (gebieden/buurten)", "CC0 or CC BY 4.0 (attribute Gemeente Amsterdam)"
+    if "benaderd" in name or any(k in p for p in props[:1] for k in APPROX_KEYS):
+        return ("CBS/Kadaster via PDOK (buurt_gegeneraliseerd), approximately refitted",
+                "CC BY 4.0")
     if "gegeneraliseerd" in name or any("jrstatcode" in p for p in props[:1]):
         return "CBS/Kadaster via PDOK (gebiedsindelingen)", "CC BY 4.0"
     return "unknown", "unknown"
 
 
+#: Extra area columns a boundary file fills (see schema.sql: areas).
+GEOM_COLUMNS = ["geom_quality", "geom_note"]
+
+
 def features_to_frames(features: list[tuple[dict, Any]], crs: CRS, source: str, *,
                        where: str, level: str | None = None, vintage: int | None = None,
-                       path: Path | None = None) -> SourceFrames:
-    """Shared tail of every boundary reader: codes, levels, CRS check, repair, RD, WKB."""
+                       path: Path | None = None, doc_name: str | None = None) -> SourceFrames:
+    """Shared tail of every boundary reader: codes, levels, CRS check, repair, RD, WKB.
+
+    ``vintage`` is checked against the codes (:func:`detect_vintage`); the frames carry
+    ``indeling`` (= vintage) and the polygons' ``geom_quality``/``geom_note``.
+    """
     frames = SourceFrames(source=source)
     props = [p for p, _ in features]
     frames.rows_read = len(features)
@@ -315,13 +458,16 @@ def features_to_frames(features: list[tuple[dict, Any]], crs: CRS, source: str, 
                          expected=f"one of {', '.join(CODE_KEYS[:8])} holding codes like GM0034")
     name_key = _pick_key(props, NAME_KEYS)
     level_prefix = LEVEL_PREFIX.get(level or "")
+    quality = geom_quality_of(path, props, source)
 
     geoms = np.array([g for _, g in features], dtype=object)
     _check_crs_range(geoms, crs, where)
     geoms = _to_rd(geoms, crs)
 
     rows: list[dict] = []
+    kept: list[Any] = []
     first_index: dict[str, int] = {}
+    valid = shapely.is_valid(geoms)       # vectorised: the per-feature check was the hot spot
     for i, (p, g) in enumerate(zip(props, geoms)):
         raw = p.get(code_key)
         code = str(raw).strip().upper().replace(" ", "") if raw not in (None, "") else ""
@@ -344,7 +490,7 @@ def features_to_frames(features: list[tuple[dict, Any]], crs: CRS, source: str, 
                 frames.rejections.append(Rejection(
                     source, f"feature {i} ({code})", f"geometry is a {g.geom_type}, not a polygon"))
                 continue
-            if not g.is_valid:
+            if not valid[i]:
                 # reason text without its coordinates, so the build report can group the notes
                 full = shapely.is_valid_reason(g)
                 kind, _, at = full.partition("[")
@@ -366,11 +512,35 @@ def features_to_frames(features: list[tuple[dict, Any]], crs: CRS, source: str, 
             "wijk_code": "WK" + code[2:8] if lvl == "buurt" and len(code) >= 8 else None,
             "provincie_code": code if lvl == "provincie" else None,
             "vintage": vintage,
-            "geom_rd": shapely.to_wkb(g) if g is not None else None,
             "source": source,
+            "geom_quality": quality if g is not None else None,
+            "geom_note": (_geom_note(quality, p, vintage) if quality == "approximate" else None)
+            if g is not None else None,
         })
-    frames.areas = pd.DataFrame(rows, columns=AREA_COLUMNS)
+        kept.append(g)
+    frames.areas = pd.DataFrame(rows, columns=[*AREA_COLUMNS, *GEOM_COLUMNS])
+    frames.areas["geom_rd"] = list(shapely.to_wkb(np.array(kept, dtype=object))) if kept else []
+    codes = frames.areas["code"].tolist()
+    if vintage is None:
+        vintage, how = detect_vintage(path, props, codes, doc_name)
+    else:
+        how = "given"
+        lo, hi = vintage_range_of_codes(codes)
+        if (hi is not None and vintage > hi) or (lo is not None and vintage < lo):
+            fixed = hi if hi is not None and vintage > hi else lo
+            how = f"gemeente codes (fit {lo or '..'}-{hi or '..'}; {vintage} was given)"
+            vintage = fixed
+    if how.startswith("gemeente codes ("):
+        frames.rejections.append(Rejection(
+            source, "whole file", f"indeling taken as {vintage} from its {how}"))
+    frames.vintage_how = how
+    frames.areas["vintage"] = vintage
+    if quality != "approximate":
+        note = _geom_note(quality, {}, vintage)
+        frames.areas["geom_note"] = frames.areas["geom_quality"].map(
+            lambda q: note if isinstance(q, str) else None)
     frames.areas["vintage"] = frames.areas["vintage"].astype("Int64")
+    frames.areas["indeling"] = frames.areas["vintage"]
     if path is not None:
         publisher, licence = _publisher(path, props)
         frames.provenance.append({
@@ -394,8 +564,8 @@ def load_boundaries(path: Path, level: str | None = None, vintage: int | None = 
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", where=str(path), expected="a boundary file")
-    vintage = vintage if vintage is not None else _vintage_from(path)
     if path.suffix.lower() in OGR_SUFFIXES:
+        vintage = vintage if vintage is not None else _vintage_from(path)
         parts = []
         for layer in _ogr_layers(path, level):
             features, file_crs = _read_ogr_layer(path, layer)
@@ -403,9 +573,10 @@ def load_boundaries(path: Path, level: str | None = None, vintage: int | None = 
                                             path.name, where=f"{path} layer {layer}",
                                             level=level, vintage=vintage, path=path))
         return _concat_frames(parts, path)
-    features, file_crs = _read_features(path, level)
+    features, file_crs, doc_name = _read_features(path, level)
     return features_to_frames(features, CRS.from_user_input(crs) if crs else file_crs, path.name,
-                              where=str(path), level=level, vintage=vintage, path=path)
+                              where=str(path), level=level, vintage=vintage, path=path,
+                              doc_name=doc_name)
 
 
 def _concat_frames(parts: list[SourceFrames], path: Path) -> SourceFrames:

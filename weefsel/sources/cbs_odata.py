@@ -110,7 +110,7 @@ def _as_text(df: pd.DataFrame) -> pd.DataFrame:
 
 
 #: Non-KWB tables the file loaders understand, and the dimension whose titles they need.
-_OTHER_TABLES = {"50090NED": None, "85900NED": None, "85146NED": "RegioS"}
+_OTHER_TABLES = {"50090NED": None, "50150NED": None, "85900NED": None, "85146NED": "RegioS"}
 
 
 def load_table(table_id: str, filter: str | None = None, client: ODataClient | None = None,
@@ -173,8 +173,8 @@ def _load_other(client: ODataClient, tid: str, data: pd.DataFrame, where: str,
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{tid}.csv"
         data.to_csv(path, index=False)
-        if tid == "50090NED":
-            frames = load_health_csv(path)
+        if tid in ("50090NED", "50150NED"):   # 50150NED: the publisher's re-expression
+            frames = load_health_csv(path, table_id=tid)
         elif tid == "85900NED":
             frames = load_ses_csv(path)
         else:

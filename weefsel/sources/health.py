@@ -42,8 +42,14 @@ IDENTITY = {"source_file", "jaar", "leeftijdsgroep", "ID", "Leeftijd", "Marges",
             "Perioden", "Gemeentenaam", "SoortRegio", "Codering"}
 
 
-def load_health_csv(path: Path) -> SourceFrames:
-    """All indicators are % of residents in the age group (model-based small-area estimates)."""
+def load_health_csv(path: Path, table_id: str = TABLE_ID) -> SourceFrames:
+    """All indicators are % of residents in the age group (model-based small-area estimates).
+
+    Every year of the file is on the region classification of its newest year (2020 for the
+    shared 50090NED file), so areas and values carry ``indeling`` = that year; the build
+    routes them through the crosswalk onto the current indeling. ``table_id`` 50150NED is
+    the publisher's own re-expression on a later indeling (the online path), read the same way.
+    """
     path = Path(path)
     file = str(path)
     df = read_text_table(path, required=["Codering", "SoortRegio"], what="50090NED Gezondheid per wijk en buurt")
@@ -99,7 +105,7 @@ def load_health_csv(path: Path) -> SourceFrames:
             continue
         sub = frame[sel].reset_index(drop=True)
         obs, rej = observations_from_wide(sub, specs, area_code=sub["code"], period=sub["period"],
-                                          breakdown=sub["breakdown"], source=TABLE_ID,
+                                          breakdown=sub["breakdown"], source=table_id,
                                           lines=lines[sel], file=file)
         rejections += rej
         if r != "value":
@@ -116,17 +122,19 @@ def load_health_csv(path: Path) -> SourceFrames:
     # all years are on the classification of the newest year (2020 in the shared file)
     vintage = int(pd.to_numeric(frame["period"], errors="coerce").max()) if len(frame) else None
     area_codes = frame["code"].reset_index(drop=True)
-    out = SourceFrames(source=TABLE_ID)
+    out = SourceFrames(source=table_id)
     out.areas = areas_frame(area_codes, level_of(area_codes), frame["_name"].reset_index(drop=True),
-                            TABLE_ID, vintage)
+                            table_id, vintage)
     out.areas.loc[out.areas["code"] == "NL00", "name"] = "Nederland"
+    out.areas["indeling"] = vintage
+    obs["indeling"] = vintage
     out.observations = obs
     out.variables = variables_frame([{
         "variable": s.variable, "stem": s.variable, "title": title_from_stem(s.variable), "unit": "%",
         "description": "% of residents in the age group (breakdown); RIVM/GGD model-based estimate",
-        "source_table": TABLE_ID, "topic": "Gezondheid en welzijn"} for s in specs])
+        "source_table": table_id, "topic": "Gezondheid en welzijn"} for s in specs])
     out.rejections = rejections
     out.rows_read = n_read
-    out.provenance = [provenance(path, publisher=PUBLISHER_RIVM, table_id=TABLE_ID, rows_read=n_read,
+    out.provenance = [provenance(path, publisher=PUBLISHER_RIVM, table_id=table_id, rows_read=n_read,
                                  rows_rejected=rows_rejected(rejections))]
     return out

@@ -38,7 +38,15 @@ from weefsel.warehouse.discover import (
     gemeente_filter,
     online_specs,
 )
+from weefsel.config import default_geo_dir
+from weefsel.warehouse.crosswalk import CURRENT_INDELING
 from weefsel.warehouse.store import create_schema
+from weefsel.warehouse.vintages import (
+    VintageParts,
+    lend_geometry,
+    reexpress_all,
+    split_frames,
+)
 from weefsel.warehouse.writer import insert_frame
 
 LEVEL_PREFIX = {"NL": "land", "PV": "provincie", "GM": "gemeente", "WK": "wijk", "BU": "buurt"}
@@ -46,6 +54,11 @@ NATIONAL_ALIASES = {"NL01": "NL00"}
 #: Online boundaries: PDOK gebiedsindelingen of the KWB classification year.
 PDOK_YEAR = 2024
 PDOK_LEVELS = ["provincie", "gemeente", "wijk", "buurt"]
+#: Indeling of the health monitor (50090NED): its buurten are fetched for the crosswalk.
+HEALTH_INDELING = 2020
+#: Extra area columns (boundary quality) merged with the loader contract's AREA_COLUMNS.
+AREA_EXTRA = ["geom_quality", "geom_note"]
+GEOM_RANK = {"exact": 0, "generalised": 1, "approximate": 2}
 
 
 @dataclass
@@ -138,7 +151,10 @@ def _load(spec: SourceSpec, context: dict[str, Any]) -> SourceFrames:
             client = context["odata_client"] = ODataClient()
         return client.load_table(spec.table_id, filter=kw.get("filter"))
     if k == "pdok":
-        return _pdok(context, kw["level"], kw["year"])
+        frames = _pdok(context, kw["level"], kw["year"])
+        if len(frames.areas) and "indeling" not in frames.areas.columns:
+            frames.areas = frames.areas.assign(indeling=kw["year"])
+        return frames
     raise WeefselError(f"no loader for source kind {k!r}")
 
 
@@ -233,17 +249,31 @@ def merge_areas(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
     Source order puts the region list and the KWB tables first (names, parents) and the
     boundary files after them (geometry), so names come from CBS and geometry from PDOK.
+    The polygon (with its quality and note) is taken whole from one source: the best quality
+    (exact, then generalised, then approximate), in source order among equals, so an
+    approximate map never replaces an exact polygon.
     """
-    parts = [_conform(f, AREA_COLUMNS) for f in frames if f is not None and len(f)]
+    cols = [*AREA_COLUMNS, *AREA_EXTRA]
+    parts = [_conform(f, cols) for f in frames if f is not None and len(f)]
     if not parts:
-        return empty(AREA_COLUMNS)
+        return empty(cols)
     allareas = pd.concat(parts, ignore_index=True)
     allareas["code"] = _norm_codes(allareas["code"])
     allareas = allareas[allareas["code"].notna() & (allareas["code"] != "")]
-    for c in AREA_COLUMNS:
+    for c in cols:
         allareas[c] = allareas[c].astype("object")
-    merged = allareas.groupby("code", sort=False, dropna=True).first().reset_index()
-    return complete_parents(merged[AREA_COLUMNS])
+    geo_cols = ["geom_rd", "geom_quality", "geom_note"]
+    rest = [c for c in cols if c not in geo_cols]
+    merged = allareas[rest].groupby("code", sort=False, dropna=True).first().reset_index()
+    geo = allareas[allareas["geom_rd"].notna()][["code", *geo_cols]]
+    if len(geo):
+        geo = geo.assign(_r=geo["geom_quality"].map(GEOM_RANK).fillna(1))
+        geo = geo.sort_values("_r", kind="stable").drop_duplicates("code")
+        merged = merged.merge(geo[["code", *geo_cols]], on="code", how="left")
+    else:
+        for c in geo_cols:
+            merged[c] = None
+    return complete_parents(merged[cols])
 
 
 def complete_parents(areas: pd.DataFrame) -> pd.DataFrame:
@@ -349,19 +379,39 @@ def plan_sources(data_dir: Path | None, online: bool, gemeenten: list[str] | Non
             specs.append(SourceSpec(kind="pdok", path=None, scope="online",
                                     kwargs={"level": level, "year": PDOK_YEAR},
                                     table_id=f"pdok:{level}_gegeneraliseerd:{PDOK_YEAR}"))
+        # the health monitor's own indeling, for the crosswalk onto the current one
+        specs.append(SourceSpec(kind="pdok", path=None, scope="online",
+                                kwargs={"level": "buurt", "year": HEALTH_INDELING},
+                                table_id=f"pdok:buurt_gegeneraliseerd:{HEALTH_INDELING}"))
         return specs
     if data_dir is None:
         raise WeefselError("No data folder found (looked for $WEEFSEL_DATA and ../shared/data). "
                            "Give --data DIR, or --online to fetch from CBS.")
-    return discover(Path(data_dir))
+    return discover(Path(data_dir)) + geo_specs(default_geo_dir(Path(data_dir)))
+
+
+def geo_specs(geo_dir: Path | None) -> list[SourceSpec]:
+    """Boundary files of the geo folder (``$WEEFSEL_GEO`` or a ``geo/`` folder beside the data
+    folder), read after every data source: each file's vintage and quality come from the file
+    itself, so a 2019 file only feeds the crosswalk and approximate polygons only fill areas
+    that have no better one."""
+    if geo_dir is None:
+        return []
+    files = sorted(p for p in Path(geo_dir).iterdir()
+                   if p.is_file() and p.suffix.lower() in (".geojson", ".topojson", ".gpkg"))
+    return [SourceSpec(kind="boundaries", path=p, scope="national", kwargs={"geo": True})
+            for p in files]
 
 
 def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
           progress: bool = True, *, odata_client: Any = None, pdok_client: Any = None,
-          overpass_client: Any = None, specs: list[SourceSpec] | None = None) -> BuildReport:
+          overpass_client: Any = None, specs: list[SourceSpec] | None = None,
+          force: bool = False) -> BuildReport:
     """Build the warehouse for ``region`` from ``data_dir`` (or online) into ``out``.
 
-    Atomic: the previous ``out`` is replaced only when the whole build has succeeded.
+    Atomic: the previous ``out`` is replaced only when the whole build has succeeded. ``out``
+    must be a weefsel warehouse or absent, and a build that yields no values, or less than
+    half of those of the warehouse it replaces, stops unless ``force`` (safety.py).
     """
     out = Path(out)
     started = dt.datetime.now(dt.UTC)
@@ -374,6 +424,9 @@ def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
     if out.is_dir():
         raise WeefselError(f"--out {out} is a folder; give a file name such as "
                            f"{out / 'weefsel.duckdb'}")
+    from weefsel.warehouse.safety import check_out_target, check_replacement, previous_values
+    check_out_target(out)
+    previous = previous_values(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_path(out)
     _remove(tmp)
@@ -387,6 +440,7 @@ def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
         with _progress(progress) as prog:
             result = _build_into(tmp, region, data_dir, online, specs, context, report, prog)
         con = result
+        check_replacement(report.observations, previous, out, force)
         from weefsel import __version__ as version
         finished = dt.datetime.now(dt.UTC)
         info = {
@@ -479,6 +533,7 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
     task = prog.add_task("Reading sources", total=len(specs)) if prog else None
     loaded: list[tuple[SourceSpec, SourceFrames, SourceReport]] = []
     area_frames: list[pd.DataFrame] = []
+    vparts = VintageParts()
     for spec in specs:
         if prog:
             prog.update(task, description=f"Reading {spec.label[:60]}")
@@ -492,13 +547,14 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
                            observations=len(frames.observations), areas=len(frames.areas),
                            facilities=len(frames.facilities))
         rep.seconds = time.perf_counter() - t
+        split_frames(frames, spec.kind, vparts)   # other indelingen: crosswalk only
         area_frames.append(frames.areas)
         loaded.append((spec, frames, rep))
         report.sources.append(rep)
         if prog:
             prog.advance(task)
 
-    steps = prog.add_task("Merging and writing", total=5) if prog else None
+    steps = prog.add_task("Merging and writing", total=6) if prog else None
 
     def step(msg: str) -> None:
         if prog:
@@ -508,7 +564,7 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
     # Areas: merged, parents completed, provinces by overlay, land present.
     members = pd.concat([_conform(f.members, MEMBER_COLUMNS) for _, f, _ in loaded],
                         ignore_index=True).drop_duplicates()
-    areas = merge_areas(area_frames)
+    areas = lend_geometry(merge_areas(area_frames), vparts.lend)
     # codes seen only in observations still need an area row
     obs_codes: set[str] = set()
     for _, f, _ in loaded:
@@ -528,7 +584,14 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
     selection = _resolve(region, areas, provincie_of, members)
     report.region_name = str(getattr(selection, "name", region))
     keep = select_codes(areas, members, selection)
+    national = bool(getattr(selection, "is_national", False))
+    vintage = None
+    if vparts.observations:
+        step("Re-expressing other indelingen through the crosswalk")
+        vintage = reexpress_all(vparts, areas, _population(loaded), _variables(loaded),
+                                keep=None if national else keep)
     areas = areas[areas["code"].isin(keep)].reset_index(drop=True)
+    areas = _note_missing_geometry(areas)
     members = members[members["region_code"].isin(keep)]
     report.gemeenten = sorted(areas.loc[areas["level"] == "gemeente", "code"])
     step("Assigning facilities to areas")
@@ -570,7 +633,9 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
         create_schema(con)
         insert_frame(con, "areas", areas)
         insert_frame(con, "area_members", members)
-        _write_observations(con, loaded, keep, bool(getattr(selection, "is_national", False)))
+        _write_observations(con, loaded, keep, national)
+        if vintage is not None:
+            _write_vintages(con, vintage, report)
         variables = pd.concat([_conform(f.variables, VARIABLE_COLUMNS) for _, f, _ in loaded],
                               ignore_index=True)
         variables = variables[variables["variable"].notna()].drop_duplicates("variable")
@@ -588,6 +653,10 @@ def _build_into(tmp: Path, region: str, data_dir: Path | None, online: bool,
         report.observations = con.execute("SELECT count(*) FROM observations").fetchall()[0][0]
         report.facilities = con.execute("SELECT count(*) FROM facilities").fetchall()[0][0]
         report.validation = run_validation(con, report)
+        if vintage is not None and vintage.notes:
+            notes = pd.DataFrame(vintage.notes)
+            insert_frame(con, "validation", notes)
+            report.validation = pd.concat([report.validation, notes], ignore_index=True)
         step("Finishing")
     except BaseException:
         con.close()
@@ -636,7 +705,7 @@ def _write_observations(con: duckdb.DuckDBPyConnection,
     national tables go straight in (a full window dedupe over millions of rows took most of
     the build time).
     """
-    cols = OBSERVATION_COLUMNS
+    cols = [*OBSERVATION_COLUMNS, "indeling", "method"]
     keep_raw = list(keep | {alias for alias, code in NATIONAL_ALIASES.items() if code in keep})
     if not national:
         con.execute("CREATE TEMP TABLE _keep (code VARCHAR)")
@@ -667,6 +736,10 @@ def _write_observations(con: duckdb.DuckDBPyConnection,
             "lower": f"TRY_CAST({expr['lower']} AS DOUBLE)",
             "upper": f"TRY_CAST({expr['upper']} AS DOUBLE)",
             "source": f"coalesce(CAST({expr['source']} AS VARCHAR), '{default_source}')",
+            "indeling": (f"coalesce(TRY_CAST(\"indeling\" AS INTEGER), {CURRENT_INDELING})"
+                         if "indeling" in have else str(CURRENT_INDELING)),
+            "method": ("coalesce(CAST(\"method\" AS VARCHAR), 'published')"
+                       if "method" in have else "'published'"),
         }
         variables = set(obs["variable"].dropna().astype(str).unique())
         shared = sorted(variables & seen_vars)
@@ -693,6 +766,83 @@ def _write_observations(con: duckdb.DuckDBPyConnection,
         rep.duplicates = int(total - inserted) if total is not None else 0
     if not national:
         con.execute("DROP TABLE _keep")
+
+
+def _population(loaded: list[tuple[SourceSpec, SourceFrames, SourceReport]]) -> dict[str, float]:
+    """Current inhabitants per area code (KWB AantalInwoners, newest period first): the
+    crosswalk's dasymetric weights."""
+    parts = []
+    for _, frames, _ in loaded:
+        o = frames.observations
+        if o is None or not len(o) or "variable" not in o:
+            continue
+        sel = o[(o["variable"] == "AantalInwoners")
+                & (o.get("breakdown", pd.Series("", index=o.index)).fillna("") == "")]
+        if len(sel):
+            parts.append(sel[["area_code", "period", "value"]])
+    if not parts:
+        return {}
+    pop = pd.concat(parts, ignore_index=True)
+    pop["value"] = pd.to_numeric(pop["value"], errors="coerce")
+    pop = pop.dropna(subset=["value"])
+    pop["area_code"] = _norm_codes(pop["area_code"])
+    pop = pop.sort_values("period", ascending=False, kind="stable").drop_duplicates("area_code")
+    return dict(zip(pop["area_code"], pop["value"].astype(float)))
+
+
+def _variables(loaded: list[tuple[SourceSpec, SourceFrames, SourceReport]]) -> pd.DataFrame:
+    frames = [_conform(f.variables, VARIABLE_COLUMNS) for _, f, _ in loaded]
+    v = pd.concat(frames, ignore_index=True) if frames else empty(VARIABLE_COLUMNS)
+    return v[v["variable"].notna()].drop_duplicates("variable")
+
+
+def _note_missing_geometry(areas: pd.DataFrame) -> pd.DataFrame:
+    """Say in Dutch why an area has no polygon (export, profile, map legend)."""
+    areas = areas.copy()
+    for c in AREA_EXTRA:
+        if c not in areas:
+            areas[c] = None
+    missing = areas["geom_rd"].isna() & areas["level"].isin(
+        ["provincie", "gemeente", "wijk", "buurt"])
+    areas.loc[missing, "geom_quality"] = None
+    areas.loc[missing, "geom_note"] = (
+        f"Geen grens bekend: dit gebied staat in geen van de grensbestanden van indeling "
+        f"{CURRENT_INDELING} (het wordt wel in tabellen getoond, niet op de kaart).")
+    return areas
+
+
+def _write_vintages(con: duckdb.DuckDBPyConnection, v: Any, report: BuildReport) -> None:
+    """Re-expressed values (a published value on the current indeling wins), the originals,
+    the crosswalk and the areas of every vintage."""
+    from weefsel.warehouse.crosswalk import CROSSWALK_COLUMNS
+    obs = v.observations
+    if len(obs):
+        cols = [*OBSERVATION_COLUMNS, "indeling", "method"]
+        have = {r[0] for r in con.execute("SELECT DISTINCT variable FROM observations").fetchall()}
+        shared = have & set(pd.unique(obs["variable"]))
+        con.register("_re", _scan(obs[cols]))
+        where = ("WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE "
+                 "o.area_code = n.area_code AND o.period = n.period AND "
+                 "o.variable = n.variable AND o.breakdown = n.breakdown)") if shared else ""
+        con.execute(f"INSERT INTO observations ({', '.join(cols)}) SELECT {', '.join(cols)} "
+                    f"FROM _re n {where}")
+        con.unregister("_re")
+    orig = v.originals
+    if len(orig):
+        orig = orig.copy()
+        for c in ["breakdown", "lower", "upper", "source"]:
+            if c not in orig:
+                orig[c] = None
+        orig["breakdown"] = orig["breakdown"].fillna("")
+        cols = [*OBSERVATION_COLUMNS, "indeling", "method"]
+        con.register("_orig", _scan(orig[cols]))
+        con.execute(f"INSERT INTO observations_original ({', '.join(cols)}) "
+                    f"SELECT {', '.join(cols)} FROM _orig")
+        con.unregister("_orig")
+    if len(v.crosswalk):
+        insert_frame(con, "crosswalk", v.crosswalk[CROSSWALK_COLUMNS])
+    if len(v.area_vintages):
+        insert_frame(con, "area_vintages", v.area_vintages)
 
 
 def _provenance(loaded: list[tuple[SourceSpec, SourceFrames, SourceReport]]) -> pd.DataFrame:

@@ -20,9 +20,13 @@ from weefsel.errors import InputError, WeefselError
 KWB_TABLES = {"2020": "84799NED", "2021": "85039NED", "2022": "85318NED",
               "2023": "85618NED", "2024": "85984NED", "2025": "86165NED"}
 HEALTH_TABLE = "50090NED"
+#: The publisher's own re-expression of the health monitor on a later indeling: fetched first
+#: online, so its values win over our crosswalk of 50090NED where it has them.
+HEALTH_REEXPRESSED_TABLE = "50150NED"
 SES_TABLE = "85900NED"
 VM_TABLE = "85146NED"
-ONLINE_TABLES = [*KWB_TABLES.values(), HEALTH_TABLE, SES_TABLE, VM_TABLE]
+ONLINE_TABLES = [*KWB_TABLES.values(), HEALTH_REEXPRESSED_TABLE, HEALTH_TABLE, SES_TABLE,
+                 VM_TABLE]
 
 #: Loader kinds, in the order the build runs them (areas of earlier kinds win on names).
 KIND_ORDER = ["region_list", "kwb_csv", "kwb_xlsx", "kwb_basic", "buurt_population", "health",

@@ -25,8 +25,12 @@ from weefsel.warehouse.store import Warehouse
 
 FORMATS = ("csv", "parquet", "gpkg")
 ID_COLUMNS = ["code", "name", "level", "gemeente_code", "wijk_code", "provincie_code", "period"]
+#: Polygon quality columns (after the id columns): exact | generalised | approximate, and a
+#: Dutch note, e.g. why an area has no polygon (warehouses built before them lack them).
+GEOM_INFO = ["geom_quality", "geom_note"]
 CORE_TABLES = {"areas", "area_members", "observations", "variables", "facilities",
-               "provenance", "validation", "build_info"}
+               "provenance", "validation", "build_info", "observations_original",
+               "area_vintages", "crosswalk"}
 KNOWN_DERIVED = ["indicator_values", "index_results", "access_results"]
 NAME_COLUMNS = ["indicator", "variable", "index", "measure", "metric", "name", "key"]
 VALUE_COLUMNS = ["value", "score", "result"]
@@ -153,13 +157,14 @@ def wide_table(w: Warehouse, level: str, period: str | None = None,
     if region:
         areas = areas[(areas["gemeente_code"] == region) | (areas["provincie_code"] == region)
                       | (areas["code"] == region)]
-    merged = areas[[c for c in ID_COLUMNS if c in areas.columns and c != "period"]].merge(
+    ids = [c for c in [*ID_COLUMNS, *GEOM_INFO] if c in areas.columns and c != "period"]
+    merged = areas[ids].merge(
         table, left_on="code", right_on="area_code", how="left").drop(columns=["area_code"])
     if period:
         merged["period"] = str(period)
     merged["period"] = merged["period"].where(merged["period"].notna() & (merged["period"] != ""),
                                               None)
-    front = [c for c in ID_COLUMNS if c in merged.columns]
+    front = [c for c in [*ID_COLUMNS, *GEOM_INFO] if c in merged.columns]
     merged = merged[front + [c for c in merged.columns if c not in front]]
     return merged.sort_values(["code", "period"], na_position="last").reset_index(drop=True)
 
@@ -204,8 +209,10 @@ def _write_gpkg(table: pd.DataFrame, geoms: pd.DataFrame, path: Path, level: str
     import geopandas as gpd
     from shapely import wkb
 
-    g = dict(zip(geoms["code"], geoms["geom_rd"]))
-    shapes = [wkb.loads(bytes(g[c])) if g.get(c) is not None else None for c in table["code"]]
+    g = {c: b for c, b in zip(geoms["code"], geoms["geom_rd"])
+         if b is not None and not (isinstance(b, float) or b is pd.NA)}
+    # an area without a polygon keeps its row with an empty geometry; geom_note says why
+    shapes = [wkb.loads(bytes(g[c])) if c in g else None for c in table["code"]]
     frame = table.copy()
     # GeoPackage field names: keep them readable but free of characters GDAL rewrites
     frame.columns = [re.sub(r"[^\w\[\]=+.\-]", "_", c) for c in frame.columns]

@@ -13,7 +13,9 @@ CREATE TABLE areas (
     provincie_code  VARCHAR,               -- PVxx where known
     vintage         INTEGER,               -- year of the boundary/classification
     geom_rd         BLOB,                  -- WKB, EPSG:28992 (RD New); NULL where no polygon is known
-    source          VARCHAR                -- table/file that defined the area
+    source          VARCHAR,               -- table/file that defined the area
+    geom_quality    VARCHAR,               -- exact | generalised | approximate | NULL (no polygon)
+    geom_note       VARCHAR                -- Dutch note on the polygon, or why there is none
 );
 
 -- Membership of named regions (Veiligheidsmonitor basisteams, user groups).
@@ -33,7 +35,55 @@ CREATE TABLE observations (
     value           DOUBLE,
     lower           DOUBLE,
     upper           DOUBLE,
-    source          VARCHAR NOT NULL       -- table id, e.g. 85984NED
+    source          VARCHAR NOT NULL,      -- table id, e.g. 85984NED
+    indeling        INTEGER,               -- boundary vintage of area_code (the current one here)
+    method          VARCHAR                -- published | crosswalk:exact | crosswalk:areal | crosswalk:dasymetric
+);
+
+-- Values as published on another indeling (e.g. 50090NED on the 2020 buurten), unchanged.
+-- They reach `observations` only through `crosswalk`.
+CREATE TABLE observations_original (
+    area_code       VARCHAR NOT NULL,      -- code of the area in its own indeling
+    period          VARCHAR NOT NULL,
+    variable        VARCHAR NOT NULL,
+    breakdown       VARCHAR NOT NULL DEFAULT '',
+    value           DOUBLE,
+    lower           DOUBLE,
+    upper           DOUBLE,
+    source          VARCHAR NOT NULL,
+    indeling        INTEGER,
+    method          VARCHAR
+);
+
+-- Areas of every boundary vintage (indeling) seen in the sources, current ones included.
+-- A code reused for another area (Almere WK003402: 2020 district, 2024 De Werven) is two rows.
+CREATE TABLE area_vintages (
+    code            VARCHAR NOT NULL,
+    vintage         INTEGER NOT NULL,
+    level           VARCHAR,
+    name            VARCHAR,
+    gemeente_code   VARCHAR,
+    geom_rd         BLOB,                  -- WKB, EPSG:28992; NULL where unknown
+    source          VARCHAR,
+    PRIMARY KEY (code, vintage)
+);
+
+-- From an area of one vintage to the areas of another (docs/warehouse.md, "Crosswalk").
+-- weight: share of the from-area (its population, else its surface) that lies in the to-area
+-- (sums to 1 per from-area: counts are split by it); target_share: share of the to-area's
+-- population (or surface) that comes from the from-area (sums to 1 per to-area: rates are
+-- averaged by it); split_share: share of the to-area that comes from from-areas that were split.
+CREATE TABLE crosswalk (
+    from_code       VARCHAR NOT NULL,
+    from_vintage    INTEGER NOT NULL,
+    to_code         VARCHAR NOT NULL,
+    to_vintage      INTEGER NOT NULL,
+    level           VARCHAR NOT NULL,      -- level of the to-area
+    method          VARCHAR NOT NULL,      -- exact | areal | dasymetric
+    weight          DOUBLE NOT NULL,
+    split_share     DOUBLE,
+    target_share    DOUBLE,
+    note            VARCHAR                -- e.g. 'code reused for another area'
 );
 
 -- Variable catalogue: one row per variable key.

@@ -34,7 +34,8 @@ class Warehouse:
         if not self.path.exists():
             raise WeefselError(
                 f"No warehouse at {self.path}. Run 'weefsel build --region <name>' first.")
-        self.con = duckdb.connect(str(self.path), read_only=read_only)
+        from weefsel.warehouse.safety import connect
+        self.con = connect(self.path, read_only=read_only)  # sniffed first: one Dutch line
 
     def close(self) -> None:
         self.con.close()

@@ -3,6 +3,9 @@ small hand-made warehouse; the schema in schema.sql is the only definition of th
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +15,8 @@ import pandas as pd
 
 from weefsel.warehouse.store import create_schema
 
-TABLES = ["areas", "area_members", "observations", "variables", "facilities", "provenance",
+TABLES = ["areas", "area_members", "observations", "observations_original", "area_vintages",
+          "crosswalk", "variables", "facilities", "provenance",
           "validation", "build_info"]
 
 
@@ -49,16 +53,42 @@ def create_warehouse(path: str | Path, **frames: pd.DataFrame) -> Path:
 
 @contextmanager
 def write_transaction(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """One connection, one transaction: a stage's derived tables change all or not at all
-    (an error or Ctrl-C rolls back and the previous tables stay)."""
-    con = duckdb.connect(str(path))
+    """One connection, one transaction, on a copy: a stage's derived tables change all or not
+    at all, and atomically for readers.
+
+    Like the build: the warehouse is copied next to itself, the stage writes into the copy,
+    and only a committed, checkpointed copy is moved onto ``path`` (``os.replace``). So
+    ``weefsel index`` works while ``weefsel serve`` holds the file open read-only (the server
+    keeps reading the old file and switches to the new one), and an error, Ctrl-C or a full
+    disk leaves the previous warehouse untouched.
+    """
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    _remove(tmp)
+    shutil.copyfile(path, tmp)
+    wal = Path(str(path) + ".wal")
+    if wal.exists():  # uncheckpointed changes of an earlier writer belong to the copy too
+        shutil.copyfile(wal, str(tmp) + ".wal")
     try:
-        con.execute("BEGIN TRANSACTION")
+        con = duckdb.connect(str(tmp))
         try:
-            yield con
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        from weefsel.warehouse.build import _swap
+        _swap(tmp, path)
     finally:
-        con.close()
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    for p in (path, Path(str(path) + ".wal")):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()

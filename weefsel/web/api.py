@@ -26,7 +26,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from weefsel.web.classing import (area_labels, classify, layer_decimals, layer_levels,
+                                  missing_reasons)
 from weefsel.web.data import LEVEL_LABELS, NotFound, WebData, clean_records
+from weefsel.web.errors import ERROR_RESPONSES, clip, http_detail, validation_detail
+from weefsel.web.shell import page_shell, render_markdown
 from weefsel.web.profile import build_profile, render_document, render_fragment
 from weefsel.web.tiles import LevelTiles, lonlat_bounds
 
@@ -36,6 +40,12 @@ Format = Literal["json", "csv"]
 MAX_CACHE = 4000
 TILE_TYPE = "application/vnd.mapbox-vector-tile"
 MAX_TILE_ZOOM = 16
+#: routes answering ?format=csv (and html): their 200 is documented with those types too
+_TEXT = {"schema": {"type": "string"}}
+CSV_200 = {200: {"description": "JSON, or CSV with ?format=csv",
+                 "content": {"application/json": {}, "text/csv": _TEXT}}}
+PROFILE_200 = {200: {"description": "JSON, or HTML/CSV with ?format=html|csv",
+                     "content": {"application/json": {}, "text/csv": _TEXT, "text/html": _TEXT}}}
 
 
 def _json(obj: Any) -> bytes:
@@ -44,9 +54,18 @@ def _json(obj: Any) -> bytes:
 
 
 def _csv(df: pd.DataFrame, name: str) -> Response:
+    """CSV for Dutch Excel: ';' between fields, decimal comma, "ja"/"nee" for yes/no, and a
+    byte-order mark so Excel reads UTF-8 (é, ë) correctly."""
+    df = df.copy()
+    for col in df.columns:
+        if df[col].dtype == bool or (df[col].dtype == object and
+                                     df[col].map(lambda v: isinstance(v, bool)).any()):
+            df[col] = df[col].map(lambda v: "ja" if v is True or v == True  # noqa: E712
+                                  else "nee" if v is False or v == False else v)  # noqa: E712
     buf = io.StringIO()
-    df.to_csv(buf, index=False)
-    return Response(buf.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
+    df.to_csv(buf, index=False, sep=";", decimal=",")
+    return Response(("\ufeff" + buf.getvalue()).encode("utf-8"),
+                    media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
@@ -67,6 +86,8 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         key = ("values", level, lid, per)
         if key not in app_cache:
             app_cache[key] = _values(data, tiles, level, lay, per)
+        if ("labels", level) not in app_cache:
+            app_cache[("labels", level)] = _json(area_labels(data, level))
     # part of every tile URL: a rebuilt warehouse gets new URLs, so browsers never mix
     # cached tiles of an old build with the values of a new one
     tiles_version = f"{int(Path(warehouse_path).stat().st_mtime_ns) // 1_000_000:x}"
@@ -78,7 +99,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         title="weefsel API",
         description="Het sociaal weefsel van Nederlandse buurten: gebieden, indicatoren, "
                     "kaarten, tabellen en wijkprofielen uit het weefsel-warehouse.",
-        version="0.1.0", docs_url=None, redoc_url=None)
+        version="0.1.0", docs_url=None, redoc_url=None, responses=ERROR_RESPONSES)
     app.state.data = data
     cache = data.response_cache
 
@@ -103,21 +124,20 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     # -- errors in Dutch ----------------------------------------------------------------------
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return JSONResponse({"detail": clip(exc)}, status_code=404)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = jsonable_encoder(exc.errors())
-        parts = [f"{'.'.join(str(x) for x in er.get('loc', [])[1:]) or 'invoer'}: {er.get('msg')}"
-                 for er in errs]
-        return JSONResponse({"detail": "Ongeldige invoer: " + "; ".join(parts), "fouten": errs},
+        # Dutch, one line, and the (possibly huge) input is not echoed back
+        return JSONResponse({"detail": validation_detail(jsonable_encoder(exc.errors()))},
                             status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        msg = {404: "Niet gevonden", 405: "Methode niet toegestaan"}.get(exc.status_code,
-                                                                          exc.detail)
-        return JSONResponse({"detail": msg}, status_code=exc.status_code)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # the real reason a route gave is kept (only Starlette's English defaults are replaced)
+        return JSONResponse({"detail": http_detail(exc.status_code, exc.detail,
+                                                   request.url.path[:120])},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:  # last line of defence
@@ -139,7 +159,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                                       None),
                 "default_indicator": (data.default_layer_ids(1) or [None])[0]}
 
-    @app.get("/api/areas", summary="Gebieden zoeken op naam of code")
+    @app.get("/api/areas", summary="Gebieden zoeken op naam of code", responses=CSV_200)
     def areas(level: Annotated[str | None, Query(description="provincie, gemeente, wijk, buurt")] = None,
               q: Annotated[str | None, Query(max_length=100, description="naam of code")] = None,
               limit: Annotated[int, Query(ge=1, le=20000)] = 50,
@@ -160,7 +180,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                 "children": clean_records(children[["code", "name", "level"]].head(500))}
 
     @app.get("/api/areas/{code}/profile",
-             summary="Wijkprofiel: indicatoren naast gemeente, provincie en Nederland")
+             summary="Wijkprofiel: indicatoren naast gemeente, provincie en Nederland", responses=PROFILE_200)
     def profile(code: Annotated[str, PathParam(max_length=64)],
                 format: Literal["json", "html", "csv"] = "json"):
         data.area(code)
@@ -177,7 +197,8 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         return cached(("profile", code), lambda: _json(build_profile(data, code)))
 
     @app.get("/api/areas/{code}/trends",
-             summary="Ontwikkeling per indicator: reeks, verandering en gepubliceerde marge")
+             summary="Ontwikkeling per indicator: reeks, verandering en gepubliceerde marge",
+             responses=CSV_200)
     def trends(code: Annotated[str, PathParam(max_length=64)],
                indicator: Annotated[str | None, Query(max_length=200)] = None,
                format: Format = "json"):
@@ -200,12 +221,17 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                 "verandering", "verandering_per_jaar", "buiten_marge"]), f"trends_{code}")
         return {"area": {k: a.get(k) for k in ("code", "name", "level")}, "indicators": out}
 
-    @app.get("/api/indicators", summary="Catalogus: indicatoren, index, vlaggen en variabelen")
-    def indicators(kind: str | None = None, format: Format = "json"):
-        rows = [lay.public() for lay in data.layers.values() if not kind or lay.kind == kind]
+    @app.get("/api/indicators", summary="Catalogus: indicatoren, index, vlaggen en variabelen", responses=CSV_200)
+    def indicators(request: Request, kind: str | None = None, format: Format = "json"):
+        def rows_() -> list[dict]:
+            at, dec = layer_levels(data), layer_decimals(data)
+            return [{**lay.public(), "levels": at.get(lay.id, []), "decimals": dec.get(lay.id)}
+                    for lay in data.layers.values() if not kind or lay.kind == kind]
         if format == "csv":
-            return _csv(pd.DataFrame(rows), "indicatoren")
-        return {"indicators": rows, "n": len(rows)}
+            return _csv(pd.DataFrame(rows_()), "indicatoren")
+        # asked by every page load before the map starts: made once, sent gzipped
+        return cached(("indicators", kind), lambda: _json(
+            {"indicators": (r := rows_()), "n": len(r)}), request)
 
     @app.get("/api/indicators/{indicator}", summary="Eén indicator met zijn perioden")
     def indicator(indicator: Annotated[str, PathParam(max_length=200)]) -> dict:
@@ -239,6 +265,12 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         return cached(("values", level, lid, per),
                       lambda: _values(data, tiles, level, lay, per), request)
 
+    @app.get("/api/map/{level}/labels",
+             summary="Namen en middelpunten van de gebieden van een niveau (kaartlabels)")
+    def map_labels(request: Request, level: Annotated[str, PathParam(max_length=32)]):
+        data.check_level(level)
+        return cached(("labels", level), lambda: _json(area_labels(data, level)), request)
+
     @app.get("/api/tiles/{level}/{z}/{x}/{y}.pbf",
              summary="Vectortegel (Mapbox Vector Tile) met de gebiedsgrenzen van een niveau",
              response_class=Response,
@@ -267,7 +299,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                                      "Vary": "Accept-Encoding"})
         return Response(body, media_type=TILE_TYPE, headers=headers)
 
-    @app.get("/api/table", summary="Tabel: gebieden van één niveau, één of meer indicatoren")
+    @app.get("/api/table", summary="Tabel: gebieden van één niveau, één of meer indicatoren", responses=CSV_200)
     def table(level: Annotated[str, Query(max_length=32)],
               indicator: Annotated[list[str] | None, Query(max_length=200)] = None,
               period: Annotated[str | None, Query(max_length=16)] = None,
@@ -283,8 +315,9 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
                 "rows": clean_records(df), "n": len(df),
                 "ranks": df.attrs.get("ranks", {}), "reference": df.attrs.get("reference", {})}
 
-    @app.get("/api/compare", summary="Twee tot vijf gebieden naast elkaar")
-    def compare(codes: Annotated[str, Query(max_length=400, description="codes, komma-gescheiden")],
+    @app.get("/api/compare", summary="Twee tot vijf gebieden naast elkaar", responses=CSV_200)
+    def compare(codes: Annotated[str, Query(max_length=400, description="2 tot 5 codes, komma-gescheiden",
+                                            pattern=r"^ *[A-Za-z0-9_.-]+( *, *[A-Za-z0-9_.-]+){1,4} *$")],
                 format: Format = "json"):
         code_list = [c.strip() for c in codes.split(",") if c.strip()]
         if not 2 <= len(code_list) <= 5:
@@ -301,19 +334,47 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         return {"areas": [{"code": a["code"], "name": a["name"], "level": a["level"]}
                           for a in areas_], "rows": rows}
 
+    @app.get("/api/areas/{code:path}", include_in_schema=False)
+    def area_with_slash(code: str, format: Literal["json", "html", "csv"] = "json"):
+        """Codes with a '/' (police basisteams such as 'RG:basisteam:Lelystad / Zeewolde'):
+        the routes above stop at the first '/', this one takes the whole rest."""
+        if code.endswith("/profile"):
+            return profile(code[: -len("/profile")], format)
+        return area(code)
+
     # -- pages ------------------------------------------------------------------------------------
-    @app.get("/profiel/{code}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/profiel/{code:path}", response_class=HTMLResponse, include_in_schema=False)
     def print_profile(code: str) -> HTMLResponse:
         return HTMLResponse(render_document(build_profile(data, code)))
 
     @app.get("/docs/{name}", include_in_schema=False)
     def doc(name: str) -> Response:
-        """The method notes (docs/*.md) the profile links to, as plain text."""
+        """The technical notes (docs/*.md, English) as a page in the dashboard's house."""
         docs = Path(__file__).resolve().parents[2] / "docs"
         path = (docs / name).resolve()
         if not name.endswith(".md") or path.parent != docs.resolve() or not path.exists():
             raise NotFound(f"Onbekend document: {name}")
-        return Response(path.read_text(encoding="utf-8"), media_type="text/plain; charset=utf-8")
+        body = (f'<p class="melding">Technische toelichting, in het Engels. De uitleg in gewone '
+                f'woorden staat op de pagina <a href="/methode">Methode</a>.</p>'
+                f'<div lang="en">{render_markdown(path.read_text(encoding="utf-8"))}</div>')
+        return HTMLResponse(page_shell(name.removesuffix(".md"), body, active="methode",
+                                       heading=False))
+
+    @app.get("/methode", response_class=HTMLResponse, include_in_schema=False)
+    def method_page() -> HTMLResponse:
+        """How the figures are made, in plain Dutch (the technical notes linked below it)."""
+        body = cache.get(("methode",))
+        if body is None:
+            docs = Path(__file__).resolve().parents[2] / "docs"
+            text = render_markdown((Path(__file__).with_name("methode.md"))
+                                   .read_text(encoding="utf-8"))
+            links = "".join(f'<li><a href="/docs/{p.name}" hreflang="en">{p.stem}</a></li>'
+                            for p in sorted(docs.glob("*.md"))) if docs.is_dir() else ""
+            if links:
+                text += ('<h2>Technische toelichting (Engels)</h2><ul>' + links + '</ul>')
+            body = cache[("methode",)] = page_shell("Methode", text, active="methode",
+                                                    heading=False).encode("utf-8")
+        return HTMLResponse(body)
 
     @app.get("/", include_in_schema=False)
     def index() -> HTMLResponse:
@@ -331,6 +392,11 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _include_participation(app)
     app.add_middleware(ProfileFastPath, cache=cache)
+    from weefsel.web.fastcache import ResponseCache  # repeated reads: bytes, no threads
+    app.add_middleware(ResponseCache)
+    from weefsel.web.security import install as install_security  # outermost: covers all
+    install_security(app, index_html=(STATIC / "index.html").read_text(encoding="utf-8"),
+                     basemap_url=basemap_url)
     return app
 
 
@@ -443,17 +509,22 @@ def _map_values(data: WebData, level: str, lay, period: str | None, codes
         out[code] = (value, status)
     n_level = int((data.areas["level"] == level).sum())
     ok = sorted(v for v, s in vals.values() if not s and v is not None and math.isfinite(v))
-    breaks = sorted({ok[min(len(ok) - 1, (i * len(ok)) // 5)] for i in range(1, 5)}
-                    if ok else set())
+    pub = data._public[lay.id] if lay else {}
+    classing = classify(ok, direction=pub.get("direction", ""), unit=pub.get("unit", ""),
+                        title=pub.get("title", ""),
+                        decimals=layer_decimals(data).get(lay.id) if lay else None)
     rs = data.ranks(lay, level, period) if lay is not None else None
     meta = {"level": level, "period": period,
             "rank": _rank_meta(rs, level),
             "data_periods": data.data_periods(lay, level, period) if lay else [],
             "counts": counts,
             "min": ok[0] if ok else None, "max": ok[-1] if ok else None,
-            "breaks": [b for b in breaks if b > ok[0]] if ok else [],
+            # upper edges between the classes (older pages read these)
+            "breaks": [c.upper for c in classing.classes[:-1]],
+            "classing": classing.public(),
+            "missing": missing_reasons(data, lay, level, counts),
             "n_without_geometry": n_level - len(out),
-            "indicator": data._public[lay.id] if lay else None}
+            "indicator": pub or None}
     return out, meta
 
 

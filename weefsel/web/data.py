@@ -55,6 +55,7 @@ class Layer:
     suppressed_col: str | None = field(default=None, repr=False)
     lower_col: str | None = field(default=None, repr=False)
     upper_col: str | None = field(default=None, repr=False)
+    technical: str = ""          # the technical wording a plain label replaced (tooltip)
 
     def public(self) -> dict[str, Any]:
         d = asdict(self)
@@ -70,6 +71,8 @@ def _direction_nl(raw: Any) -> str:
     if text in {"higher_is_worse", "negative", "-", "down", "hoger is slechter",
                 "higher is worse", "lower_is_better", "-1"}:
         return "hoger is slechter"
+    if text in {"context", "none", "neutral"}:
+        return "context"
     return text
 
 
@@ -123,6 +126,51 @@ def _access_texts() -> tuple[dict[str, dict], dict[str, str], dict[str, str]]:
     return measures, labels, plurals
 
 
+def _key_words(key: str) -> str:
+    """A CBS key part in plain words: 'HavoVwo' -> 'havo vwo', 'GeborenInNederland' ->
+    'geboren in Nederland'."""
+    import re
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", key)
+    out = []
+    for w in words:
+        out.append(w if w in ("Nederland", "Europa") or (w.isupper() and len(w) > 1) else w.lower())
+    return " ".join(out)
+
+
+def _distinguish(layers: dict[str, "Layer"], meta: Any) -> None:
+    """Variables that share a title get a plain-Dutch qualifier (the publisher's group, or
+    the words of the key's suffix, or 'onderdeel n van m' where the publisher named
+    nothing) instead of the raw CBS key; titles that still clash get the key words."""
+    groups: dict[str, list[Layer]] = {}
+    for lay in layers.values():
+        groups.setdefault(lay.title, []).append(lay)
+    for title, lays in groups.items():
+        if len(lays) < 2:
+            continue
+        for i, lay in enumerate(lays):
+            var = str(lay.params[0])
+            stem, _, suffix = var.partition("_")
+            qual = ""
+            m = meta.loc[var] if len(meta) and var in meta.index else None
+            grp = str(m["group"]) if m is not None and "group" in m and pd.notna(m.get("group")) \
+                else ""
+            if suffix and not (suffix.startswith("o") and suffix[1:].isdigit()):
+                qual = _key_words(suffix)
+            elif not suffix and any("_" in str(o.params[0]) for o in lays if o is not lay):
+                qual = "totaal"
+            elif grp:
+                qual = grp.split("/")[-1].strip().lower()
+            else:
+                qual = f"onderdeel {i + 1} van {len(lays)}"
+            lay.title = f"{title} ({qual})" if "(" not in title else f"{title}, {qual}"
+    seen: dict[str, int] = {}
+    for lay in layers.values():
+        seen[lay.title.lower()] = seen.get(lay.title.lower(), 0) + 1
+    for lay in layers.values():
+        if seen[lay.title.lower()] > 1:
+            lay.title = f"{lay.title} ({_key_words(str(lay.params[0]))})"
+
+
 def _sources_text(raw: Any) -> str:
     if raw is None:
         return ""
@@ -143,7 +191,8 @@ class WebData:
         if not self.path.exists():
             raise WeefselError(
                 f"Geen warehouse op {self.path}. Draai eerst 'weefsel build --region <naam>'.")
-        self._con = duckdb.connect(str(self.path), read_only=True)
+        from weefsel.warehouse.safety import connect
+        self._con = connect(self.path, read_only=True)  # a non-warehouse file: one line
         self._lock = threading.Lock()
         self._local = threading.local()
         self.tables = {r[0] for r in self._con.execute(
@@ -159,6 +208,8 @@ class WebData:
         self.land_code = next(iter(self.areas.loc[self.areas["level"] == "land", "code"]), None)
         self.build = self._build_info()
         self.layers = self._discover_layers()
+        from weefsel.web.classing import plain_labels
+        plain_labels(self.layers)
         self._geom_cache: dict[tuple[str, int], LevelGeometry] = {}
         self._geom_locks: dict[tuple[str, int], threading.Lock] = {}
         self.response_cache: dict[Any, bytes] = {}
@@ -215,7 +266,8 @@ class WebData:
                 layers[ind] = Layer(
                     id=ind, title=str(c.get("title_nl") or c.get("title") or ind),
                     title_en=str(c.get("title_en") or ""), unit=unit, unit_en=unit_en,
-                    direction=_direction_nl(c.get("direction")),
+                    direction=_direction_nl("context" if str(c.get("display") or "") == "context"
+                                            else c.get("direction")),
                     source=_sources_text(c.get("sources")), theme=str(c.get("theme") or ""),
                     kind="indicator", table="indicator_values", column="value",
                     where="indicator = ?", params=(ind,),
@@ -372,13 +424,8 @@ class WebData:
                              theme=topic, kind="variabele", table="observations",
                              column="value", where="variable = ? AND breakdown = ?",
                              params=(row.variable, bd), lower_col="lower", upper_col="upper")
-        # publishers reuse titles across sub-questions: name the variable where they clash
-        seen: dict[str, int] = {}
-        for lay in out.values():
-            seen[lay.title] = seen.get(lay.title, 0) + 1
-        for lay in out.values():
-            if seen[lay.title] > 1:
-                lay.title = f"{lay.title} [{lay.params[0]}]"
+        # publishers reuse titles across sub-questions: tell them apart in words
+        _distinguish(out, meta)
         return out
 
     def layer(self, layer_id: str) -> Layer:

@@ -15,6 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from weefsel.web.charts import (age_bands, age_pyramid, fallback_trends, rank_chart,
+                                reference_bars, source_name, theme_chart, theme_scores,
+                                trend_chart, trend_points)
+from weefsel.web.classing import fmt_nl, layer_decimals
 from weefsel.analysis.trends import summarise as summarise_trend
 from weefsel.indicators.reference import MISSING_NL
 from weefsel.web.data import LEVEL_LABELS, WebData, clean_records
@@ -22,7 +26,7 @@ from weefsel.web.data import LEVEL_LABELS, WebData, clean_records
 LEVEL_NAME = {"land": "land", "provincie": "provincie", "gemeente": "gemeente",
               "wijk": "wijk", "buurt": "buurt"}
 METHOD_LINKS = [
-    ("Methode van de indicatoren en de index (docs/method.md)", "/docs/method.md"),
+    ("Hoe de cijfers en de index zijn gemaakt (methode)", "/methode"),
     ("CBS Kerncijfers wijken en buurten", "https://www.cbs.nl/nl-nl/reeksen/kerncijfers-wijken-en-buurten"),
     ("RIVM/GGD Gezondheidsmonitor (50090NED)", "https://statline.rivm.nl/"),
 ]
@@ -104,6 +108,10 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
             "trend": trend,
         })
     _add_data_periods(data, code, indicators)
+    dec = layer_decimals(data)
+    for i in indicators:
+        i.setdefault("decimals", dec.get(i["id"]))
+    fallback_trends(data, code, indicators)
     flags = []
     flag_ids = [lid for lid, lay in data.layers.items() if lay.kind == "flag"]
     flag_rows: dict[str, dict[str, tuple]] = {}
@@ -132,6 +140,7 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
         "sources": sources,
         "provenance": prov_list,
         "method_links": [{"title": t, "href": h} for t, h in METHOD_LINKS],
+        "age_bands": age_bands(data, code),
         "build": data.build,
     }
 
@@ -389,9 +398,10 @@ REASON_SHORT = {"not_published": "niet gepubliceerd", "suppressed": "geheim",
                 "not_at_level": "niet op dit niveau", "too_little_input": "te weinig gegevens"}
 
 
-def _cell(value: float | None, reason: str | None, marker: str = "") -> str:
+def _cell(value: float | None, reason: str | None, marker: str = "",
+          decimals: int | None = None) -> str:
     if value is not None:
-        return fmt(value) + marker
+        return _f(value, decimals) + marker
     if reason == "suppressed":
         return '<span class="onderdrukt">geheim</span>'
     label = REASON_SHORT.get(reason or "")
@@ -414,7 +424,7 @@ def _composite_html(c: dict[str, Any] | None) -> list[str]:
             f'90%-onzekerheidsinterval van rang {fmt(c.get("rank_p05"))} tot '
             f'{fmt(c.get("rank_p95"))} ({fmt(c.get("n_draws"))} trekkingen). Het interval, niet '
             'de losse rang, is de uitkomst.</p>')
-        out.append(interval_chart(c))
+        out.append(rank_chart(c))
     else:
         out.append(f'<p class="ongerangschikt"><strong>{e(c.get("unranked_reason_nl") or "Niet gerangschikt.")}'
                    '</strong>. Een gebied krijgt alleen een score en een rang als het eigen '
@@ -473,7 +483,7 @@ def render_fragment(p: dict[str, Any]) -> str:
     a = p["area"]
     lvl = LEVEL_NAME.get(a["level"], a["level"])
     crumbs = " › ".join(
-        f'<a href="#/gebied/{e(c["code"])}">{e(c["name"])}</a>' for c in reversed(p["parents"]))
+        f'<a href="/#/gebied/{e(c["code"])}">{e(c["name"])}</a>' for c in reversed(p["parents"]))
     out = [f'<article class="profiel" data-code="{e(a["code"])}">',
            f'<h1>{e(a["name"])} <span class="code">({e(lvl)} {e(a["code"])})</span></h1>']
     if crumbs:
@@ -504,8 +514,10 @@ def render_fragment(p: dict[str, Any]) -> str:
         out.append('<p>Geen kwetsbaarheidsvlaggen beschikbaar voor dit gebied.</p>')
     out.append('</section>')
 
+    out.append(_charts_section(p))
+
     # indicators
-    out.append('<section aria-labelledby="h-ind"><h2 id="h-ind">Indicatoren</h2>')
+    out.append('<section aria-labelledby="h-ind"><h2 id="h-ind">Indicatoren in een tabel</h2>')
     if p["indicators"]:
         heads = "".join(f'<th scope="col" class="num">{e(x["name"])}</th>' for x in comps)
         out.append('<div class="tabel-wrap" tabindex="0" role="region" aria-label="Indicatoren">'
@@ -518,13 +530,17 @@ def render_fragment(p: dict[str, Any]) -> str:
         counted = False
         scopes: list[str] = []
         for i in p["indicators"]:
+            d = i.get("decimals")
             if i["suppressed"]:
                 own = '<span class="onderdrukt">geheim</span>'
+            elif i.get("value") is None:
+                own = '–' + (f'<br><span class="reden">{e(i["missing_reason_nl"])}</span>'
+                             if i.get("missing_reason_nl") else "")
             else:
-                own = _cell(i["value"], i.get("missing_reason"))
+                own = _cell(i["value"], i.get("missing_reason"), decimals=d)
                 if i["value"] is not None and i.get("lower") is not None \
                         and i.get("upper") is not None:
-                    own += f' <span class="marge">({fmt(i["lower"])}–{fmt(i["upper"])})</span>'
+                    own += f' <span class="marge">({_f(i["lower"], d)}–{_f(i["upper"], d)})</span>'
             refs = {r["code"]: r for r in i.get("reference") or []}
             cells = []
             for x in comps:
@@ -537,7 +553,7 @@ def render_fragment(p: dict[str, Any]) -> str:
                 other_year = r.get("value") is not None and r.get("data_period") and \
                     str(r["data_period"]) != str(i.get("data_period") or i["period"])
                 year = f' <span class="reden">({e(r["data_period"])})</span>' if other_year else ""
-                cells.append(f'<td class="num">{_cell(r.get("value"), r.get("missing_reason"), star)}'
+                cells.append(f'<td class="num">{_cell(r.get("value"), r.get("missing_reason"), star, d)}'
                              f'{year}</td>')
             rank = i.get("rank")
             rank_cell = (f'<span title="{e(rank["scope_nl"])}">{rank["rank"]} van {rank["of"]}</span>'
@@ -545,7 +561,7 @@ def render_fragment(p: dict[str, Any]) -> str:
             if rank and rank.get("scope_name") and rank["scope_name"] not in scopes:
                 scopes.append(rank["scope_name"])
             unit = f' <span class="eenheid">({e(i["unit"])})</span>' if i["unit"] else ""
-            dirn = f'<br><span class="richting">{e(i["direction"])}</span>' \
+            dirn = f'<br><span class="richting">{e(_direction(i["direction"]))}</span>' \
                 if i.get("direction") else ""
             pts = (i.get("trend") or {}).get("points") or []
             out.append(f'<tr><th scope="row">{e(i["title"])}{unit}{dirn}</th>'
@@ -553,7 +569,7 @@ def render_fragment(p: dict[str, Any]) -> str:
                        f'<td class="num">{own}</td>{"".join(cells)}'
                        f'<td class="num">{rank_cell}</td>'
                        f'<td>{sparkline(pts, i["unit"], i["title"])}</td>'
-                       f'<td class="bron">{e(i["source"])}</td></tr>')
+                       f'<td class="bron" title="{e(i["source"])}">{e(source_name(i["source"]))}</td></tr>')
         out.append('</tbody></table></div>')
         notes = ['“geheim”: door de bron onderdrukt (te weinig waarnemingen); “–”: geen waarde, '
                  'met de reden erbij. Tussen haakjes: de gepubliceerde onzekerheidsmarge, of het jaar '
@@ -576,18 +592,20 @@ def render_fragment(p: dict[str, Any]) -> str:
 
     # sources
     out.append('<section aria-labelledby="h-bron"><h2 id="h-bron">Bronnen en methode</h2><ul>')
-    for s in p["sources"]:
-        out.append(f'<li>{e(s)}</li>')
     for pr in p["provenance"]:
-        out.append(f'<li>{e(pr.get("publisher"))} {e(pr.get("table_id") or "")} — licentie '
+        tid = str(pr.get("table_id") or "")
+        name = source_name(tid) if tid else ""
+        label = name if name and name != tid else f'{pr.get("publisher") or ""} {tid}'.strip()
+        out.append(f'<li><span title="{e(tid)}">{e(label)}</span> — licentie '
                    f'{e(pr.get("licence") or "onbekend")}</li>')
     for m in p["method_links"]:
         out.append(f'<li><a href="{e(m["href"])}">{e(m["title"])}</a></li>')
     out.append('</ul>')
     b = p.get("build") or {}
     if b:
-        out.append(f'<p class="toelichting">Warehouse gebouwd: {e(b.get("built_at") or b.get("created_at") or "")} '
-                   f'{e(b.get("region") or "")}</p>')
+        when = str(b.get("built_at") or b.get("created_at") or "")[:10]
+        out.append(f'<p class="toelichting">Cijfers samengesteld{" op " + e(when) if when else ""}'
+                   f'{" voor " + e(b.get("region")) if b.get("region") else ""}.</p>')
     out.append('</section></article>')
     return "\n".join(out)
 
@@ -611,6 +629,16 @@ a { color: #154273; }
 .vlaggen { list-style: none; padding: 0; } .vlag-ja { font-weight: bold; color: #8b1a1a; }
 header.kop { border-bottom: 3pt solid #154273; margin-bottom: 8pt; padding-bottom: 4pt; }
 header.kop p { margin: 0; color: #444; }
+.grafieken { display: grid; grid-template-columns: repeat(3, 1fr); gap: 6pt; }
+.grafiek { border: 0.5pt solid #bbb; padding: 4pt; margin: 0; break-inside: avoid; }
+.grafiek h3 { font-size: 9pt; margin: 0 0 2pt; color: #154273; }
+.grafiek svg { max-width: 100%; height: auto; }
+.reden { color: #444; font-style: italic; font-size: 8pt; }
+.visueel-verborgen { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+svg { max-width: 100%; height: auto; }
+.tabel-wrap { overflow-x: auto; }
+p, li { overflow-wrap: anywhere; }
+@media screen and (max-width: 40rem) { body { margin: 0 8px; } .grafieken { grid-template-columns: 1fr; } }
 """
 
 
@@ -672,3 +700,61 @@ def _chromium_pdf(doc: str, target) -> None:
                         "--disable-background-networking", f"--user-data-dir={d}/u",
                         "--no-pdf-header-footer", f"--print-to-pdf={target}", src.as_uri()],
                        check=True, capture_output=True, timeout=120)
+
+
+def _f(v: float | None, decimals: int | None) -> str:
+    return fmt(v) if decimals is None else fmt_nl(v, decimals)
+
+
+def _direction(d: str) -> str:
+    return {"context": "achtergrondkenmerk: hoger is niet beter of slechter"}.get(d, d)
+
+
+def _trend_words(i: dict) -> str:
+    pts = trend_points(i)
+    if len(pts) < 2:
+        return "–"
+    d = i.get("decimals")
+    return " → ".join(f"{p['period']}: {_f(p['value'], d)}" for p in pts)
+
+
+def _charts_section(p: dict[str, Any]) -> str:
+    """Charts where a person would rather look than read: each has its numbers in its text
+    alternative, and the table below holds them all."""
+    a = p["area"]
+    out = ['<section aria-labelledby="h-beeld"><h2 id="h-beeld">In beeld</h2>',
+           '<div class="grafieken">']
+    themes = theme_scores(p["indicators"])
+    if themes:
+        ref = next((c["name"] for c in p["comparators"] if c["level"] == "provincie"), None) or \
+            next((c["name"] for c in p["comparators"]), "het gebied erboven")
+        out.append(f'<figure class="grafiek"><h3>Thema\'s</h3>{theme_chart(themes)}'
+                   f'<figcaption class="toelichting">Op hoeveel indicatoren per thema '
+                   f'{e(a["name"])} even gunstig of gunstiger is dan {e(ref)}.</figcaption></figure>')
+    if p.get("age_bands"):
+        out.append(f'<figure class="grafiek"><h3>Leeftijdsopbouw</h3>'
+                   f'{age_pyramid(p["age_bands"], a["name"])}'
+                   '<figcaption class="toelichting">Aandeel van de inwoners per leeftijdsgroep '
+                   '(CBS Kerncijfers wijken en buurten).</figcaption></figure>')
+    out.append('</div>')
+    cards = []
+    for i in p["indicators"]:
+        bars = reference_bars(i, a["name"], p["comparators"])
+        trend = trend_chart(i)
+        if not bars and not trend and not i.get("missing_reason_nl"):
+            continue
+        unit = f'<span class="eenheid">{e(i["unit"])}</span>' if i.get("unit") else ""
+        body = bars or (f'<p class="reden">Geen cijfer: {e(i["missing_reason_nl"])}</p>'
+                        if i.get("missing_reason_nl") else "")
+        if trend:
+            body += f'<p class="toelichting">Verloop</p>{trend}'
+        rank = i.get("rank") or {}
+        if rank.get("scope_nl"):
+            body += f'<p class="toelichting">{e(rank["scope_nl"])}</p>'
+        cards.append(f'<figure class="grafiek" data-indicator="{e(i["id"])}"><h3>{e(i["title"])}</h3>'
+                     f'{unit}{body}</figure>')
+    if cards:
+        out.append('<h3 class="visueel-verborgen">Per indicator</h3>')
+        out.append('<div class="grafieken">' + "".join(cards) + '</div>')
+    out.append('</section>')
+    return "\n".join(out)

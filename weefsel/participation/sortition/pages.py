@@ -42,16 +42,10 @@ def examples() -> dict[str, tuple[Path, int]]:
 
 
 def page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    doc = f"""<!doctype html>
-<html lang="nl"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(title)} · burgerberaad · weefsel</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.5}}
-label{{display:block;margin-top:.5rem;font-weight:600}} input,select{{font-size:1rem;padding:.3rem}}
-table{{border-collapse:collapse;width:100%}} td,th{{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}}
-caption{{text-align:left;font-weight:600}} .ja{{color:#05603a;font-weight:600}} .nee{{color:#8a1c1c;font-weight:600}}
-code{{background:#f3f3f3;padding:.1rem .3rem}} :focus{{outline:3px solid #1d4ed8}}</style></head>
-<body><header><nav aria-label="burgerberaad"><a href="/api/beraad/">Burgerberaad: loting</a></nav></header>
-<main><h1>{e(title)}</h1>{body}</main></body></html>"""
+    """A page in the dashboard's house (weefsel.web.shell): same header, menu and style."""
+    from weefsel.web.shell import page_shell
+    doc = page_shell(title, body, active="beraad",
+                     section=[("Burgerberaad: loting", "/api/beraad/")])
     return HTMLResponse(doc, status_code=status)
 
 

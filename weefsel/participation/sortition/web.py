@@ -10,8 +10,6 @@ Pure functions live in ``select``/``audit``; this only adapts HTTP.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.responses import HTMLResponse
 
@@ -20,6 +18,7 @@ from weefsel.participation.sortition.audit import build_audit, render_markdown
 from weefsel.participation.sortition.io import load_instance
 from weefsel.participation.sortition.pages import error_page, examples, form_page, result_page
 from weefsel.participation.sortition.select import ALGORITHMS, run_draw
+from weefsel.web.workers import Busy, run_cpu
 
 router = APIRouter(prefix="/api/beraad", tags=["burgerberaad"])
 
@@ -66,14 +65,19 @@ async def beraad(categories: UploadFile = File(..., description="categories.csv"
         if inst.n > MAX_POOL:
             raise HTTPException(413, f"pool van {inst.n} mensen; de webversie rekent tot {MAX_POOL}, "
                                      "gebruik de opdrachtregel (weefsel beraad)")
-        result = run_draw(inst, algorithm, seed, samples=samples)
+        command = (f"weefsel beraad {cat_name} {resp_name} --k {k} --algorithm {algorithm.lower()} --seed {seed}"
+                   + (f" --household-column {household_column}" if household_column else "")
+                   + (f" --id-column {id_column}" if id_column else "")
+                   + (f" --samples {samples}" if algorithm.lower() == "legacy" else ""))
+        # the draw runs in the worker pool: the event loop keeps answering other requests
+        return await run_cpu(_draw_job, inst, algorithm, seed, samples, command)
     except WeefselError as exc:
         raise HTTPException(422, str(exc)) from None
-    command = (f"weefsel beraad {cat_name} {resp_name} --k {k} --algorithm {algorithm.lower()} --seed {seed}"
-               + (f" --household-column {household_column}" if household_column else "")
-               + (f" --id-column {id_column}" if id_column else "")
-               + (f" --samples {samples}" if algorithm.lower() == "legacy" else ""))
-    return draw_json(result, command)
+
+
+def _draw_job(inst, algorithm: str, seed: int, samples: int, command: str) -> dict:
+    """Worker-process job of POST /api/beraad (module level, so it can be pickled)."""
+    return draw_json(run_draw(inst, algorithm, seed, samples=samples), command)
 
 
 # --- HTML pages -------------------------------------------------------------------------
@@ -109,6 +113,15 @@ def _html_draw(inst, algorithm: str, seed: int, command: str, title: str) -> HTM
     return result_page(audit, inst.ids, result.probabilities, title)
 
 
+def _html_job(inst, algorithm: str, seed: int, command: str, title: str) -> tuple[bytes, int]:
+    """Worker-process job of the HTML draw pages: (page bytes, status)."""
+    try:
+        r = _html_draw(inst, algorithm, seed, command, title)
+    except HTTPException as exc:
+        r = error_page(str(exc.detail), exc.status_code)
+    return bytes(r.body), r.status_code
+
+
 @router.get("/", response_class=HTMLResponse)
 def beraad_form_page() -> HTMLResponse:
     """Formulier voor een loting en de lijst met voorbeelden."""
@@ -135,14 +148,16 @@ async def beraad_result_page(categories: UploadFile | None = File(None, descript
                              categories_text=cat_text, respondents_text=resp_text)
         command = (f"weefsel beraad {cat_name} {resp_name} --k {size} --algorithm {alg} --seed {sd}"
                    + (f" --household-column {hh}" if hh else ""))
-        return _html_draw(inst, alg, sd, command, "Uitslag van de loting")
+        body, status = await run_cpu(_html_job, inst, alg, sd, command, "Uitslag van de loting")
+        return HTMLResponse(body, status_code=status)
+    except Busy:
+        raise
     except HTTPException as exc:
         return error_page(str(exc.detail), exc.status_code)
     except (WeefselError, ValueError) as exc:
         return error_page(str(exc))
 
 
-@lru_cache(maxsize=32)
 def _example_page(name: str, algorithm: str, seed: int) -> tuple[bytes, int]:
     folder, k = examples()[name]
     cat, resp = folder / "categories.csv", folder / "respondents.csv"
@@ -152,14 +167,24 @@ def _example_page(name: str, algorithm: str, seed: int) -> tuple[bytes, int]:
     return bytes(r.body), r.status_code
 
 
+_example_pages: dict[tuple[str, str, int], tuple[bytes, int]] = {}
+
+
 @router.get("/voorbeeld/{name}", response_class=HTMLResponse)
-def beraad_example_page(name: str, algoritme: str | None = None, seed: str | None = None) -> HTMLResponse:
+async def beraad_example_page(name: str, algoritme: str | None = None, seed: str | None = None) -> HTMLResponse:
     """Een voorbeeld uit de replicatiedata, geloot met zijn gepubliceerde panelgrootte."""
     try:
         if name not in examples():
             return error_page(f"onbekend voorbeeld {name[:60]!r}; zie de lijst op /api/beraad/", 404)
-        body, status = _example_page(name, _algorithm(algoritme), _int(seed, "seed", 42))
+        key = (name, _algorithm(algoritme), _int(seed, "seed", 42))
+        if key not in _example_pages:  # drawn once in the worker pool, then from memory
+            if len(_example_pages) > 32:
+                _example_pages.clear()
+            _example_pages[key] = await run_cpu(_example_page, *key)
+        body, status = _example_pages[key]
         return HTMLResponse(body, status_code=status)
+    except Busy:
+        raise
     except HTTPException as exc:
         return error_page(str(exc.detail), exc.status_code)
     except (WeefselError, ValueError) as exc:

@@ -7,16 +7,37 @@ const KIND_LABELS = { index: 'Samengestelde index', indicator: 'Indicatoren', fl
                       toegankelijkheid: 'Bereikbaarheid', variabele: 'Ruwe variabelen' };
 const LEVEL_LABELS = { land: 'Nederland', provincie: 'Provincies', gemeente: 'Gemeenten',
                        wijk: 'Wijken', buurt: 'Buurten' };
-const PALETTE = ['#eff3ff', '#bdd7e7', '#6baed6', '#3182bd', '#08519c'];
+const MISSING = '#bdbdbd';
+const DIRECTION_NL = { 'hoger is beter': 'hoger is beter', 'hoger is slechter': 'hoger is slechter',
+                       context: 'achtergrondkenmerk: hoger is niet beter of slechter' };
 
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g,
   (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
-export function fmt(v) {
+// Dutch numbers; `decimals` is the indicator's one precision (from the server), else a guess.
+export function fmt(v, decimals) {
   if (v === null || v === undefined || Number.isNaN(v)) return '–';
-  const a = Math.abs(v);
-  const digits = a >= 1000 || Number.isInteger(v) ? 0 : a >= 10 ? 1 : 2;
-  return new Intl.NumberFormat('nl-NL', { maximumFractionDigits: digits }).format(v);
+  if (typeof v !== 'number') v = Number(v);
+  let d = decimals;
+  if (d === undefined || d === null) {
+    const a = Math.abs(v);
+    d = a >= 1000 || Number.isInteger(v) ? 0 : a >= 10 ? 1 : 2;
+    return new Intl.NumberFormat('nl-NL', { maximumFractionDigits: d }).format(v);
+  }
+  return new Intl.NumberFormat('nl-NL', { minimumFractionDigits: d, maximumFractionDigits: d }).format(v);
 }
+// One precision per column: the fewest decimals (0-2) that show nearly every value as is.
+export function decimalsFrom(values) {
+  const vs = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).map(Math.abs).sort((a, b) => a - b);
+  if (!vs.length) return 0;
+  const med = vs[Math.floor(vs.length / 2)];
+  const cap = med >= 100 ? 0 : med >= 10 ? 1 : 2;
+  for (let d = 0; d <= cap; d += 1) {
+    const f = 10 ** d;
+    if (vs.filter((v) => Math.abs(Math.round(v * f) / f - v) < 1e-9 * Math.max(1, v)).length >= 0.95 * vs.length) return d;
+  }
+  return cap;
+}
+const decimalsOf = (id) => (state.indicators.find((i) => i.id === id) || {}).decimals;
 
 async function api(path) {
   const r = await fetch(path);
@@ -46,7 +67,12 @@ function markNav(view) {
 
 function indicatorOptions(selected, levelFilter = null) {
   const groups = {};
-  for (const ind of state.indicators) (groups[ind.kind] ||= []).push(ind);
+  const named = new Set(state.indicators.filter((i) => i.kind !== 'variabele').map((i) => i.title.toLowerCase()));
+  for (const ind of state.indicators) {
+    if (levelFilter && ind.levels && ind.levels.length && !ind.levels.includes(levelFilter) && ind.id !== selected) continue;
+    if (ind.kind === 'variabele' && named.has(ind.title.toLowerCase()) && ind.id !== selected) continue;
+    (groups[ind.kind] ||= []).push(ind);
+  }
   return Object.entries(groups).map(([kind, list]) =>
     `<optgroup label="${esc(KIND_LABELS[kind] || kind)}">` +
     list.map((i) => `<option value="${esc(i.id)}"${i.id === selected ? ' selected' : ''}>` +
@@ -54,9 +80,11 @@ function indicatorOptions(selected, levelFilter = null) {
     '</optgroup>').join('');
 }
 function levelOptions(selected, withGeomOnly = false) {
-  return state.info.levels.filter((l) => l.id !== 'land' && (!withGeomOnly || l.n_geometry > 0))
-    .map((l) => `<option value="${l.id}"${l.id === selected ? ' selected' : ''}>` +
-      `${esc(l.label)} (${l.n})</option>`).join('');
+  // on the map, a level without boundaries is listed but cannot be chosen (and says why)
+  return state.info.levels.filter((l) => l.id !== 'land')
+    .map((l) => (withGeomOnly && !(l.n_geometry > 0))
+      ? `<option value="${l.id}" disabled>${esc(l.label)} (${l.n}; geen grenzen, zie de tabel)</option>`
+      : `<option value="${l.id}"${l.id === selected ? ' selected' : ''}>${esc(l.label)} (${l.n})</option>`).join('');
 }
 
 // ---------------------------------------------------------------- map
@@ -76,22 +104,33 @@ async function viewMap(query) {
   if (q.get('niveau')) state.level = q.get('niveau');
   if (q.get('indicator')) { state.indicator = q.get('indicator'); state.period = null; }
   if (q.get('jaar')) state.period = q.get('jaar');
+  state.pendingSelect = q.get('gebied') || null;
+  let levelNote = '';
   if (!state.level || !levels.find((l) => l.id === state.level)) {
-    state.level = state.info.default_level || (levels[0] && levels[0].id);
+    const asked = state.info.levels.find((l) => l.id === state.level);
+    const fallback = state.info.default_level || (levels[0] && levels[0].id);
+    if (asked && fallback) {
+      // never show another level silently
+      levelNote = `<p class="melding niveau" role="status">${esc(asked.label)} hebben in deze database geen grenzen, ` +
+        `dus de kaart toont ${esc((LEVEL_LABELS[fallback] || fallback).toLowerCase())}. ` +
+        `De ${esc(asked.label.toLowerCase())} staan wel in de <a href="#/tabel">tabel</a> en hebben elk een profiel.</p>`;
+    }
+    state.level = fallback;
   }
   main.innerHTML = `
     <h1>Kaart van het sociaal weefsel</h1>
     <p>Kies een niveau en een indicator. Klik op een gebied voor de cijfers en het wijkprofiel.
-       Met het toetsenbord: ga naar de kaart met Tab, schuif met de pijltjestoetsen, zoom met + en −,
-       en kies met Enter het gebied onder het kruisje. De <a href="#/tabel">tabel</a> geeft
+       <span class="alleen-breed">Met het toetsenbord: ga naar de kaart met Tab, schuif met de pijltjestoetsen,
+       zoom met + en −, en kies met Enter het gebied onder het kruisje.</span> De <a href="#/tabel">tabel</a> geeft
        dezelfde gegevens als tekst.</p>
     <form class="bediening" id="kaartbediening">
       <div><label for="niveau">Niveau</label>
         <select id="niveau">${levelOptions(state.level, true)}</select></div>
       <div><label for="indicator">Indicator</label>
-        <select id="indicator">${indicatorOptions(state.indicator)}</select></div>
+        <select id="indicator">${indicatorOptions(state.indicator, state.level)}</select></div>
       <div><label for="periode">Jaar</label><select id="periode"></select></div>
     </form>
+    ${levelNote}
     <div class="kaart-rij">
       <div>
         <div id="kaart" role="region" aria-label="Kaart; de tabel is het tekstalternatief"
@@ -100,6 +139,7 @@ async function viewMap(query) {
       </div>
       <div>
         <section class="paneel" aria-labelledby="legenda-kop" id="legenda"></section>
+        <section class="paneel" aria-labelledby="verdeling-kop" id="verdeling" style="margin-top:1rem"></section>
         <section class="paneel" aria-labelledby="selectie-kop" id="selectie" style="margin-top:1rem">
           <h2 id="selectie-kop">Geselecteerd gebied</h2>
           <p>Klik op de kaart op een gebied, of zoek het op naam of code.</p>
@@ -108,7 +148,14 @@ async function viewMap(query) {
     </div>`;
   focusHeading();
   document.getElementById('niveau').addEventListener('change', (e) => {
-    state.level = e.target.value; state.period = null; loadMapData();
+    state.level = e.target.value; state.period = null;
+    const ind = state.indicators.find((i) => i.id === state.indicator);
+    if (ind && ind.levels && ind.levels.length && !ind.levels.includes(state.level)) {
+      const first = state.indicators.find((i) => i.kind !== 'variabele' && (i.levels || []).includes(state.level));
+      if (first) state.indicator = first.id;
+    }
+    document.getElementById('indicator').innerHTML = indicatorOptions(state.indicator, state.level);
+    loadMapData();
   });
   document.getElementById('indicator').addEventListener('change', (e) => {
     state.indicator = e.target.value; state.period = null; loadMapData();
@@ -154,29 +201,38 @@ function fetchValues() {
   return api(path);
 }
 
-// Areas grouped by colour class: one `match` on the code (a hash lookup in MapLibre),
-// suppressed areas white (hatched by their own layer), the rest grey.
+// Areas grouped by colour class (the server's classing: one class per value for counts and
+// flags, fixed breaks where quantiles collapse, colours by direction): one `match` on the
+// code (a hash lookup in MapLibre); suppressed areas white (hatched by their own layer), the
+// rest grey.
+export function classIndex(classes, v) {
+  const last = classes.length - 1;
+  for (let i = 0; i <= last; i += 1) {
+    const k = classes[i];
+    if (k.point) { if (v === k.lower) return i; continue; }
+    if (k.lower <= v && (v < k.upper || (i === last && v <= k.upper))) return i;
+  }
+  return v > classes[last].upper ? last : 0;
+}
 function colourStyle(body) {
   const { meta, values, suppressed } = body;
-  const breaks = meta.breaks;
-  const colors = breaks.length ? PALETTE.slice(PALETTE.length - breaks.length - 1) : [PALETTE[2]];
+  const classes = (meta.classing && meta.classing.classes) || [];
+  const colors = classes.map((k) => k.color);
   const groups = colors.map(() => []);
-  for (const [code, v] of Object.entries(values)) {
-    let k = 0;
-    while (k < breaks.length && v >= breaks[k]) k += 1;
-    groups[k].push(code);
+  if (classes.length) {
+    for (const [code, v] of Object.entries(values)) groups[classIndex(classes, v)].push(code);
   }
   const expr = ['match', ['get', 'code']];
   groups.forEach((codes, k) => { if (codes.length) expr.push(codes, colors[k]); });
   if (suppressed.length) expr.push(suppressed, '#ffffff');
-  expr.push('#d9d9d9');
-  return { colors, fill: expr.length > 3 ? expr : '#d9d9d9',
+  expr.push(MISSING);
+  return { colors, fill: expr.length > 3 ? expr : MISSING,
            hatch: suppressed.length ? ['match', ['get', 'code'], suppressed, true, false] : null };
 }
 
 function fillLayer(fill) {
   return { id: 'vlakken', type: 'fill', source: SRC, 'source-layer': SRC,
-           paint: { 'fill-color': fill, 'fill-outline-color': '#333333' } };
+           paint: { 'fill-color': fill, 'fill-outline-color': '#555555' } };
 }
 function hatchLayer(filter) {
   return { id: 'onderdrukt', type: 'fill', source: SRC, 'source-layer': SRC, filter,
@@ -196,7 +252,7 @@ async function initMap() {
   // Everything the first picture needs is in the style from the start: the worker cuts
   // and colours each tile once.
   const style = { version: 8, sources: { [SRC]: tileSource(state.level) }, layers: [
-    { id: 'achtergrond', type: 'background', paint: { 'background-color': '#f3f3f3' } }] };
+    { id: 'achtergrond', type: 'background', paint: { 'background-color': '#ffffff' } }] };
   if (state.info.basemap_url) {
     style.sources.basis = { type: 'raster', tiles: [state.info.basemap_url], tileSize: 256 };
     style.layers.push({ id: 'basis', type: 'raster', source: 'basis' });
@@ -226,13 +282,32 @@ async function initMap() {
     e.preventDefault();
     const c = map.getCanvas();
     const hit = map.queryRenderedFeatures([c.clientWidth / 2, c.clientHeight / 2], { layers: ['vlakken'] });
-    if (hit.length) selectFeature(hit[0].properties.code);
+    if (hit.length) { selectFeature(hit[0].properties.code, true); }
     else status.textContent = 'Onder het kruisje ligt geen gebied.';
   });
   map.on('click', 'vlakken', (e) => selectFeature(e.features[0].properties.code));
   map.on('mouseenter', 'vlakken', () => { map.getCanvas().style.cursor = 'pointer'; });
-  map.on('mouseleave', 'vlakken', () => { map.getCanvas().style.cursor = ''; });
+  map.on('mouseleave', 'vlakken', () => { map.getCanvas().style.cursor = ''; hideTip(); });
+  map.on('mousemove', 'vlakken', (e) => {
+    const f = e.features && e.features[0];
+    if (f) showTip(f.properties.code, e.point);
+  });
+  map.on('moveend', () => {
+    drawLabels();
+    const c = map.getCanvas();
+    if (document.activeElement === c) {   // keyboard: name and value of the area under the crosshair
+      const pt = [c.clientWidth / 2, c.clientHeight / 2];
+      const hit = map.queryRenderedFeatures(pt, { layers: ['vlakken'] });
+      if (hit.length) showTip(hit[0].properties.code, { x: pt[0], y: pt[1] });
+    }
+  });
+  map.on('movestart', hideTip);
   showMapData(body, look, tFetched, state.mapTicket = (state.mapTicket || 0) + 1);
+  if (state.pendingSelect) {
+    const code = state.pendingSelect;
+    state.pendingSelect = null;
+    map.once('idle', () => selectFeature(code));
+  }
 }
 
 async function loadMapData() {
@@ -279,7 +354,10 @@ function showMapData(body, look, tFetched, ticket) {
   state.period = meta.period;
   fillPeriods();
   rememberInHash();
-  renderLegend(meta, meta.breaks, look.colors);
+  renderLegend(meta);
+  renderDistribution();
+  // names on the map after the first picture: they must not compete with the tiles
+  map.once('idle', () => loadLabels().then(() => { drawLabels(); }));
   if (state.selected) showSelection(state.selected);
   const tSet = performance.now();
   map.once('idle', () => {
@@ -294,7 +372,7 @@ function showMapData(body, look, tFetched, ticket) {
   const c = meta.counts;
   const nFeatures = c.ok + c.onderdrukt + c.ontbreekt;
   document.getElementById('kaartstatus').textContent =
-    `${nFeatures} gebieden op de kaart: ${c.ok} met een waarde, ` +
+    `${nFeatures} ${(LEVEL_LABELS[meta.level] || 'gebieden').toLowerCase()} op de kaart: ${c.ok} met een waarde, ` +
     `${c.onderdrukt} onderdrukt, ${c.ontbreekt} zonder waarde` +
     (meta.n_without_geometry ? `; ${meta.n_without_geometry} zonder grenzen (wel in de tabel).` : '.');
 }
@@ -327,22 +405,169 @@ function dataYears(meta) {
   return ` (cijfers uit ${esc(span)})`;
 }
 
-function renderLegend(meta, breaks, colors) {
-  const ind = meta.indicator || {};
-  const edges = [meta.min, ...breaks, meta.max];
-  const rows = colors.map((c, i) => `<li><span class="vlakje" style="background:${c}"></span>` +
-    `${fmt(edges[i])} tot ${i === colors.length - 1 ? 'en met ' : ''}${fmt(edges[i + 1])}</li>`).join('');
-  document.getElementById('legenda').innerHTML = `
-    <h2 id="legenda-kop">Legenda</h2>
-    <p><strong>${esc(ind.title || 'geen indicator')}</strong>${ind.unit ? `, in ${esc(ind.unit)}` : ''}</p>
-    <ul class="legenda-lijst">${meta.min !== null ? rows : ''}
-      <li><span class="vlakje onderdrukt"></span>onderdrukt (te weinig waarnemingen)</li>
-      <li><span class="vlakje ontbreekt"></span>geen waarde</li></ul>
-    <p class="bronregel">Jaar: ${esc(meta.period || '–')}${dataYears(meta)} · Bron: ${esc(ind.source || '–')}` +
-    `${ind.direction ? ` · ${esc(ind.direction)}` : ''} · Klassen: kwintielen.</p>`;
+// The same rank as table, compare and profile (API: values.ranks + meta.rank), when present.
+function rankText(code) {
+  const body = state.mapData;
+  const r = body && body.ranks ? body.ranks[code] : undefined;
+  const m = body && body.meta ? body.meta.rank : null;
+  if (r === undefined || r === null || !m) return '';
+  const scope = m.scope_nl ? ` <span class="bronregel">(${esc(m.scope_nl)})</span>` : '';
+  return `<p id="selectie-rang">Rang ${esc(r)} van ${esc(m.of)}${scope}</p>`;
 }
 
-async function selectFeature(code) {
+function reasonFor(code) {
+  const body = state.mapData;
+  if (!body) return '';
+  const miss = body.meta.missing || [];
+  const st = body.suppressed.includes(code) ? 'onderdrukt' : 'ontbreekt';
+  const m = miss.find((x) => x.status === st);
+  return m ? m.reason_nl : (st === 'onderdrukt' ? 'onderdrukt door de bron' : 'geen waarde');
+}
+
+function valueText(code) {
+  const body = state.mapData;
+  if (!body) return '';
+  const ind = body.meta.indicator || {};
+  const v = body.values[code];
+  const d = body.meta.classing ? body.meta.classing.decimals : undefined;
+  if (v !== undefined) return `${fmt(Number(v), d)}${ind.unit ? ` ${ind.unit}` : ''}`;
+  return `geen waarde: ${reasonFor(code)}`;
+}
+
+function renderLegend(meta) {
+  const ind = meta.indicator || {};
+  const cl = meta.classing || { classes: [] };
+  const rows = cl.classes.map((k) => `<li><span class="vlakje" style="background:${k.color}"></span>` +
+    `<span>${esc(k.label)} <span class="aantal">(${k.n})</span></span></li>`).join('');
+  const miss = (meta.missing || []).map((m) => `<li><span class="vlakje ${m.status}"></span>` +
+    `<span>${m.status === 'onderdrukt' ? 'onderdrukt' : 'geen waarde'} <span class="aantal">(${m.n})</span>: ` +
+    `${esc(m.reason_nl)}</span></li>`).join('');
+  const dir = DIRECTION_NL[ind.direction] || ind.direction || '';
+  // a compact copy inside the map for phones, where the full legend is below the map
+  const mini = document.getElementById('minilegenda') || Object.assign(document.createElement('div'),
+    { id: 'minilegenda', className: 'minilegenda' });
+  mini.setAttribute('aria-hidden', 'true');
+  mini.innerHTML = cl.classes.map((k) => `<span><i style="background:${k.color}"></i>${esc(k.label)}</span>`).join('') +
+    ((meta.missing || []).length ? `<span><i style="background:${MISSING}"></i>geen waarde</span>` : '');
+  const kaart = document.getElementById('kaart');
+  if (kaart && !mini.parentNode) kaart.appendChild(mini);
+  document.getElementById('legenda').innerHTML = `
+    <h2 id="legenda-kop">Legenda</h2>
+    <p><strong${ind.technical ? ` title="${esc(ind.technical)}"` : ''}>${esc(ind.title || 'geen indicator')}</strong>${ind.unit ? `, in ${esc(ind.unit)}` : ''}</p>
+    <ul class="legenda-lijst">${rows}${miss}</ul>
+    ${cl.colour_note_nl ? `<p class="bronregel">${esc(cl.colour_note_nl)}</p>` : ''}
+    <p class="bronregel">Jaar: ${esc(meta.period || '–')}${dataYears(meta)} · Bron: <span title="${esc(ind.source || '')}">${esc(sourceName(ind.source))}</span>` +
+    `${dir ? ` · ${esc(dir)}` : ''} · <span title="${esc(cl.method_nl || '')}">Indeling: ${esc(plainMethod(cl))}</span></p>`;
+}
+function plainMethod(cl) {
+  if (!cl || !cl.scheme) return '–';
+  if (cl.scheme === 'per_value') return 'één kleur per waarde';
+  if (cl.scheme === 'diverging') return 'rond het landelijk gemiddelde (0)';
+  return (cl.method_nl || '').startsWith('vaste') ? 'vaste stappen' : 'ongeveer evenveel gebieden per kleur';
+}
+const SOURCE_NAMES = { '50090NED': 'RIVM/GGD Gezondheidsmonitor', '85984NED': 'CBS Kerncijfers wijken en buurten 2024',
+  '85146NED': 'CBS Veiligheidsmonitor', '85900NED': 'CBS sociaaleconomische status (SES-WOA)',
+  '85231NED': 'CBS Nabijheid voorzieningen', 'weefsel index': 'weefsel (eigen berekening)',
+  'weefsel index (SVI)': 'weefsel (eigen berekening)', 'weefsel access': 'weefsel (eigen berekening)' };
+export function sourceName(src) {
+  if (!src) return '–';
+  return String(src).split(',').map((s) => s.trim()).map((s) => SOURCE_NAMES[s] ? `${SOURCE_NAMES[s]}` : s)
+    .filter((v, i, a) => a.indexOf(v) === i).join(', ');
+}
+
+// ---- names on the map (HTML markers from a point inside each area: no glyphs needed offline)
+async function loadLabels() {
+  state.labels = state.labels || {};
+  const want = ['gemeente'];
+  if (state.level === 'wijk' || state.level === 'buurt') want.push('wijk');
+  if (state.level === 'buurt') want.push('buurt');
+  await Promise.all(want.filter((lv) => !state.labels[lv] && state.info.levels.find((l) => l.id === lv))
+    .map(async (lv) => { state.labels[lv] = await api(`/api/map/${lv}/labels`).catch(() => []); }));
+  state.names = state.names || {};
+  for (const lv of Object.keys(state.labels)) for (const a of state.labels[lv]) state.names[a.code] = a.name;
+}
+function drawLabels() {
+  const map = state.map;
+  if (!map || !state.labels) return;
+  for (const m of state.markers || []) m.remove();
+  state.markers = [];
+  const z = map.getZoom();
+  const b = map.getBounds();
+  const lv = z >= 13.5 && state.level === 'buurt' ? 'buurt' : z >= 10.5 && state.level !== 'gemeente' ? 'wijk' : 'gemeente';
+  const list = (state.labels[lv] || []).filter((a) => b.contains([a.lon, a.lat])).slice(0, 60);
+  for (const a of list) {
+    const el = document.createElement('div');
+    el.className = `kaartlabel label-${lv}`;
+    el.textContent = a.name;
+    el.setAttribute('aria-hidden', 'true');
+    state.markers.push(new maplibregl.Marker({ element: el }).setLngLat([a.lon, a.lat]).addTo(map));
+  }
+}
+
+// ---- hover tooltip
+function showTip(code, point) {
+  const box = document.getElementById('kaart');
+  let tip = document.getElementById('kaarttip');
+  if (!tip) {
+    tip = document.createElement('div');
+    tip.id = 'kaarttip'; tip.className = 'kaarttip'; tip.setAttribute('role', 'tooltip');
+    box.appendChild(tip);
+  }
+  const name = (state.names && state.names[code]) || code;
+  tip.innerHTML = `<strong>${esc(name)}</strong><br>${esc(valueText(code))}`;
+  tip.style.left = `${Math.min(point.x + 12, box.clientWidth - 220)}px`;
+  tip.style.top = `${point.y + 12}px`;
+  tip.hidden = false;
+}
+function hideTip() { const t = document.getElementById('kaarttip'); if (t) t.hidden = true; }
+
+// ---- distribution of all areas beside the map (strip plot), the selected one marked
+function renderDistribution() {
+  const box = document.getElementById('verdeling');
+  const body = state.mapData;
+  if (!box || !body) return;
+  const meta = body.meta;
+  const ind = meta.indicator || {};
+  const cl = meta.classing || { classes: [] };
+  const entries = Object.entries(body.values).map(([c, v]) => [c, Number(v)]).sort((a, b) => a[1] - b[1]);
+  if (entries.length < 2) { box.innerHTML = '<h2 id="verdeling-kop">Verdeling</h2><p>Te weinig waarden voor een verdeling.</p>'; return; }
+  const W = 300, H = 120, L = 10, R = 10, top = 16;
+  const lo = entries[0][1], hi = entries[entries.length - 1][1];
+  const span = hi - lo || 1;
+  const x = (v) => L + (W - L - R) * (v - lo) / span;
+  // simple beeswarm: stack dots that would overlap
+  const lanes = [];
+  const dots = entries.map(([code, v]) => {
+    const px = x(v);
+    let lane = 0;
+    while (lanes[lane] !== undefined && px - lanes[lane] < 5) lane += 1;
+    lanes[lane] = px;
+    const k = cl.classes.length ? classIndex(cl.classes, v) : 0;
+    const col = cl.classes.length ? cl.classes[k].color : '#888';
+    const dy = (lane % 2 ? 1 : -1) * Math.ceil(lane / 2) * 5;
+    return { code, v, px, py: top + 40 + dy, col };
+  });
+  const sel = state.selected && body.values[state.selected.code] !== undefined ? state.selected.code : null;
+  const d = cl.decimals;
+  const median = entries[Math.floor(entries.length / 2)][1];
+  const selDot = dots.find((p) => p.code === sel);
+  const rank = sel ? entries.findIndex(([c]) => c === sel) + 1 : null;
+  const svg = `<svg class="verdeling" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-labelledby="verdeling-tekst">
+    <line x1="${L}" y1="${top + 40}" x2="${W - R}" y2="${top + 40}" stroke="#767676"/>
+    ${dots.map((p) => `<circle cx="${p.px.toFixed(1)}" cy="${Math.max(4, Math.min(H - 30, p.py)).toFixed(1)}" r="2.6" fill="${p.col}" stroke="#555" stroke-width="0.4"${p.code === sel ? ' class="gekozen-stip"' : ''}/>`).join('')}
+    ${selDot ? `<circle cx="${selDot.px.toFixed(1)}" cy="${top + 40}" r="6" fill="none" stroke="#000" stroke-width="2.5" data-code="${esc(sel)}" class="gekozen"/>
+      <text x="${selDot.px.toFixed(1)}" y="${top - 4}" text-anchor="${selDot.px < W / 3 ? 'start' : selDot.px > 2 * W / 3 ? 'end' : 'middle'}" font-size="11" font-weight="bold">${esc(state.selected.name)}</text>` : ''}
+    <text x="${L}" y="${H - 8}" font-size="11">${esc(fmt(lo, d))}</text>
+    <text x="${W - R}" y="${H - 8}" font-size="11" text-anchor="end">${esc(fmt(hi, d))}</text>
+  </svg>`;
+  const lvl = (LEVEL_LABELS[meta.level] || 'gebieden').toLowerCase();
+  const text = `${entries.length} ${lvl} met een waarde, van ${fmt(lo, d)} tot ${fmt(hi, d)}; de middelste waarde is ${fmt(median, d)}.` +
+    (sel ? ` ${state.selected.name}: ${fmt(body.values[sel], d)}, plaats ${rank} van ${entries.length} van laag naar hoog.` :
+      state.selected ? ` ${state.selected.name}: ${reasonFor(state.selected.code)}.` : ' Kies een gebied om het te markeren.');
+  box.innerHTML = `<h2 id="verdeling-kop">Verdeling over alle ${esc(lvl)}</h2>${svg}<p id="verdeling-tekst" class="bronregel">${esc(text)}</p>`;
+}
+
+async function selectFeature(code, byKeyboard = false) {
   const map = state.map;
   if (map && !map.getLayer('keuze')) {
     map.addLayer({ id: 'keuze', type: 'line', source: SRC, 'source-layer': SRC,
@@ -353,7 +578,8 @@ async function selectFeature(code) {
   try { area = (await api(`/api/areas/${encodeURIComponent(code)}`)).area; }
   catch (err) { area = { code, name: code }; }
   state.selected = area;
-  showSelection(area, true);
+  // focus moves to the profile link only for keyboard users: a tap must not scroll the page
+  showSelection(area, byKeyboard);
 }
 
 function showSelection(area, focus = false) {
@@ -361,14 +587,14 @@ function showSelection(area, focus = false) {
   if (!box) return;
   const body = state.mapData || { values: {}, suppressed: [] };
   const ind = body.meta?.indicator || {};
-  const v = body.values[area.code];
-  const val = v !== undefined ? `${fmt(Number(v))}${ind.unit ? ` ${esc(ind.unit)}` : ''}`
-    : body.suppressed.includes(area.code) ? 'onderdrukt' : 'geen waarde';
+  const val = esc(valueText(area.code));
   box.innerHTML = `<h2 id="selectie-kop">${esc(area.name)}</h2>
     <p class="bronregel">${esc(area.code)}</p>
     <p>${esc(ind.title || '')}: <strong id="selectie-waarde">${val}</strong></p>
+    ${rankText(area.code)}
     <p><a class="knop" href="#/gebied/${encodeURIComponent(area.code)}">Bekijk het profiel van ${esc(area.name)}</a></p>`;
-  if (focus) box.querySelector('a').focus();
+  renderDistribution();
+  if (focus) box.querySelector('a').focus({ preventScroll: true });
 }
 
 // ---------------------------------------------------------------- area page
@@ -386,6 +612,7 @@ async function viewArea(code) {
   const inCompare = state.compare.includes(code);
   main.innerHTML = html + `
     <div class="acties">
+      <a class="knop knop-secundair" href="#/kaart">Terug naar de kaart</a>
       <a class="knop" href="/profiel/${encodeURIComponent(code)}" target="_blank" rel="noopener">Afdrukbaar profiel (A4)</a>
       <a class="knop knop-secundair" href="/api/areas/${encodeURIComponent(code)}/profile?format=csv" download>Download CSV</a>
       <button type="button" id="naar-vergelijk" class="knop-secundair"${inCompare ? ' disabled' : ''}>
@@ -413,7 +640,7 @@ async function viewTable() {
       <div><label for="t-niveau">Niveau</label><select id="t-niveau">${levelOptions(state.level)}</select></div>
       <div><label for="t-indicator">Indicator</label>
         <select id="t-indicator"><option value="">Standaardselectie</option>${indicatorOptions(state.tableIndicator)}</select></div>
-      <div><label for="t-filter">Filter op naam of code</label><input id="t-filter" type="search"></div>
+      <div><label for="t-filter">Filter op naam, code of gemeente</label><input id="t-filter" type="search"></div>
       <div><a class="knop" id="t-csv" href="#" download>Download CSV</a></div>
     </form>
     <div id="tabel"></div>`;
@@ -443,7 +670,8 @@ function renderTable() {
   if (!t) return;
   const f = (document.getElementById('t-filter')?.value || '').toLowerCase();
   const { key, dir } = state.tableSort;
-  let rows = t.rows.filter((r) => !f || r.code.toLowerCase().includes(f) || String(r.name).toLowerCase().includes(f));
+  let rows = t.rows.filter((r) => !f || r.code.toLowerCase().includes(f) || String(r.name).toLowerCase().includes(f) ||
+    String(r.gemeente || '').toLowerCase().includes(f));
   rows = rows.slice().sort((a, b) => {
     const x = a[key], y = b[key];
     if (x === null || x === undefined) return 1;
@@ -452,7 +680,8 @@ function renderTable() {
   });
   const cols = [{ key: 'name', label: 'Gebied' }, { key: 'code', label: 'Code' },
                 { key: 'gemeente', label: 'Gemeente' },
-                ...t.columns.map((c) => ({ key: c.id, label: c.title + (c.unit ? ` (${c.unit})` : ''), num: true }))];
+                ...t.columns.map((c) => ({ key: c.id, label: c.title + (c.unit ? ` (${c.unit})` : ''), num: true,
+                                           decimals: decimalsFrom(t.rows.map((r) => r[c.id])) }))];
   const th = cols.map((c) => {
     const sort = key === c.key ? (dir > 0 ? 'ascending' : 'descending') : 'none';
     return `<th scope="col" aria-sort="${sort}"${c.num ? ' class="num"' : ''}>` +
@@ -462,9 +691,11 @@ function renderTable() {
     if (c.key === 'name') return `<th scope="row"><a href="#/gebied/${encodeURIComponent(r.code)}">${esc(r.name)}</a></th>`;
     if (!c.num) return `<td>${esc(r[c.key])}</td>`;
     if (r[`${c.key}|onderdrukt`]) return '<td class="num"><span class="onderdrukt">geheim</span></td>';
-    return `<td class="num">${fmt(r[c.key])}</td>`;
+    const rank = r[`${c.key}|rang`];
+    return `<td class="num"${rank !== undefined && rank !== null ? ` title="rang ${esc(rank)}"` : ''}>${fmt(r[c.key], c.decimals)}</td>`;
   }).join('') + '</tr>').join('');
-  document.getElementById('tabel').innerHTML = `<div class="tabel-wrap"><table id="datatabel">
+  document.getElementById('tabel').innerHTML = `<p class="hulp-scroll" id="tabel-hulp">Breed: schuif de tabel opzij om alle kolommen te zien.</p>
+    <div class="tabel-wrap" tabindex="0" role="region" aria-labelledby="tabel-hulp"><table id="datatabel">
     <caption>${esc(LEVEL_LABELS[t.level] || t.level)}: ${rows.length} van ${t.rows.length} gebieden` +
     `${rows.length > 2000 ? ' (eerste 2000 getoond; gebruik het filter of de CSV)' : ''}</caption>
     <thead><tr>${th}</tr></thead><tbody>${body}</tbody></table></div>`;
@@ -515,8 +746,9 @@ async function viewCompare(query) {
 
 async function renderCompare() {
   const list = document.getElementById('v-keuze');
-  list.innerHTML = state.compare.map((c) => `<li>${esc(c)}<button type="button" class="knop-secundair" ` +
-    `data-code="${esc(c)}" aria-label="Verwijder ${esc(c)} uit de vergelijking">×</button></li>`).join('');
+  const nm = (c) => (state.names && state.names[c]) || c;
+  list.innerHTML = state.compare.map((c) => `<li>${esc(nm(c))}<button type="button" class="knop-secundair" ` +
+    `data-code="${esc(c)}" aria-label="Verwijder ${esc(nm(c))} uit de vergelijking">×</button></li>`).join('');
   list.querySelectorAll('button').forEach((b) => b.addEventListener('click', () => {
     state.compare = state.compare.filter((c) => c !== b.dataset.code); renderCompare();
   }));
@@ -525,15 +757,22 @@ async function renderCompare() {
   const codes = state.compare.join(',');
   try {
     const r = await api(`/api/compare?codes=${encodeURIComponent(codes)}`);
+    state.names = state.names || {};
+    let renamed = false;
+    for (const a of r.areas) { if (state.names[a.code] !== a.name) renamed = true; state.names[a.code] = a.name; }
+    if (renamed) list.querySelectorAll('li').forEach((li, i) => {
+      const c = state.compare[i]; if (c && li.firstChild) li.firstChild.textContent = state.names[c] || c;
+      const b = li.querySelector('button'); if (b) b.setAttribute('aria-label', `Verwijder ${state.names[c] || c} uit de vergelijking`);
+    });
     const head = r.areas.map((a) => `<th scope="col" class="num"><a href="#/gebied/${encodeURIComponent(a.code)}">` +
       `${esc(a.name)}</a><br><span class="richting">${esc(a.code)}</span></th>`).join('');
     const rows = r.rows.map((row) => `<tr><th scope="row">${esc(row.titel)}` +
       `${row.eenheid ? ` <span class="eenheid">(${esc(row.eenheid)})</span>` : ''}` +
-      `${row.richting ? `<br><span class="richting">${esc(row.richting)}</span>` : ''}</th>` +
-      `<td>${esc(row.periode)}</td>` +
-      r.areas.map((a) => `<td class="num">${fmt(row[a.code])}</td>`).join('') + '</tr>').join('');
+      `${row.richting ? `<br><span class="richting">${esc(DIRECTION_NL[row.richting] || row.richting)}</span>` : ''}</th>` +
+      `<td data-label="Jaar">${esc(row.periode)}</td>` +
+      r.areas.map((a) => `<td class="num" data-label="${esc(a.name)}">${fmt(row[a.code], decimalsFrom(r.areas.map((x) => row[x.code])))}</td>`).join('') + '</tr>').join('');
     out.innerHTML = `<div class="acties"><a class="knop" href="/api/compare?codes=${encodeURIComponent(codes)}&format=csv" download>Download CSV</a></div>
-      <div class="tabel-wrap"><table><caption>Vergelijking van ${r.areas.length} gebieden</caption>
+      <div class="tabel-wrap" tabindex="0" role="region" aria-label="Vergelijking"><table class="vergelijking"><caption>Vergelijking van ${r.areas.length} gebieden</caption>
       <thead><tr><th scope="col">Indicator</th><th scope="col">Jaar</th>${head}</tr></thead><tbody>${rows}</tbody></table></div>`;
   } catch (err) { out.innerHTML = `<p class="melding fout" role="alert">${esc(err.message)}</p>`; }
 }

@@ -1,0 +1,110 @@
+"""Bench: the first map with data after ``weefsel serve`` starts, cold and warm (issue 12 item 6).
+
+    python bench/first_map.py --warehouse weefsel.duckdb [--level wijk] [--runs 3]
+
+Cold: a fresh ``weefsel serve`` process; as soon as its port accepts connections, headless
+Chromium (Debian, via Playwright) opens the dashboard and the time from navigation start to
+the page's ``data-map-rendered`` marker (MapLibre idle after drawing the values) is taken.
+The server is then still warming (tiles and values of every level's first view in a
+background thread), which is what a person meets who opens the page right after start-up.
+Warm: new browser contexts (empty browser cache) against the same server after its
+"klaar" line. Printed: each figure, the ratio to the 1.5 s target, and for the cold run also
+the time from process start to "port open" and to "klaar". Peer: the target (1.5 s).
+Kept apart from bench/api.py (the load part of that file belongs to the server bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+TARGET_S = 1.5
+CHROMIUM = "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def visit(browser, url: str) -> float:
+    """Seconds from navigation start to the rendered marker, in a fresh context."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(url)
+        page.wait_for_selector('body[data-map-rendered="true"]', timeout=120_000)
+        ms = page.evaluate("performance.now()")
+        return ms / 1000
+    finally:
+        ctx.close()
+
+
+def first_map(warehouse: Path, level: str = "wijk", runs: int = 3) -> dict:
+    """Cold and warm first-map times (seconds) against a fresh `weefsel serve`."""
+    from playwright.sync_api import sync_playwright
+    port = free_port()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "weefsel", "serve", "--warehouse",
+                             str(warehouse), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ready = threading.Event()
+    out: dict = {}
+
+    def read() -> None:
+        for line in proc.stdout:
+            if "klaar" in line:
+                out["klaar_s"] = time.perf_counter() - t0
+                ready.set()
+    threading.Thread(target=read, daemon=True).start()
+    url = f"http://127.0.0.1:{port}/#/kaart?niveau={level}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM,
+                                        args=["--headless", "--no-sandbox", "--disable-gpu"])
+            while not port_open(port):
+                if proc.poll() is not None:
+                    raise SystemExit("weefsel serve stopped before it listened")
+                time.sleep(0.02)
+            out["port_open_s"] = time.perf_counter() - t0
+            out["cold_s"] = visit(browser, url)
+            ready.wait(180)
+            out["warm_s"] = [visit(browser, url) for _ in range(runs)]
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--warehouse", type=Path, required=True)
+    ap.add_argument("--level", default="wijk")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    r = first_map(args.warehouse, args.level, args.runs)
+    print(f"first map with data ({args.level}, {args.warehouse.name}); target {TARGET_S} s")
+    print(f"  process start -> port open      {r['port_open_s']:6.2f} s")
+    print(f"  cold (right after port open)    {r['cold_s']:6.2f} s   "
+          f"{r['cold_s'] / TARGET_S:5.2f} x target")
+    if "klaar_s" in r:
+        print(f"  process start -> 'klaar'        {r['klaar_s']:6.2f} s")
+    for i, w in enumerate(r["warm_s"], 1):
+        print(f"  warm run {i}                      {w:6.2f} s   {w / TARGET_S:5.2f} x target")
+
+
+if __name__ == "__main__":
+    main()

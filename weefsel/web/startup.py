@@ -1,0 +1,42 @@
+"""What ``weefsel serve`` says while it starts (issue 12 item 6): that it is starting, when
+it listens, and when the first maps are in memory, so nobody stares at a silent terminal
+while the warehouse is opened and the first tiles are made."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+
+def announce_start(warehouse: Path | str, echo: Callable[[str], Any] = print) -> float:
+    echo(f"weefsel start: warehouse {warehouse} wordt geopend …")
+    return time.perf_counter()
+
+
+def _inner_data(app: Any) -> Any:
+    """The WebData behind an app, also through a wrapper that follows rebuilds."""
+    for obj in (app, getattr(app, "app", None), getattr(app, "current", None)):
+        data = getattr(getattr(obj, "state", None), "data", None)
+        if data is not None:
+            return data
+    return None
+
+
+def announce_ready(app: Any, url: str, t0: float, echo: Callable[[str], Any] = print) -> None:
+    """Print the address now, and 'klaar' once the background warming of the first maps
+    (tiles and values of every level's first view) has finished."""
+    echo(f"weefsel dashboard: {url}  (API: /openapi.json) — opgestart in "
+         f"{time.perf_counter() - t0:.1f} s; eerste kaarten worden voorbereid …")
+    data = _inner_data(app)
+    threads = list(getattr(data, "background", []) or [])
+
+    def wait() -> None:
+        for t in threads:
+            t.join()
+        if data is not None and data.stopping.is_set():
+            return
+        echo(f"weefsel klaar: eerste kaarten staan klaar na {time.perf_counter() - t0:.1f} s.")
+
+    threading.Thread(target=wait, daemon=True, name="weefsel-ready").start()
