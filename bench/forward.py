@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import time
 
 import numpy as np
 import pandas as pd
 
 from weefsel.config import default_data_dir
+from weefsel.forward import chunked
 from weefsel.forward import montecarlo as mc
 from weefsel.forward import rates
 from weefsel.forward.base import split_bands
@@ -55,8 +57,15 @@ def programme(n_area: int, rows: int, seed: int) -> Programme:
     return Programme(rng.integers(0, n_area, rows), rng.integers(2025, 2046, rows), np.full(rows, 1000.0))
 
 
-def ours(pop, dw, prog, draws, chunk=None):
-    """Projection + yearly quantiles; returns seconds and the horizon-year median total."""
+def ours(pop, dw, prog, draws, chunk=None, workers=2, plain=False):
+    """Projection + yearly quantiles; returns seconds and the horizon-year median total.
+    Default: weefsel.forward.chunked (cache-sized area chunks in ``workers`` threads);
+    ``plain``: the original single-thread loop (large chunks, one project call each)."""
+    if not plain:
+        t = time.perf_counter()
+        q = chunked.project_quantiles(pop, dw, prog, draws, 2024, HORIZON, chunk=chunk or chunked.CHUNK,
+                                      workers=workers)
+        return time.perf_counter() - t, q[-1, 2, 5].astype(float)
     t = time.perf_counter()
     A = pop.shape[0]
     chunk = chunk or A
@@ -112,17 +121,23 @@ def peer_one_draw(pop, dw, prog, d: Draws, i: int) -> np.ndarray:
     return P.sum(axis=1).to_numpy()
 
 
-def bench(label, pop, dw, prog, n_draws, peer_draws, chunk=None):
+def bench(label, pop, dw, prog, n_draws, peer_draws, chunk=None, workers=2, plain=False):
     draws = mc.draw(n_draws, len(prog.area), seed=1)
     cpu = time.process_time()
-    secs, _ = ours(pop, dw, prog, draws, chunk)
+    secs, _ = ours(pop, dw, prog, draws, chunk, workers, plain)
     cpu = time.process_time() - cpu
+    # projection alone (no quantiles), one thread, on a sample of areas, scaled to all
+    step = (chunk or pop.shape[0]) if plain else (chunk or chunked.CHUNK)
+    sample = min(pop.shape[0], step if plain else 20 * step)
+    empty = Draws(**{**draws.__dict__, "delay": draws.delay[:, :0]})
     t = time.perf_counter()
-    project(pop[: chunk or None], dw[: chunk or None], Programme.empty(), Draws(**{**draws.__dict__,
-            "delay": draws.delay[:, :0]}), 2024, HORIZON)
-    t_proj = (time.perf_counter() - t) * (pop.shape[0] / min(pop.shape[0], chunk or pop.shape[0]))
-    line = (f"{label}: {pop.shape[0]:,} buurten x {n_draws:,} draws, 2024-{HORIZON}: ours {secs:.2f} s "
-            f"wall, {cpu:.2f} s CPU (projection alone ~{t_proj:.2f} s wall, the rest is the yearly quantiles)")
+    for s0 in range(0, sample, step):
+        project(pop[s0:s0 + step], dw[s0:s0 + step], Programme.empty(), empty, 2024, HORIZON)
+    t_proj = (time.perf_counter() - t) * pop.shape[0] / sample
+    how = f"plain, chunks of {chunk or pop.shape[0]}, 1 thread" if plain else \
+        f"chunked, {chunk or chunked.CHUNK} areas, {workers} threads"
+    line = (f"{label} [{how}]: {pop.shape[0]:,} buurten x {n_draws:,} draws, 2024-{HORIZON}: ours {secs:.2f} s "
+            f"wall, {cpu:.2f} s CPU (all threads) (projection alone ~{t_proj:.2f} s wall in one thread, without programme or quantiles)")
     if peer_draws:
         sub = Draws(**{k: v[:peer_draws] for k, v in draws.__dict__.items()})
         t = time.perf_counter()
@@ -143,18 +158,26 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--peer-draws", type=int, default=10)
     ap.add_argument("--skip-national", action="store_true")
-    ap.add_argument("--chunk", type=int, default=600, help="areas per chunk in the national run")
+    ap.add_argument("--chunk", type=int, default=None,
+                    help="areas per chunk (default: chunked.CHUNK; with --plain 600 nationally)")
+    ap.add_argument("--workers", type=int, default=2, help="threads over area chunks")
+    ap.add_argument("--plain", action="store_true", help="the original path (before issue 13 speed-up)")
     a = ap.parse_args()
+    if a.plain and a.chunk is None:
+        a.chunk = 600
     codes, gem, pop, dw = load_base()
     fl = np.isin(gem, list(FLEVOLAND))
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (shared machine)")
+    print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     print(f"base: KWB 2024 national selection, {len(codes):,} buurten ({int(fl.sum())} in Flevoland), "
           f"{pop.sum():,.0f} residents; programme synthetic (timing only)")
-    s_fl, c_fl = bench("Flevoland", pop[fl], dw[fl], programme(int(fl.sum()), 100, 2), a.draws, a.peer_draws)
+    s_fl, c_fl = bench("Flevoland", pop[fl], dw[fl], programme(int(fl.sum()), 100, 2), a.draws, a.peer_draws,
+                       None if a.plain else a.chunk, a.workers, a.plain)
     print(f"  target < 5 s: wall {'met' if s_fl < 5 else 'NOT met'}, CPU {'met' if c_fl < 5 else 'NOT met'}")
     if not a.skip_national:
         s_nl, c_nl = bench("Nederland", pop, dw, programme(len(codes), 1000, 3), a.draws,
-                           max(1, a.peer_draws // 5), chunk=a.chunk)
+                           max(1, a.peer_draws // 5), chunk=a.chunk, workers=a.workers, plain=a.plain)
+        print(f"uptime at end: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
         print(f"  target < 60 s: wall {'met' if s_nl < 60 else 'NOT met'}, CPU {'met' if c_nl < 60 else 'NOT met'}")
 
 
