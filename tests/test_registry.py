@@ -57,3 +57,132 @@ def test_bad_input(reg):
         reg.propose(pid, "p", 10, lat=200, lon=4)
     with pytest.raises(InputError, match="fase"):
         reg.vote(pid, [1])
+
+
+def _voting(reg, **kw):
+    pid, org = reg.create_process("Buurtbudget", "10.000", **kw)
+    a = reg.propose(pid, "Bankjes", "4.000")
+    b = reg.propose(pid, "Moestuin", "€ 7.000,50")
+    reg.set_phase(pid, "controle", org)
+    reg.check(pid, a, "on_ballot", org)
+    reg.check(pid, b, "on_ballot", org)
+    reg.set_phase(pid, "stemmen", org)
+    return pid, org, a, b
+
+
+def test_dutch_amounts_are_stored_exactly(reg):
+    pid, _org, a, b = _voting(reg)
+    assert reg.process(pid)["budget"] == "10000"
+    costs = {p["id"]: p["cost"] for p in reg.projects(pid)}
+    assert costs == {a: "4000", b: "7000.5"}
+    with pytest.raises(InputError, match="max_keuzes"):
+        reg.create_process("x", "10.000", max_choices=-3)
+    with pytest.raises(InputError, match="budget: '1/3' is geen bedrag"):
+        reg.create_process("x", "1/3")
+    with pytest.raises(InputError, match="gebiedscode"):
+        reg.create_process("x", "100", area_code="Almere")
+
+
+def test_codes_are_used_once_and_stored_hashed(reg):
+    pid, org, a, _b = _voting(reg)
+    codes = reg.issue_codes(pid, 5, org)
+    assert len(set(codes)) == 5 and all(len(c) == 14 and c.count("-") == 2 for c in codes)
+    with reg.engine.connect() as c:
+        stored = [r[0] for r in c.exec_driver_sql("SELECT code_hash FROM pb_voting_codes")]
+    assert len(stored) == 5 and not set(codes) & set(stored)
+    assert all(len(h) == 64 for h in stored)
+    # typed loosely (lower case, spaces instead of dashes) still works, exactly once
+    reg.vote(pid, [a], code=codes[0].lower().replace("-", " "))
+    with pytest.raises(InputError, match="al gebruikt"):
+        reg.vote(pid, [a], code=codes[0])
+    with pytest.raises(InputError, match="onbekend"):
+        reg.vote(pid, [a], code="AAAA-BBBB-CCCC")
+    with pytest.raises(InputError, match="ontbreekt"):
+        reg.vote(pid, [a])
+    assert reg.code_counts(pid) == {"issued": 5, "used": 1}
+    with pytest.raises(InputError, match="organisatiecode"):
+        reg.issue_codes(pid, 5, "fout")
+    with pytest.raises(InputError, match="aantal codes"):
+        reg.issue_codes(pid, 0, org)
+
+
+def test_receipt_counts_but_does_not_reveal_the_ballot(reg):
+    pid, org, a, b = _voting(reg)
+    codes = reg.issue_codes(pid, 3, org)
+    receipts = [reg.vote(pid, [a], code=codes[0]), reg.vote(pid, [a, b], code=codes[1]),
+                reg.vote(pid, [b], code=codes[2])]
+    assert all(reg.receipt_counted(pid, r) for r in receipts)
+    assert reg.receipt_counted(pid, receipts[0].lower().replace("-", ""))
+    assert not reg.receipt_counted(pid, "AAAA-BBBB-CCCC-DDDD") and not reg.receipt_counted(pid, "")
+    import hashlib
+    assert reg.receipt_hashes(pid) == sorted(hashlib.sha256(r.replace("-", "").encode()).hexdigest()
+                                             for r in receipts)
+    reg.set_phase(pid, "gesloten", org)
+    pb = parse_pb(reg.export_pb(pid))
+    ids = [bal.voter_id for bal in pb.ballots]
+    assert not set(ids) & {r for r in receipts} and not set(ids) & {r.replace("-", "") for r in receipts}
+    assert ids == sorted(ids)                     # random ids in sorted order: not the order of voting
+    with reg.engine.connect() as c:               # receipt rows are not numbered in voting order
+        rowids = [r[0] for r in c.exec_driver_sql("SELECT id FROM pb_receipts")]
+    assert min(rowids) > 1000 and len(set(rowids)) == 3
+    dump = reg.export_pb(pid) + repr(reg.audit(pid))
+    assert not any(r in dump or r.replace("-", "") in dump for r in receipts)
+    assert not any(c in dump for c in codes)
+
+
+def test_open_eligibility_one_vote_per_browser(reg):
+    pid, _org, a, _b = _voting(reg, eligibility="open")
+    assert reg.process(pid)["eligibility"] == "open" and not reg.process(pid)["require_code"]
+    reg.vote(pid, [a], browser="browser-token-1")
+    with pytest.raises(InputError, match="al gestemd"):
+        reg.vote(pid, [a], browser="browser-token-1")
+    reg.vote(pid, [a], browser="browser-token-2")
+    with pytest.raises(InputError, match="cookies"):
+        reg.vote(pid, [a])
+    with pytest.raises(InputError, match="cookies"):
+        reg.vote(pid, [a], code="x")   # no browser token: refused, a code does not help
+    assert reg.ballot_count(pid) == 2
+
+
+def test_results_hidden_until_close_and_phases_only_forward(reg):
+    pid, org, a, _b = _voting(reg)
+    assert not reg.results_visible(pid)
+    reg.vote(pid, [a], code=reg.issue_codes(pid, 1, org)[0])
+    with pytest.raises(InputError, match="alleen nog naar gesloten"):
+        reg.set_phase(pid, "controle", org)
+    reg.set_phase(pid, "gesloten", org)
+    assert reg.results_visible(pid)
+    with pytest.raises(InputError, match="kan niet meer open"):
+        reg.set_phase(pid, "stemmen", org)
+    with pytest.raises(InputError, match="gesloten"):
+        reg.issue_codes(pid, 1, org)
+    pid2, _org2, _a, _b = _voting(reg, results_public=True)
+    assert reg.results_visible(pid2)               # the organiser chose running results
+
+
+def test_old_registry_gains_the_new_columns(tmp_path):
+    """A registry made before eligibility/results_public keeps its data and gets the columns."""
+    import sqlite3
+    path = tmp_path / "old.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE pb_processes (id INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL, description TEXT, "
+                "area_code VARCHAR(20), budget VARCHAR(40) NOT NULL, currency VARCHAR(8), rule VARCHAR(60), "
+                "max_choices INTEGER, ask_district BOOLEAN, require_code BOOLEAN, phase VARCHAR(20), "
+                "organiser_hash VARCHAR(64) NOT NULL, created_at VARCHAR(32))")
+    con.execute("INSERT INTO pb_processes VALUES (1, 'Oud', '', NULL, '5000', 'EUR', 'greedy', NULL, 0, 1, "
+                "'stemmen', 'x', '2025-01-01')")
+    con.commit()
+    con.close()
+    reg = Registry(f"sqlite:///{path}")
+    p = reg.process(1)
+    assert p["name"] == "Oud" and p["eligibility"] == "codes" and p["results_public"] is False
+
+
+def test_proposals_are_capped(reg, monkeypatch):
+    from weefsel.registry import store
+    monkeypatch.setattr(store, "MAX_PROJECTS", 3)
+    pid, _org = reg.create_process("x", "1.000")
+    for i in range(3):
+        reg.propose(pid, f"p{i}", "10")
+    with pytest.raises(InputError, match="al 3 voorstellen"):
+        reg.propose(pid, "p4", "10")

@@ -70,3 +70,70 @@ def register(app: typer.Typer) -> None:
                 raise InputError("the file publishes no 'selected' column", where=str(file))
             if sorted(official) != sorted(outcome.selected):
                 raise typer.Exit(1)
+
+    @app.command("begroting-codes")
+    def begroting_codes(
+        process: int = typer.Argument(..., help="Number of the burgerbegroting (see /api/begroting/)."),
+        n: int = typer.Option(..., "--n", help="How many one-time voting codes to issue (1 to 100000)."),
+        output: Path = typer.Option(..., "--output", "-o", help="CSV to write (nummer, stemcode, adres); "
+                                    "must not exist yet: codes are shown only once."),
+        letters: Path | None = typer.Option(None, "--letters", help="Also write printable letters, one per "
+                                            "A4 page: .html or .pdf."),
+        url: str = typer.Option("http://localhost:8000", "--url", help="Address of the site residents vote on, "
+                                "printed on every letter."),
+        registry: str | None = typer.Option(None, "--registry", help="Registry database URL "
+                                            "(default: $WEEFSEL_REGISTRY or sqlite:///weefsel-registry.sqlite)."),
+        token: str | None = typer.Option(None, "--organisatiecode", envvar="WEEFSEL_ORGANISATIECODE",
+                                         help="The organiser token; asked for (hidden) when not given."),
+    ) -> None:
+        """Issue voting codes for a burgerbegroting: a CSV and, optionally, printable letters.
+
+        Only the hashes of the codes are stored, so this is the only time they are shown:
+        keep the files safe, print them, then delete them."""
+        from weefsel.config import DEFAULT_REGISTRY_URL
+        from weefsel.errors import InputError
+        from weefsel.participation.amounts import format_amount, parse_count
+        from weefsel.participation.letters import (
+            codes_csv,
+            letters_html,
+            letters_pdf,
+            vote_url,
+        )
+        from weefsel.registry import Registry
+        from weefsel.registry.store import MAX_CODES
+
+        parse_count(n, "--n (aantal codes)", maximum=MAX_CODES)
+        targets = [output] + ([letters] if letters else [])
+        for path in targets:
+            if path.exists():
+                raise InputError("bestaat al; kies een nieuwe naam (eerder uitgegeven codes gaan anders verloren)",
+                                 where=str(path))
+            if not path.parent.is_dir():
+                raise InputError("map bestaat niet", where=str(path.parent))
+        if letters and letters.suffix.lower() not in (".html", ".htm", ".pdf"):
+            raise InputError("brieven worden .html of .pdf", where=str(letters))
+        reg = Registry(registry or DEFAULT_REGISTRY_URL)
+        proc = reg.process(process)
+        if proc["eligibility"] != "codes":
+            raise InputError(f"burgerbegroting {process} gebruikt geen stemcodes (één stem per browser)")
+        address = vote_url(url, process)
+        if token is None:
+            token = typer.prompt("Organisatiecode", hide_input=True)
+        reg.check_organiser(process, token)
+        codes = reg.issue_codes(process, n, token)
+        _write_atomic(output, codes_csv(codes, address).encode("utf-8"))
+        if letters:
+            budget = format_amount(proc["budget"], proc["currency"])
+            data = (letters_pdf(proc["name"], codes, address, budget=budget) if letters.suffix.lower() == ".pdf"
+                    else letters_html(proc["name"], codes, address, budget=budget).encode("utf-8"))
+            _write_atomic(letters, data)
+        typer.echo(f"{len(codes)} stemcodes voor '{proc['name']}' geschreven naar {output}"
+                   + (f" en {letters}" if letters else "") + f"; stemmen op {address}")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write next to the target and rename, so a failure leaves no half-written file."""
+    import os
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

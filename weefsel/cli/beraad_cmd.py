@@ -75,13 +75,15 @@ def register(app: typer.Typer) -> None:
             to_json,
         )
         from weefsel.participation.sortition.io import load_instance
+        from weefsel.participation.sortition.quiet import c_stdout_to_stderr
         from weefsel.participation.sortition.select import replace_dropouts, run_draw
         from weefsel.participation.sortition.stats import summary
 
         inst = load_instance(categories, respondents, k, household_column=household_column,
                              id_column=id_column)
         algorithm = algorithm.lower()
-        with Progress(transient=True, disable=as_json) as bar:
+        # the solver's C banner goes to stderr: stdout carries only our output (pure JSON with --json)
+        with c_stdout_to_stderr(), Progress(transient=True, disable=as_json) as bar:
             task = bar.add_task(f"{algorithm} ({inst.n} people, k={k})", total=inst.n if algorithm != "legacy" else samples)
             result = run_draw(inst, algorithm, seed, samples=samples,
                               progress=lambda done, total: bar.update(task, completed=done, total=total))
@@ -92,7 +94,8 @@ def register(app: typer.Typer) -> None:
             missing = [d for d in wanted if d not in index]
             if missing:
                 raise InputError(f"unknown id(s) {', '.join(missing)}", where="--dropouts")
-            replacements = replace_dropouts(inst, result.panel, [index[d] for d in wanted], seed)
+            with c_stdout_to_stderr():
+                replacements = replace_dropouts(inst, result.panel, [index[d] for d in wanted], seed)
         command = _command_line(categories, respondents, k, algorithm, seed, household_column,
                                 id_column, samples)
         shares = _population(warehouse, population, period) if population else None
@@ -140,32 +143,45 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write quotas (categories.csv) from the CBS make-up of a gemeente: gender, age (15+), wijk."""
         from weefsel.participation.sortition.io import write_categories
-        from weefsel.participation.sortition.quotas import quotas_from_population
+        from weefsel.participation.sortition.quotas import (
+            quota_notes,
+            quotas_from_population,
+        )
         shares = _population(warehouse, gemeente, period, wijk=wijk)
         quotas = quotas_from_population(shares, k, slack=slack)
         write_categories(quotas, output)
         for q in quotas:
             typer.echo(f"{q.category}\t{q.feature}\t{q.min}\t{q.max}")
+        for note in quota_notes(shares, k, slack=slack):
+            typer.echo(f"# note: {note}")
         typer.echo(f"# {len(quotas)} quotas for {gemeente} (CBS {period}, k={k}, slack {slack:.0%}) written to {output}")
 
     @app.command("beraad-verify")
     def beraad_verify(
-        published: Path = typer.Argument(..., help="JSON from `weefsel beraad --json` or the JSON audit."),
+        published: str = typer.Argument(..., help="JSON from `weefsel beraad --json` or the JSON audit; - reads stdin."),
         seed: int | None = typer.Option(None, "--seed", help="Seed to check (default: the one in the file)."),
     ) -> None:
         """Re-draw the panel from a published distribution and seed (no solver, no pool file needed)."""
+        import sys
+
         from weefsel.errors import InputError
         from weefsel.participation.sortition.select import draw_from_published
+        where = "stdin" if published == "-" else published
         try:
-            data = json.loads(Path(published).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"cannot read JSON ({exc})", where=str(published)) from None
+            raw = sys.stdin.read() if published == "-" else Path(published).read_text(encoding="utf-8")
+            data = json.loads(raw)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read the file ({exc.__class__.__name__})", where=where) from None
+        except json.JSONDecodeError as exc:
+            hint = " (is the HiGHS banner or other text mixed in?)" if raw.lstrip()[:1] not in ("{", "[") else ""
+            raise InputError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}",
+                             where=where) from None
         dist = data.get("distribution") if isinstance(data, dict) else None
         if not dist:
-            raise InputError("no 'distribution' (LEGACY draws publish none)", where=str(published))
+            raise InputError("no 'distribution' (LEGACY draws publish none)", where=where)
         seed = data.get("seed") if seed is None else seed
         if seed is None:
-            raise InputError("no seed in the file; pass --seed", where=str(published))
+            raise InputError("no seed in the file; pass --seed", where=where)
         panel = draw_from_published(dist, int(seed))
         typer.echo(f"panel for seed {seed}: {', '.join(panel)}")
         if "panel" in data:

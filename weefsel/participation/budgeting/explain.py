@@ -9,19 +9,15 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from weefsel.participation.amounts import SYMBOLS, format_money  # noqa: F401  (one notation app-wide)
 from weefsel.participation.budgeting.pabulib import PbFile
 from weefsel.participation.budgeting.rules import Outcome, Step
 
-SYMBOLS = {"EUR": "€", "PLN": "zł", "CHF": "CHF", "USD": "$", "GBP": "£"}
-
 
 def money(amount: Fraction | float, currency: str = "EUR") -> str:
-    """Dutch money notation rounded to whole units: ``€ 4.210`` (thousands with a dot)."""
-    value = Fraction(amount)
-    whole = int(value.numerator * 2 + value.denominator) // (2 * value.denominator)  # round half up
-    text = f"{whole:,}".replace(",", ".")
-    sym = SYMBOLS.get(currency.upper(), currency)
-    return f"{sym} {text}"
+    """Dutch money notation: ``€ 7.000,50``, computed shares rounded to ``€ 4.210`` (see
+    weefsel.participation.amounts.format_money)."""
+    return format_money(amount, currency)
 
 
 def _stemmers(k: int) -> str:

@@ -23,9 +23,12 @@ GENDER_COLUMNS = {"vrouw": "Vrouwen", "man": "Mannen"}
 
 def quotas_from_population(shares: dict[str, dict[str, float]], k: int, slack: float = 0.15
                            ) -> list[Quota]:
-    """Quotas per category/feature: min = ⌊s·k·(1−slack)⌋, max = ⌈s·k·(1+slack)⌉.
+    """Quotas per category/feature: min = ⌊s·k·(1−slack)⌋, max = max(1, ⌈s·k·(1+slack)⌉).
 
     ``shares[category][feature]`` are population shares (normalised per category here).
+    Always min ≤ s·k ≤ max, and max ≥ 1 for every feature: a small wijk (or one CBS
+    reports as 0 inhabitants, a figure rounded to fives) must not get a 0–0 quota, which
+    would make its residents impossible to draw. :func:`quota_notes` names those features.
     """
     if k <= 0:
         raise InputError(f"panel size must be positive, got {k}", where="k")
@@ -40,9 +43,22 @@ def quotas_from_population(shares: dict[str, dict[str, float]], k: int, slack: f
         for feature, share in values.items():
             target = k * share / total
             lo = max(0, math.floor(target * (1 - slack) + 1e-9))
-            hi = min(k, math.ceil(target * (1 + slack) - 1e-9))
-            quotas.append(Quota(category, feature, lo, max(lo, hi)))
+            hi = min(k, max(1, math.ceil(target * (1 + slack) - 1e-9), math.ceil(target - 1e-9)))
+            quotas.append(Quota(category, feature, min(lo, hi), hi))
     return quotas
+
+
+def quota_notes(shares: dict[str, dict[str, float]], k: int, slack: float = 0.15) -> list[str]:
+    """Features whose quota max was raised to 1 (a target below one person), in words."""
+    notes = []
+    for category, values in shares.items():
+        total = sum(values.values()) or 1.0
+        for feature, share in values.items():
+            target = k * share / total
+            if math.ceil(target * (1 + slack) - 1e-9) < 1:
+                why = "CBS counts 0 inhabitants (its counts are rounded to fives)" if share == 0 else f"target {target:.2f} people"
+                notes.append(f"{category} {feature}: {why}; max raised to 1 so its residents can be drawn")
+    return notes
 
 
 def shares_from_wide(row: pd.Series | dict, *, gender: bool = True, age: bool = True
