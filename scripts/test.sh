@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,postgres]'
 # Browser tests use Debian's Chromium (Playwright's own browser download cannot run offline).
 # Another apt process (unattended upgrades, a parallel job) may hold the dpkg lock: wait for
 # it (up to 5 minutes) instead of failing at once and skipping the browser tests silently.
@@ -19,5 +19,11 @@ fi
 if [ -n "${CI:-}" ] && [ ! -x /usr/bin/chromium ]; then
   echo "error: /usr/bin/chromium is missing in CI; the browser tests cannot run" >&2
   exit 1
+fi
+# The registry tests run on SQLite and on a real throwaway PostgreSQL cluster (Debian package).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive \
+     apt-get -o DPkg::Lock::Timeout=300 install -y -qq postgresql >/dev/null) \
+    || echo "warning: could not install postgresql; the PostgreSQL half of the registry tests will be skipped" >&2
 fi
 exec .venv/bin/python -m pytest "$@"

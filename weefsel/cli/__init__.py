@@ -33,7 +33,9 @@ COMMAND_MODULES = [
     "weefsel.cli.web_cmd",          # serve, profile                 (web)
     "weefsel.cli.beraad_cmd",       # beraad                         (participation: sortition)
     "weefsel.cli.begroting_cmd",    # begroting                      (participation: budgeting)
+    "weefsel.cli.registry_cmd",     # registry                       (registry: initiatives, places, signals)
     "weefsel.cli.vooruit_cmd",      # vooruit, vooruit-vergelijk     (forward monitoring)
+    "weefsel.cli.crisis_cmd",       # crisis                         (crisis mode)
 ]
 
 for _name in COMMAND_MODULES:

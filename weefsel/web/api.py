@@ -391,6 +391,7 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _include_participation(app)
+    _include_registry(app, data)
     app.add_middleware(ProfileFastPath, cache=cache)
     from weefsel.web.fastcache import ResponseCache  # repeated reads: bytes, no threads
     app.add_middleware(ResponseCache)
@@ -466,13 +467,24 @@ def _warm(data: WebData, tiles: LevelTiles, warm_values) -> None:
 
 def _include_participation(app: FastAPI) -> None:
     """Mount the burgerbegroting and burgerberaad routers when they exist."""
-    for module in ("weefsel.participation.web", "weefsel.participation.sortition.web", "weefsel.forward.web"):
+    for module in ("weefsel.participation.web", "weefsel.participation.sortition.web",
+                   "weefsel.forward.web", "weefsel.crisis.web"):
         try:
             router = importlib.import_module(module).router
         except Exception as exc:  # absent or broken: the dashboard still works
             log.info("participation router %s not mounted: %s", module, exc)
             continue
         app.include_router(router)
+
+
+def _include_registry(app: FastAPI, data: WebData) -> None:
+    """Mount the registry (initiatives, meeting places, signals); area codes are this warehouse's."""
+    try:
+        from weefsel.web.registry_web import router_for
+        app.include_router(router_for(lambda: {str(c) for (c,) in
+                                               data.cursor().execute("SELECT code FROM areas").fetchall()}))
+    except Exception as exc:  # absent or broken: the dashboard still works
+        log.info("registry router not mounted: %s", exc)
 
 
 def _map_choice(data: WebData, level: str, indicator: str | None, period: str | None):

@@ -1,0 +1,128 @@
+"""The registry in a real browser: login → add initiative → report a signal → moderate,
+with axe-core (WCAG 2.1 A/AA) on every form page."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+
+pytestmark = pytest.mark.browser
+AXE = Path(__file__).with_name("axe.min.js")
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+STATIC = Path(__file__).resolve().parents[2] / "weefsel" / "web" / "static"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerThread:
+    """uvicorn in a thread (as in conftest.py, kept here so this module imports alone)."""
+
+    def __init__(self, app, port: int):
+        import uvicorn
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.time() + 20
+        while not self.server.started:
+            if time.time() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def _axe(page) -> list:
+    page.add_script_tag(path=str(AXE))
+    res = page.evaluate("async (t) => await axe.run(document, {runOnly: {type: 'tag', values: t}})", WCAG)
+    return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in res["violations"]]
+
+
+@pytest.fixture(scope="module")
+def registry_server(tmp_path_factory):
+    from fastapi import FastAPI
+    from fastapi.staticfiles import StaticFiles
+
+    from weefsel.registry.ops import OpsStore
+    from weefsel.web.registry_web import make_router
+    db = tmp_path_factory.mktemp("reg") / "r.sqlite"
+    store = OpsStore(f"sqlite:///{db}", area_codes={"GM0034", "WK003401", "BU00340101"}, suppress_below=1,
+                     password_hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+    aid = store.create_user("beheer", "geheim-wachtwoord", "admin", "GM0034")
+    store.create_user("moderator", "geheim-wachtwoord", "moderator", "GM0034",
+                      actor={"id": aid, "role": "admin", "gemeente_code": "GM0034"})
+    app = FastAPI()
+    app.include_router(make_router(lambda: store))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    port = free_port()
+    with ServerThread(app, port) as srv:
+        srv.url = f"http://localhost:{port}"  # Secure cookies are kept for localhost over http
+        srv.store = store
+        yield srv
+
+
+def _login(page, url, name):
+    page.goto(url + "/registratie")
+    page.get_by_label("Gebruikersnaam").fill(name)
+    page.get_by_label("Wachtwoord").fill("geheim-wachtwoord")
+    page.get_by_role("button", name="Inloggen").click()
+    page.get_by_text("Ingelogd als").wait_for()
+
+
+def test_login_initiative_signal_moderate(page, registry_server):
+    url = registry_server.url
+    _login(page, url, "beheer")
+    assert _axe(page) == []
+    page.goto(url + "/registratie/initiatief")
+    assert _axe(page) == []
+    page.get_by_label("Naam").fill("Buurtkamer De Wei")
+    page.get_by_label("Gebied(en): CBS-code").fill("BU00340101")
+    page.get_by_label("Thema's").select_option(["ontmoeting", "ouderen"])
+    page.get_by_label("Trede op de participatieladder").select_option("4")
+    page.get_by_role("button", name="Initiatief opslaan").click()
+    page.get_by_text("is opgeslagen").wait_for()
+    assert registry_server.store.initiatives()[0]["themes"] == "ontmoeting,ouderen"
+
+    page.goto(url + "/registratie/signaal")
+    assert _axe(page) == []
+    page.get_by_label("Buurt of wijk (CBS-code)").fill("BU00340101")
+    page.get_by_label("Thema").select_option("eenzaamheid")
+    page.get_by_label("Wat ziet of merkt u?").fill("Ouderen in de flat komen de deur niet uit")
+    page.get_by_role("button", name="Signaal versturen").click()
+    page.get_by_text("Uw signaal heeft nummer").wait_for()
+    reporter_link = page.get_by_role("link", name="reactie bekijken").get_attribute("href")
+
+    page.goto(url + "/registratie/moderatie")
+    assert _axe(page) == []
+    page.get_by_label("Besluit").select_option("geaccepteerd")
+    page.get_by_label("Reactie van de gemeente (optioneel)").fill("De buurtcoach gaat langs")
+    page.get_by_role("button", name="Opslaan").click()
+    page.get_by_text("is beoordeeld").wait_for()
+    page.goto(url + reporter_link)
+    assert "geaccepteerd" in page.content() and "De buurtcoach gaat langs" in page.content()
+    assert _axe(page) == []
+    assert page.page_errors == []
+
+
+def test_bad_input_shows_one_dutch_line(page, registry_server):
+    page.goto(registry_server.url + "/registratie/signaal")
+    page.get_by_label("Buurt of wijk (CBS-code)").fill("BU99999999")
+    page.get_by_label("Thema").select_option("wonen")
+    page.get_by_label("Wat ziet of merkt u?").fill("Geen plek om elkaar te zien")
+    page.get_by_role("button", name="Signaal versturen").click()
+    alert = page.get_by_role("alert")
+    assert "onbekende gebiedscode BU99999999" in alert.inner_text()
+    assert _axe(page) == []

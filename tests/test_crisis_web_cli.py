@@ -1,0 +1,162 @@
+"""Crisis mode through its interfaces: the CLI as a subprocess, the web routes (who may
+read needs), and preparedness per buurt on a hand-made warehouse."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from cryptography.fernet import Fernet
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from weefsel.crisis import web
+from weefsel.crisis.store import CrisisStore, Principal
+
+NOORD = Path(__file__).resolve().parents[1].parent / "shared/data/boundaries/buurt_amsterdam_gemeente_2022_2024.geojson"
+if not NOORD.exists():
+    NOORD = Path("/work/shared/data/boundaries/buurt_amsterdam_gemeente_2022_2024.geojson")
+
+
+def _cli(*args, env, check=True):
+    r = subprocess.run([sys.executable, "-m", "weefsel", "crisis", *map(str, args)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.mark.skipif(not NOORD.exists(), reason="shared Amsterdam buurt polygons not on this machine")
+def test_cli_end_to_end_on_amsterdam_noord(tmp_path):
+    env = dict(os.environ, WEEFSEL_CRISIS_KEY_FILE=str(tmp_path / "keys" / "crisis.key"))
+    db = tmp_path / "crisis.sqlite"
+    _cli("keygen", tmp_path / "keys" / "crisis.key", env=env)
+    assert (tmp_path / "keys" / "crisis.key").stat().st_mode & 0o077 == 0
+    out = _cli("demo", "--store", db, "--warehouse", NOORD, "--prefix", "BU0363N",
+               "--buurten", 2, "--residents", 6, "--helpers", 5, env=env).stdout
+    assert '"residents": 12' in out and "BU0363N" in out
+    out = _cli("assign", "--store", db, env=env).stdout
+    assert '"short": 0' in out
+    out = _cli("lists", "--store", db, "--out", tmp_path / "lijsten", "--no-pdf", env=env).stdout
+    assert "controlegetal" in out
+    page = next((tmp_path / "lijsten").glob("bellijst_BU0363N*.html"))
+    assert "synthetisch" in page.read_text().lower()
+    assert _cli("verify", page, "--store", db, env=env).returncode == 0
+    page.write_text(page.read_text().replace("Demo-helper", "Demo-hulp", 1))
+    bad = _cli("verify", page, env=env, check=False)
+    assert bad.returncode == 1 and "AFWIJKING" in bad.stdout
+    # no traceback and one Dutch line without a key
+    nokey = {k: v for k, v in env.items() if not k.startswith("WEEFSEL_CRISIS_KEY")}
+    r = _cli("assign", "--store", db, env=nokey, check=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "sleutel" in r.stderr
+    # non-coordinators cannot declare; names never printed
+    r = _cli("declare", "storing", "--store", db, "--user", "piet", env=env, check=False)
+    assert r.returncode == 2 and "coördinator" in r.stderr
+    code_out = _cli("grant", "coco", "coordinator", "--store", db, "--admin", "beheer", env=env)
+    _cli("declare", "storing", "--store", db, "--user", "coco", env=env)
+    end = _cli("end", "--store", db, "--user", "coco", env=env).stdout
+    assert "behoeften gewist" in end
+    assert "Demo-bewoner" not in out + end + code_out.stdout
+
+
+@pytest.fixture()
+def client(tmp_path):
+    store = CrisisStore(tmp_path / "c.sqlite", key=Fernet.generate_key())
+    web.set_store(store)
+    app = FastAPI()
+    app.include_router(web.crisis_router)
+    rid = store.register("resident", name="Geheime Naam", address="Testweg 1", lat=52.39,
+                         lon=4.92, x=122000, y=489000, buurt_code="BU0363NA01",
+                         consents=["bezoek", "lijst", "behoefte"], needs=["stroom_apparaat"])
+    code = store.grant(Principal("beheer", "admin"), "coco", "coordinator")
+    yield TestClient(app, base_url="http://testserver"), store, code, rid
+    web.set_store(None)
+    store.close()
+
+
+@pytest.mark.parametrize("role", [None, "viewer", "contributor"])
+def test_viewer_or_contributor_cannot_read_needs(client, role):
+    c, store, _, _ = client
+    store.declare(Principal("coco", "coordinator"), "storing")
+    if role:
+        code = store.grant(Principal("beheer", "admin"), f"u-{role}", role)
+        c.post("/crisis/inloggen", data={"code": code}, follow_redirects=False)
+    r = c.get("/api/crisis/needs")
+    assert r.status_code == 403 and "Geheime" not in r.text
+    r = c.get("/crisis/behoeften")
+    assert r.status_code == 403 and "Geheime" not in r.text and "stroom" not in r.text
+
+
+def test_coordinator_reads_needs_only_during_crisis(client):
+    c, store, code, rid = client
+    r = c.post("/crisis/inloggen", data={"code": code}, follow_redirects=False)
+    assert r.status_code == 303
+    assert c.get("/api/crisis/needs").status_code == 403
+    assert c.post("/crisis/afkondigen", data={"reden": "storing"}).status_code == 200
+    r = c.get("/api/crisis/needs")
+    assert r.status_code == 200 and r.json()[0]["needs_nl"] == ["apparaat heeft stroom nodig"]
+    assert any(a["action"] == "view_need" and a["actor"] == "coco" for a in store.audit_entries())
+
+
+def test_cross_origin_form_refused(client):
+    c, store, code, _ = client
+    c.post("/crisis/inloggen", data={"code": code})
+    r = c.post("/crisis/afkondigen", data={"reden": "x"}, headers={"origin": "http://evil.example"})
+    assert r.status_code == 403 and store.active() is None
+
+
+def test_register_form_shows_retention_and_withdraw_deletes(client):
+    c, store, _, _ = client
+    r = c.post("/crisis/aanmelden", data={"soort": "resident", "naam": "Form Persoon",
+                                          "adres": "Formstraat 3", "lat": "52,39", "lon": "4.93",
+                                          "toestemming": ["bezoek"], "bewaren": "30"})
+    assert r.status_code == 200 and 'id="bewaardatum"' in r.text
+    code = r.text.split('id="bewijscode">')[1].split("<")[0]
+    r = c.post("/crisis/intrekken", data={"code": code})
+    assert r.status_code == 200 and "gewist" in r.text
+    assert c.post("/crisis/intrekken", data={"code": code}).status_code == 400
+    r = c.post("/crisis/aanmelden", data={"soort": "resident", "naam": "X", "adres": "Y 1",
+                                          "lat": "10", "lon": "4.9", "toestemming": ["bezoek"]})
+    assert r.status_code == 400 and "Nederland" in r.text
+
+
+def test_preparedness_finds_carrier_and_gap(tmp_path):
+    from shapely import wkb
+
+    from weefsel.crisis.prepare import export, preparedness, write_table
+    from weefsel.web.demo import make_demo_warehouse
+
+    w = make_demo_warehouse(tmp_path / "w.duckdb")
+    con = duckdb.connect(str(w))
+    (code, g), *rest = con.execute("SELECT code, geom_rd FROM areas WHERE level='buurt' AND "
+                                   "geom_rd IS NOT NULL ORDER BY code").fetchall()
+    pt = wkb.loads(bytes(g)).representative_point()
+    con.execute("DELETE FROM facilities")
+    con.execute("INSERT INTO facilities (facility_id, type, name, source, x_rd, y_rd, tags) "
+                "VALUES ('t:1', 'community_centre', 'Buurthuis De Test', 'test', ?, ?, "
+                "'{\"backup_power\": \"ja\"}')", [pt.x, pt.y])
+    con.close()
+    t = preparedness(w, walk_range_m=300)
+    row = t[(t.buurt_code == code) & (t.function == "communiceren_informeren")].iloc[0]
+    assert row.has_carrier and "Buurthuis De Test" in row.carrier_names
+    assert row.noodsteunpunt_candidates == 1 and "noodstroom ja" in row.noodsteunpunt_names
+    assert not t[(t.buurt_code == code) & (t.function == "observeren_signaleren")].iloc[0].has_carrier
+    write_table(w, t)
+    assert duckdb.connect(str(w), read_only=True).execute(
+        "SELECT count(*) FROM crisis_preparedness").fetchone()[0] == len(t)
+    assert export(t, w, tmp_path / "p.geojson").stat().st_size > 0
+    assert "dienst_verlenen_herstellen" in export(t, w, tmp_path / "p.csv").read_text()
+
+
+def test_router_mounted_only_when_configured(monkeypatch):
+    monkeypatch.delenv("WEEFSEL_CRISIS_KEY", raising=False)
+    monkeypatch.delenv("WEEFSEL_CRISIS_KEY_FILE", raising=False)
+    from weefsel.errors import InputError
+    with pytest.raises(InputError):
+        web.router
+    monkeypatch.setenv("WEEFSEL_CRISIS_KEY", Fernet.generate_key().decode())
+    assert web.router is web.crisis_router

@@ -1,0 +1,257 @@
+"""Open exports of the registry's public fields and the snapshot of its counts into the warehouse.
+
+Public means: no account ids, no submission keys, no reporter contact, no signal texts of
+single reporters (signals leave only as suppressed counts or, accepted, via Open311).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+from weefsel.errors import InputError
+from weefsel.registry.ops import KIS_KEYS, PLACE_TYPES, THEMES, OpsStore
+
+PUBLIC = {
+    "initiatives": ("id", "gemeente_code", "name", "description", "area_codes", "lat", "lon", "themes",
+                    "crisis_functions", "ladder_step", "contact_role", "start_date", "end_date", "status",
+                    "source", "created_at"),
+    "places": ("id", "gemeente_code", "name", "type", "lat", "lon", "area_code", "opening_hours", "capacity",
+               "step_free", "toilet", "kis_veelzijdig", "kis_vanzelfsprekend", "kis_uitnodigend",
+               "kis_toegankelijk", "programme", "source", "created_at"),
+}
+
+
+def public_rows(store: OpsStore, what: str) -> list[dict]:
+    rows = store.initiatives() if what == "initiatives" else store.places()
+    return [{k: r[k] for k in PUBLIC[what]} for r in rows]
+
+
+def to_csv(rows: list[dict]) -> bytes:
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def to_geojson(rows: list[dict]) -> dict:
+    feats = []
+    for r in rows:
+        geom = ({"type": "Point", "coordinates": [r["lon"], r["lat"]]}
+                if r.get("lat") is not None else None)
+        props = {k: v for k, v in r.items() if k not in ("lat", "lon")}
+        feats.append({"type": "Feature", "id": r["id"], "geometry": geom, "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def open311(store: OpsStore, *, service_code: str | None = None, status: str | None = None) -> list[dict]:
+    """Accepted signals as GeoReport v2 service requests ('closed' once the gemeente responded)."""
+    out = []
+    for s in store.signals(status="geaccepteerd"):
+        st = "closed" if s["response"] else "open"
+        if (service_code and s["theme"] != service_code) or (status and st != status):
+            continue
+        out.append({"service_request_id": str(s["id"]), "status": st, "status_notes": s["response"] or "",
+                    "service_name": s["theme"], "service_code": s["theme"], "description": s["text"],
+                    "agency_responsible": s["gemeente_code"], "requested_datetime": s["created_at"],
+                    "updated_datetime": s["response_at"] or s["moderated_at"], "address": s["area_code"],
+                    "lat": s["lat"], "long": s["lon"]})
+    return out
+
+
+# --- the monitor snapshot ------------------------------------------------------------------------
+def _up(code: str) -> list[str]:
+    """An area code and the codes above it (buurt → wijk → gemeente)."""
+    out = [code]
+    if code.startswith("BU"):
+        out += ["WK" + code[2:8], "GM" + code[2:6]]
+    elif code.startswith("WK"):
+        out.append("GM" + code[2:6])
+    return out
+
+
+def counts(store: OpsStore, place_area: dict[int, str] | None = None) -> dict[tuple[str, str], float | None]:
+    """(area code, variable) → count, rolled up buurt → wijk → gemeente; signal counts below the
+    threshold are None (suppressed, not blurred)."""
+    out: dict[tuple[str, str], float | None] = {}
+
+    def add(codes, var):
+        for code in {u for c in codes for u in _up(c)}:
+            out[(code, var)] = (out.get((code, var)) or 0) + 1
+
+    for i in store.initiatives():
+        codes = [c for c in (i["area_codes"] or "").split(",") if c] or [i["gemeente_code"]]
+        add(codes, "registry_initiatives")
+    for p in store.places():
+        code = [p["area_code"] or (place_area or {}).get(p["id"]) or p["gemeente_code"]]
+        add(code, "registry_places")
+        add(code, f"registry_places_{p['type']}")
+        for k in KIS_KEYS:
+            if p[f"kis_{k}"]:
+                add(code, f"registry_places_kis_{k}")
+    for s in store.signals(status="geaccepteerd"):
+        add([s["area_code"]], f"registry_signals_{s['theme']}")
+    for key, n in list(out.items()):
+        if key[1].startswith("registry_signals_") and n is not None and n < store.suppress_below:
+            out[key] = None
+    return out
+
+
+def variable_titles() -> dict[str, tuple[str, str]]:
+    """variable → (Dutch title, unit)."""
+    v = {"registry_initiatives": ("Bewonersinitiatieven (register)", "aantal"),
+         "registry_initiatives_per_1000": ("Bewonersinitiatieven per 1.000 inwoners (register)", "per 1.000 inwoners"),
+         "registry_places": ("Ontmoetingsplekken (register)", "aantal")}
+    v |= {f"registry_places_{t}": (f"Ontmoetingsplekken: {t} (register)", "aantal") for t in PLACE_TYPES}
+    v |= {f"registry_places_kis_{k}": (f"Ontmoetingsplekken die {k} zijn (register, gevraagd)", "aantal")
+          for k in KIS_KEYS}
+    v |= {f"registry_signals_{t}": (f"Geaccepteerde signalen over {t} (register)", "aantal") for t in THEMES}
+    return v
+
+
+def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = None) -> dict:
+    """Write the registry counts into the warehouse in one transaction (replacing the last snapshot).
+
+    observations: source 'registry', period = the snapshot's year (the date itself in
+    build_info.registry_snapshot and the variables' description); facilities: the meeting places
+    with source 'registry' (supply for the accessibility stage)."""
+    import duckdb
+    import pandas as pd
+    from pyproj import Transformer
+
+    path = Path(warehouse)
+    if not path.exists():
+        raise InputError(f"warehouse {path} bestaat niet; bouw eerst met `weefsel build`")
+    day = (date or dt.date.today()).isoformat()
+    tr = Transformer.from_crs(4326, 28992, always_xy=True)
+    all_places = store.places()
+    xy = {p["id"]: tr.transform(p["lon"], p["lat"]) for p in all_places}
+    con = duckdb.connect(str(path))
+    try:
+        known = {r[0] for r in con.execute("SELECT code FROM areas").fetchall()}
+        place_area = _place_in_buurt(con, {p["id"]: xy[p["id"]] for p in all_places if not p["area_code"]})
+        cnt = counts(store, place_area)
+        pop = dict(con.execute(
+            "SELECT area_code, arg_max(value, period) FROM observations WHERE variable = 'AantalInwoners' "
+            "AND breakdown = '' AND value IS NOT NULL GROUP BY area_code").fetchall())
+        rows = [(code, var, val) for (code, var), val in cnt.items() if code in known]
+        for (code, var), val in cnt.items():
+            if var == "registry_initiatives" and code in known and pop.get(code):
+                rows.append((code, "registry_initiatives_per_1000", 1000.0 * val / pop[code]))
+        obs = pd.DataFrame(rows, columns=["area_code", "variable", "value"])
+        # period in the warehouse's own format (a year); the exact date is in build_info/variables
+        obs["period"], obs["breakdown"], obs["source"] = day[:4], "", "registry"
+        titles = variable_titles()
+        var = pd.DataFrame([(k, k, t, u, f"Telling uit het register op {day}", "registry", "register")
+                            for k, (t, u) in titles.items()],
+                           columns=["variable", "stem", "title", "unit", "description", "source_table", "topic"])
+        fac = []
+        for p in all_places:
+            x, y = xy[p["id"]]
+            tags = {k: p[f"kis_{k}"] for k in KIS_KEYS} | {"step_free": p["step_free"], "toilet": p["toilet"]}
+            fac.append((f"registry:{p['id']}", p["type"], p["name"], "registry", str(p["id"]), x, y,
+                        float(p["capacity"] or 1), p["area_code"] or place_area.get(p["id"]),
+                        json.dumps(tags)))
+        facdf = pd.DataFrame(fac, columns=["facility_id", "type", "name", "source", "source_id", "x_rd", "y_rd",
+                                           "capacity", "area_code", "tags"])
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM observations WHERE source = 'registry'")
+            con.register("reg_obs", obs)
+            con.execute("INSERT INTO observations (area_code, period, variable, breakdown, value, source) "
+                        "SELECT area_code, period, variable, breakdown, value, source FROM reg_obs")
+            con.execute("DELETE FROM variables WHERE source_table = 'registry'")
+            con.register("reg_var", var)
+            con.execute("INSERT INTO variables (variable, stem, title, unit, description, source_table, topic) "
+                        "SELECT * FROM reg_var")
+            con.execute("DELETE FROM facilities WHERE source = 'registry'")
+            if len(facdf):
+                con.register("reg_fac", facdf)
+                con.execute("INSERT INTO facilities (facility_id, type, name, source, source_id, x_rd, y_rd, "
+                            "capacity, area_code, tags) SELECT * FROM reg_fac")
+            con.execute("INSERT OR REPLACE INTO build_info VALUES ('registry_snapshot', ?)", [day])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.close()
+    return {"date": day, "observations": len(obs), "facilities": len(facdf),
+            "skipped_unknown_areas": sum(1 for (code, _v) in cnt if code not in known)}
+
+
+def _place_in_buurt(con, points: dict[int, tuple[float, float]]) -> dict[int, str]:
+    """place id → the buurt whose polygon (RD New) contains it, else the wijk; none where no
+    polygon is known (the place then counts for its gemeente only)."""
+    import shapely
+    out: dict[int, str] = {}
+    for level in ("buurt", "wijk"):
+        ids = [i for i in points if i not in out]
+        if not ids:
+            break
+        rows = con.execute("SELECT code, geom_rd FROM areas WHERE level = ? AND geom_rd IS NOT NULL",
+                           [level]).fetchall()
+        if not rows:
+            continue
+        codes = [r[0] for r in rows]
+        tree = shapely.STRtree(shapely.from_wkb([bytes(r[1]) for r in rows]))
+        hit_pt, hit_geom = tree.query(shapely.points([points[i] for i in ids]), predicate="within")
+        for a, b in zip(hit_pt, hit_geom):
+            out.setdefault(ids[a], codes[b])
+    return out
+
+
+# --- where signals and indicators diverge --------------------------------------------------------
+THEME_VARIABLE = {"eenzaamheid": "Eenzaam", "gezondheid": "ErvarenGezondheidGoedZeerGoed",
+                  "veiligheid": "OnveiligInBuurt", "armoede": "HuishoudensMetEenLaagInkomen"}
+
+
+def divergence(store: OpsStore, warehouse: str | Path, theme: str, variable: str | None = None,
+               *, level: str = "wijk", gap: float = 0.5) -> list[dict]:
+    """Areas where accepted signals (per 1,000 inhabitants) and an indicator rank far apart.
+
+    Both are turned into percentile ranks over the areas of ``level`` that have the indicator;
+    an area is reported when the ranks differ by more than ``gap`` ("veel signalen, indicator
+    laag" or the reverse). Counts are not published here: only the direction is."""
+    import duckdb
+
+    variable = variable or THEME_VARIABLE.get(theme)
+    if not variable:
+        raise InputError(f"geen indicator bij thema {theme}; geef er een op", expected="een variabele uit het warehouse")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        ind = con.execute(
+            "SELECT o.area_code, arg_max(o.value, o.period) AS value FROM observations o JOIN areas a "
+            "ON a.code = o.area_code WHERE o.variable = ? AND o.breakdown = '' AND a.level = ? "
+            "AND o.value IS NOT NULL GROUP BY o.area_code", [variable, level]).df()
+        pop = dict(con.execute(
+            "SELECT area_code, arg_max(value, period) FROM observations WHERE variable='AantalInwoners' "
+            "AND breakdown = '' AND value IS NOT NULL GROUP BY area_code").fetchall())
+    finally:
+        con.close()
+    if ind.empty:
+        raise InputError(f"indicator {variable} heeft geen waarden op niveau {level} in {warehouse}")
+    n: dict[str, int] = {}
+    for s in store.signals(status="geaccepteerd"):
+        if s["theme"] == theme:
+            for code in _up(s["area_code"]):
+                n[code] = n.get(code, 0) + 1
+    ind["signals_per_1000"] = [1000.0 * n.get(c, 0) / pop[c] if pop.get(c) else None for c in ind["area_code"]]
+    ind = ind.dropna(subset=["signals_per_1000"])
+    ind["rank_indicator"] = ind["value"].rank(pct=True)
+    ind["rank_signals"] = ind["signals_per_1000"].rank(pct=True)
+    out = []
+    for r in ind.itertuples():
+        d = r.rank_signals - r.rank_indicator
+        if abs(d) > gap:
+            out.append({"area_code": r.area_code, "theme": theme, "variable": variable,
+                        "indicator_value": float(r.value), "rank_signals": round(float(r.rank_signals), 2),
+                        "rank_indicator": round(float(r.rank_indicator), 2),
+                        "direction_nl": ("veel signalen, indicator laag" if d > 0
+                                         else "weinig signalen, indicator hoog")})
+    return sorted(out, key=lambda x: -abs(x["rank_signals"] - x["rank_indicator"]))
