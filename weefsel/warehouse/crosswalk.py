@@ -223,7 +223,58 @@ def variable_kinds(variables: pd.DataFrame | None) -> dict[str, str]:
     return out
 
 
-def reexpress(obs: pd.DataFrame, crosswalk: pd.DataFrame,
+_OBS_COLUMNS = ("area_code", "period", "variable", "breakdown", "value", "lower", "upper",
+                "source")
+
+
+def prepare_observations(obs: pd.DataFrame) -> object:
+    """``obs`` as a typed Arrow table for :func:`reexpress`.
+
+    Converting once per vintage (instead of letting DuckDB scan pandas object columns on
+    every call) is what keeps the national crosswalk fast: ``reexpress`` runs once per level
+    and source level on the same millions of values.
+    """
+    import pyarrow as pa
+
+    o = obs[[c for c in _OBS_COLUMNS if c in obs.columns]]
+    n = len(o)
+
+    def text(c: str, fill: str | None) -> pa.Array:
+        if c not in o:
+            return pa.array([fill] * n, type=pa.string())
+        return _as_string(o[c])
+
+    def num(c: str) -> pa.Array:
+        if c not in o:
+            return pa.nulls(n, type=pa.float64())
+        s = o[c]
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            return pa.array(s.to_numpy(dtype=float, na_value=np.nan), type=pa.float64(),
+                            from_pandas=True)
+        return _as_string(s)            # text: DuckDB's TRY_CAST decides, as before
+
+    return pa.table({"area_code": text("area_code", None), "period": text("period", None),
+                     "variable": text("variable", None), "breakdown": text("breakdown", ""),
+                     "value": num("value"), "lower": num("lower"), "upper": num("upper"),
+                     "source": text("source", None)})
+
+
+def _as_string(s: pd.Series) -> object:
+    """An Arrow string column of ``s``; non-text values as Python's ``str`` would write them."""
+    import pyarrow as pa
+
+    if pd.api.types.is_string_dtype(s.dtype):
+        try:
+            return pa.array(s, type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    s = s.astype(object)
+    return pa.array(s.where(s.notna(), None).map(
+        lambda x: x if x is None or isinstance(x, str) else str(x)).to_numpy(),
+        type=pa.string(), from_pandas=True)
+
+
+def reexpress(obs: pd.DataFrame | object, crosswalk: pd.DataFrame,
               kinds: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Values of ``obs`` (source vintage) on the crosswalk's target areas.
 
@@ -234,19 +285,21 @@ def reexpress(obs: pd.DataFrame, crosswalk: pd.DataFrame,
     hull of the contributing sources' bounds (conservative). Ranks are never averaged: only
     values are re-expressed, ranks are computed afterwards on the target areas.
     Returns observation rows with ``method`` = ``crosswalk:<exact|areal|dasymetric>``.
-    The join and aggregation run in an in-memory DuckDB (millions of values nationally).
+    ``obs``: a frame, or the Arrow table of :func:`prepare_observations` (reuse it across
+    calls). The join and aggregation run in an in-memory DuckDB (millions of values).
     """
     import duckdb
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     cols = ["area_code", "period", "variable", "breakdown", "value", "lower", "upper",
             "source", "method"]
-    if obs.empty or crosswalk.empty:
+    if len(obs) == 0 or crosswalk.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
-    o = obs[[c for c in ("area_code", "period", "variable", "breakdown", "value", "lower",
-                         "upper", "source") if c in obs.columns]]
-    for c in ("breakdown", "lower", "upper", "source"):
-        if c not in o:
-            o = o.assign(**{c: "" if c == "breakdown" else None})
+    o = obs if isinstance(obs, pa.Table) else prepare_observations(obs)
+    # only the values the crosswalk can map: a join input a fraction of the vintage's size
+    o = o.filter(pc.is_in(o["area_code"], value_set=pa.array(
+        pd.unique(crosswalk["from_code"].astype(str)), type=pa.string())))
     cw = crosswalk[["from_code", "to_code", "method", "weight", "target_share"]]
     counts = pd.DataFrame({"variable": [v for v, k in (kinds or {}).items() if k == "count"]},
                           dtype=object)

@@ -26,6 +26,7 @@ from weefsel.warehouse.crosswalk import (
     CURRENT_INDELING,
     build_crosswalk,
     gemeente_of,
+    prepare_observations,
     reexpress,
     reused_codes,
     variable_kinds,
@@ -181,6 +182,7 @@ def reexpress_all(parts: VintageParts, areas: pd.DataFrame, population: dict[str
         src = src_areas[["code", "level", "name"]].copy()
         src["geom"] = src["code"].map(geoms)
         cw_v = []
+        o_arrow = prepare_observations(o)     # typed once, scanned by every reexpress below
         for level, plan in PLAN.items():
             tgt = cur_geo[cur_geo["level"] == level] if level != "land" else \
                 pd.DataFrame({"code": list(areas.loc[areas["level"] == "land", "code"]),
@@ -202,7 +204,7 @@ def reexpress_all(parts: VintageParts, areas: pd.DataFrame, population: dict[str
                     cw = cw[cw["method"] == "exact"]
                 if cw.empty:
                     continue
-                r = reexpress(o, cw, kinds)
+                r = reexpress(o_arrow, cw, kinds)
                 if src_level != level and len(r):
                     r["method"] = r["method"] + f":{src_level}"
                 r["_prio"] = prio
