@@ -3,46 +3,16 @@ with axe-core (WCAG 2.1 A/AA) on every form page."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from conftest import ServerThread, free_port
 
 pytestmark = pytest.mark.browser
 AXE = Path(__file__).with_name("axe.min.js")
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 STATIC = Path(__file__).resolve().parents[2] / "weefsel" / "web" / "static"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServerThread:
-    """uvicorn in a thread (as in conftest.py, kept here so this module imports alone)."""
-
-    def __init__(self, app, port: int):
-        import uvicorn
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.time() + 20
-        while not self.server.started:
-            if time.time() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def _axe(page) -> list:

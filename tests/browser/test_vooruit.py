@@ -3,47 +3,11 @@ scenario comparison, all drawn from a real stored run."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 
 import pytest
+from conftest import ServerThread, free_port
 
 pytestmark = pytest.mark.browser
-
-
-def _port() -> int:
-    for port in range(8880, 8890):  # this stage's own ports
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    pytest.skip("no free port in 8880-8889")
-
-
-class _Server:
-    """uvicorn in a thread on one of this stage's ports, stopped at the end."""
-
-    def __init__(self, app, port: int):
-        import uvicorn
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{port}"
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.time() + 20
-        while not self.server.started:
-            if time.time() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +16,7 @@ def forward_server(tmp_path_factory):
     from weefsel.web.api import create_app
     path = make_demo_forward_warehouse(tmp_path_factory.mktemp("vooruit") / "demo.duckdb", draws=60)
     app = create_app(path)
-    with _Server(app, _port()) as srv:
+    with ServerThread(app, free_port()) as srv:
         yield srv
     app.state.data.close()
 
