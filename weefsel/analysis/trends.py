@@ -210,7 +210,6 @@ def export_trends(warehouse, level: str, fmt: str, out, excel: bool = False
                   ) -> tuple[Any, int, int]:
     """Write :func:`trends_long` for ``level`` as CSV (UTF-8 with BOM, like the wide export)
     or Parquet, atomically; returns (path, rows, columns)."""
-    import os
     from pathlib import Path
 
     from weefsel.errors import WeefselError
@@ -231,17 +230,5 @@ def export_trends(warehouse, level: str, fmt: str, out, excel: bool = False
     if table.empty:
         raise WeefselError(f"No trends for level {level!r}: run 'weefsel index --level {level}' "
                            "first")
-    tmp = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
-    try:
-        if fmt == "csv":
-            if excel:
-                table.to_csv(tmp, index=False, sep=";", decimal=",", encoding="utf-8-sig")
-            else:
-                table.to_csv(tmp, index=False, encoding="utf-8-sig")
-        else:
-            table.to_parquet(tmp, index=False)
-        tmp.replace(out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return out, len(table), len(table.columns)
+    from weefsel.warehouse.export import write_table_atomically
+    return write_table_atomically(table, out, fmt, excel=excel)

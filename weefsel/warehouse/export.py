@@ -187,17 +187,25 @@ def export(warehouse: Path, level: str, fmt: str, out: Path, period: str | None 
         table = wide_table(w, level, period, variables)
         geoms = w.sql("SELECT code, geom_rd FROM areas WHERE level = ?", [level]) \
             if fmt == "gpkg" else None
+    gpkg = (lambda path: _write_gpkg(table, geoms, path, level)) if fmt == "gpkg" else None
+    return write_table_atomically(table, out, fmt, excel=excel, writer=gpkg)
+
+
+def write_table_atomically(table: pd.DataFrame, out: Path, fmt: str, *, excel: bool = False,
+                           writer=None) -> tuple[Path, int, int]:
+    """Write CSV (Dutch Excel with ``excel``), parquet, or via ``writer(path)`` to a partial file
+    beside ``out`` and move it into place, so a failed export never leaves half a file."""
     tmp = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
     try:
-        if fmt == "csv":
+        if writer is not None:
+            writer(tmp)
+        elif fmt == "csv":
             if excel:
                 table.to_csv(tmp, index=False, sep=";", decimal=",", encoding="utf-8-sig")
             else:
                 table.to_csv(tmp, index=False, encoding="utf-8-sig")
-        elif fmt == "parquet":
-            table.to_parquet(tmp, index=False)
         else:
-            _write_gpkg(table, geoms, tmp, level)
+            table.to_parquet(tmp, index=False)
         tmp.replace(out)
     finally:
         if tmp.exists():
