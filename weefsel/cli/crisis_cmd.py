@@ -1,4 +1,4 @@
-"""CLI of crisis mode: ``weefsel crisis keygen|demo|assign|lists|verify|declare|end|purge|prepare``.
+"""CLI of crisis mode: ``weefsel crisis keygen|demo|assign|lists|verify|grant|declare|end|purge|prepare``.
 
 The register's key comes from WEEFSEL_CRISIS_KEY or WEEFSEL_CRISIS_KEY_FILE, never from
 the database. Commands print counts and ids, never names, addresses or needs.
@@ -20,13 +20,30 @@ DEFAULT_STORE = Path(os.environ.get("WEEFSEL_CRISIS_DB", "crisis.sqlite"))
 STORE_OPT = typer.Option(DEFAULT_STORE, "--store", help="the crisis register (SQLite)")
 
 
-def _store(path: Path):
-    from weefsel.crisis.store import CrisisStore
-    return CrisisStore(path)
+REGISTRY_OPT = typer.Option(None, "--registry", help="the registry's SQLAlchemy URL (accounts, "
+                            "crisis roles, audit; default WEEFSEL_REGISTRY or its SQLite file)")
 
 
-def _me(store, user: str):
-    return store.principal(user)
+def _ops(url: str | None):
+    from weefsel.registry.ops import OpsStore
+    return OpsStore(url)
+
+
+def _store(path: Path, url: str | None = None):
+    """The register; its audit goes to the registry's log (and its own hash chain)."""
+    from weefsel.crisis.web import open_store
+    return open_store(path, _ops(url))
+
+
+def _login(ops, username: str):
+    """A registry account (password from WEEFSEL_PASSWORD or asked) as a crisis Principal."""
+    from weefsel.crisis.roles import principal_for
+    from weefsel.crisis.web import crisis_gemeente
+    pw = os.environ.get("WEEFSEL_PASSWORD") or typer.prompt("Wachtwoord", hide_input=True)
+    token, _ = ops.login(username, pw)
+    user = ops.session_user(token)
+    ops.logout(token)
+    return principal_for(ops, user, crisis_gemeente()), user
 
 
 @crisis_app.command("keygen")
@@ -39,7 +56,7 @@ def keygen(path: Path = typer.Argument(..., help="key file to create (outside th
 
 
 @crisis_app.command("demo")
-def demo(store: Path = STORE_OPT,
+def demo(store: Path = STORE_OPT, registry: str = REGISTRY_OPT,
          warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse",
                                         help="warehouse (.duckdb) or a buurt GeoJSON"),
          gemeente: str = typer.Option("GM0034", help="GM code (Almere GM0034, Amsterdam GM0363)"),
@@ -47,7 +64,7 @@ def demo(store: Path = STORE_OPT,
          buurten: int = 3, residents: int = 12, helpers: int = 10):
     """Register synthetic (clearly marked) residents and helpers in real buurten."""
     from weefsel.crisis.demo import seed
-    s = _store(store)
+    s = _store(store, registry)
     typer.echo(json.dumps(seed(s, warehouse, gemeente=gemeente, buurten=buurten,
                                residents=residents, helpers=helpers, prefix=prefix)))
 
@@ -55,9 +72,10 @@ def demo(store: Path = STORE_OPT,
 @crisis_app.command("assign")
 def assign_cmd(store: Path = STORE_OPT, k: int = typer.Option(2, "--k"),
                walk_range: float = typer.Option(800.0, "--range", help="walking range, metres"),
-               user: str = typer.Option("cli", "--user")):
+               user: str = typer.Option("cli", "--user", help="label in the audit (the operator)"),
+               registry: str = REGISTRY_OPT):
     """(Re-)assign k helpers per resident, keeping existing pairs where possible."""
-    s = _store(store)
+    s = _store(store, registry)
     out = s.assign(user, k=k, walk_range_m=walk_range)
     typer.echo(json.dumps(out))
 
@@ -65,12 +83,13 @@ def assign_cmd(store: Path = STORE_OPT, k: int = typer.Option(2, "--k"),
 @crisis_app.command("lists")
 def lists_cmd(out: Path = typer.Option(Path("bellijsten"), "--out"), store: Path = STORE_OPT,
               pdf: bool = typer.Option(True, "--pdf/--no-pdf"),
-              user: str = typer.Option("cli", "--user"),
+              user: str = typer.Option("cli", "--user", help="label in the audit (the operator)"),
+              registry: str = REGISTRY_OPT,
               warehouse: Path = typer.Option(None, "--warehouse", help="also one list per "
                                              "noodsteunpunt candidate from its facilities")):
     """Print lists per buurt (HTML + PDF) with a SHA-256 checksum on each page."""
     from weefsel.crisis.lists import produce, produce_per_noodsteunpunt
-    s = _store(store)
+    s = _store(store, registry)
     made = produce(s, out, actor=user, pdf=pdf)
     if warehouse:
         made += produce_per_noodsteunpunt(s, warehouse, out, actor=user, pdf=pdf)
@@ -87,7 +106,8 @@ def verify_cmd(path: Path, checksum: str = typer.Option(None, "--checksum",
     from weefsel.crisis.lists import verify_file
     ok, digest = verify_file(path, checksum)
     if ok and store is not None:
-        s = _store(store)
+        from weefsel.crisis.store import CrisisStore
+        s = CrisisStore(store)
         ok = s.conn.execute("SELECT 1 FROM crisis_lists WHERE checksum=?", (digest,)).fetchone() \
             is not None
         if not ok:
@@ -96,35 +116,47 @@ def verify_cmd(path: Path, checksum: str = typer.Option(None, "--checksum",
     raise typer.Exit(0 if ok else 1)
 
 
+AS_OPT = typer.Option(..., "--as", help="your registry account (password: WEEFSEL_PASSWORD or asked)")
+
+
 @crisis_app.command("declare")
-def declare_cmd(reason: str, store: Path = STORE_OPT, user: str = typer.Option(..., "--user")):
-    """Declare a crisis: needs open to the coordinator only, every view audited."""
-    s = _store(store)
-    typer.echo(f"crisis {s.declare(_me(s, user), reason)} afgekondigd")
+def declare_cmd(reason: str, store: Path = STORE_OPT, username: str = AS_OPT,
+                registry: str = REGISTRY_OPT):
+    """Declare a crisis (coordinator): needs open to coordinators only, every view audited."""
+    ops = _ops(registry)
+    who, _ = _login(ops, username)
+    s = _store(store, registry)
+    typer.echo(f"crisis {s.declare(who, reason)} afgekondigd")
 
 
 @crisis_app.command("end")
-def end_cmd(store: Path = STORE_OPT, user: str = typer.Option(..., "--user")):
-    """End the crisis: every need is erased, with proof in the audit log."""
-    s = _store(store)
-    out = s.end(_me(s, user))
+def end_cmd(store: Path = STORE_OPT, username: str = AS_OPT, registry: str = REGISTRY_OPT):
+    """End the crisis (coordinator): every need is erased, with proof in the audit log."""
+    ops = _ops(registry)
+    who, _ = _login(ops, username)
+    out = _store(store, registry).end(who)
     typer.echo(f"crisis {out['crisis']} beëindigd; behoeften gewist van {len(out['deleted'])} bewoners")
 
 
 @crisis_app.command("grant")
-def grant_cmd(user: str, role: str, store: Path = STORE_OPT,
-              admin: str = typer.Option(..., "--admin")):
-    """Give a user a crisis role (coordinator). Stand-in until the registry's roles land."""
-    from weefsel.crisis.store import Principal
-    s = _store(store)
-    s.grant(Principal(admin, "admin"), user, role)
+def grant_cmd(user: str = typer.Argument(..., help="registry account of your gemeente"),
+              role: str = typer.Argument(..., help="coordinator, registrar, or 'none' to revoke"),
+              username: str = AS_OPT, registry: str = REGISTRY_OPT):
+    """A registry admin gives an account of the same gemeente a crisis role (audited)."""
+    from weefsel.crisis.roles import grant, revoke
+    ops = _ops(registry)
+    _, admin = _login(ops, username)
+    if role == "none":
+        revoke(ops, admin, user)
+    else:
+        grant(ops, admin, user, role)
     typer.echo(f"{user}: {role}")
 
 
 @crisis_app.command("purge")
-def purge_cmd(store: Path = STORE_OPT):
+def purge_cmd(store: Path = STORE_OPT, registry: str = REGISTRY_OPT):
     """Delete everyone past the retention date (run daily, e.g. from cron)."""
-    ids = _store(store).purge()
+    ids = _store(store, registry).purge()
     typer.echo(f"{len(ids)} aanmeldingen verwijderd na de bewaartermijn")
 
 

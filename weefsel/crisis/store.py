@@ -8,8 +8,10 @@ key: kind, buurt code, synthetic flag, consents and the retention date. Deletion
 ``PRAGMA secure_delete`` and ``VACUUM`` so a deleted token is gone from the file bytes;
 the audit log keeps a hash-chained proof (the SHA-256 of the token that was removed).
 
-Access goes through :class:`Principal` (who, which role) and :class:`AuditSink`; the
-stand-in here is replaced by the registry's accounts and audit log when those land.
+Access goes through :class:`Principal` (who, which role) and :class:`AuditSink`. On the web
+both come from the registry (``weefsel.crisis.roles``): its session says who, its
+``reg_crisis_roles`` which crisis role, and its ``reg_audit`` is the audit a reviewer reads;
+the hash chain in ``crisis_audit`` stays beside the encrypted data as tamper evidence.
 """
 
 from __future__ import annotations
@@ -54,16 +56,22 @@ class Forbidden(InputError):
 class Principal:
     """Who acts and in which crisis role (``coordinator`` reads needs during a crisis).
 
-    Stand-in for the registry's accounts: map a registry user to a crisis role with
-    :meth:`CrisisStore.grant`; registry roles (viewer, contributor, ...) never read needs.
+    Made from a registry session by :func:`weefsel.crisis.roles.principal_for`; without a
+    crisis role the registry role (viewer ... admin) is carried, which never reads needs.
     """
 
     user: str
     role: str
+    user_id: int | None = None
+    gemeente_code: str | None = None
+
+
+def actor_name(actor: "Principal | str") -> str:
+    return actor.user if isinstance(actor, Principal) else str(actor)
 
 
 class AuditSink(Protocol):
-    def write(self, actor: str, action: str, obj: str, detail: str = "") -> None: ...
+    def write(self, actor: Principal | str, action: str, obj: str, detail: str = "") -> None: ...
 
 
 def _sha(s: str) -> str:
@@ -129,7 +137,6 @@ CREATE TABLE IF NOT EXISTS crisis_pairs (
     since TEXT NOT NULL,
     PRIMARY KEY (resident_id, helper_id)
 );
-CREATE TABLE IF NOT EXISTS crisis_roles (user TEXT PRIMARY KEY, role TEXT NOT NULL, code_hash TEXT UNIQUE);
 CREATE TABLE IF NOT EXISTS crisis_state (
     id INTEGER PRIMARY KEY, declared_by TEXT, declared_at TEXT, ended_at TEXT, reason TEXT
 );
@@ -148,12 +155,13 @@ BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 
 
 class SqliteAudit:
-    """Stand-in audit log: append-only, hash-chained (each entry hashes the previous)."""
+    """The crisis store's own log: append-only, hash-chained (each entry hashes the previous)."""
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
 
-    def write(self, actor: str, action: str, obj: str, detail: str = "") -> None:
+    def write(self, actor: Principal | str, action: str, obj: str, detail: str = "") -> None:
+        actor = actor_name(actor)
         row = self.conn.execute("SELECT hash FROM crisis_audit ORDER BY id DESC LIMIT 1").fetchone()
         prev = row[0] if row else "0" * 64
         at = _now().isoformat()
@@ -172,6 +180,17 @@ class SqliteAudit:
         return True
 
 
+class _Tee:
+    """The registry audit (what a reviewer reads) and the local hash chain, both written."""
+
+    def __init__(self, *sinks: AuditSink):
+        self.sinks = sinks
+
+    def write(self, actor, action: str, obj: str, detail: str = "") -> None:
+        for s in self.sinks:
+            s.write(actor, action, obj, detail)
+
+
 class CrisisStore:
     """Register, consent, assign, activate, forget. All writes are audited."""
 
@@ -187,26 +206,9 @@ class CrisisStore:
         self.conn.execute("PRAGMA journal_mode = DELETE")
         self.conn.executescript(SCHEMA)
         self.audit_log = SqliteAudit(self.conn)
-        self.audit = audit or self.audit_log
+        self.audit: AuditSink = _Tee(self.audit_log, audit) if audit else self.audit_log
 
     # -- roles and crisis state -------------------------------------------------------
-    def grant(self, admin: Principal, user: str, role: str) -> str:
-        """Give ``user`` a crisis role; returns a sign-in code (stored only as a hash)."""
-        if admin.role != "admin":
-            raise Forbidden("alleen een beheerder kent crisisrollen toe", where="crisis")
-        if role not in (COORDINATOR, "admin", "viewer", "contributor"):
-            raise InputError(f"onbekende crisisrol {role!r}", expected="coordinator, admin")
-        code = secrets.token_urlsafe(12)
-        self.conn.execute("INSERT OR REPLACE INTO crisis_roles VALUES (?,?,?)",
-                          (user, role, _sha(code)))
-        self.audit.write(admin.user, "grant", f"user:{user}", role)
-        return code
-
-    def sign_in(self, code: str) -> Principal | None:
-        row = self.conn.execute("SELECT user, role FROM crisis_roles WHERE code_hash=?",
-                                (_sha(code.strip()),)).fetchone()
-        return Principal(*row) if row else None
-
     def issue_receipt(self, pid: int) -> str:
         """A code the person keeps to see, change or withdraw his registration."""
         code = secrets.token_urlsafe(9)
@@ -220,37 +222,33 @@ class CrisisStore:
             raise InputError("onbekende code (of de aanmelding is al verwijderd)", where="crisis")
         return int(row[0])
 
-    def principal(self, user: str, fallback_role: str = "viewer") -> Principal:
-        row = self.conn.execute("SELECT role FROM crisis_roles WHERE user=?", (user,)).fetchone()
-        return Principal(user, row[0] if row else fallback_role)
-
     def active(self) -> dict | None:
         row = self.conn.execute("SELECT id, declared_by, declared_at, reason FROM crisis_state "
                                 "WHERE ended_at IS NULL ORDER BY id DESC LIMIT 1").fetchone()
         return dict(zip(("id", "declared_by", "declared_at", "reason"), row)) if row else None
 
     def declare(self, who: Principal, reason: str) -> int:
-        if who.role not in (COORDINATOR, "admin"):
-            raise Forbidden("alleen een coördinator of beheerder kan een crisis afkondigen",
+        if who.role != COORDINATOR:
+            raise Forbidden("alleen een coördinator kan een crisis afkondigen",
                             where="crisis")
         if self.active():
             raise InputError("er is al een crisis afgekondigd", where="crisis")
         cur = self.conn.execute("INSERT INTO crisis_state (declared_by, declared_at, reason) "
                                 "VALUES (?,?,?)", (who.user, _now().isoformat(), reason[:200]))
-        self.audit.write(who.user, "declare", f"crisis:{cur.lastrowid}", reason[:200])
+        self.audit.write(who, "declare", f"crisis:{cur.lastrowid}", reason[:200])
         return int(cur.lastrowid)
 
     def end(self, who: Principal) -> dict:
         """End the crisis and forget every need-holder who consented only for this crisis."""
         act = self.active()
-        if who.role not in (COORDINATOR, "admin"):
-            raise Forbidden("alleen een coördinator of beheerder kan een crisis beëindigen",
+        if who.role != COORDINATOR:
+            raise Forbidden("alleen een coördinator kan een crisis beëindigen",
                             where="crisis")
         if not act:
             raise InputError("er is geen crisis afgekondigd", where="crisis")
         self.conn.execute("UPDATE crisis_state SET ended_at=? WHERE id=?",
                           (_now().isoformat(), act["id"]))
-        self.audit.write(who.user, "end", f"crisis:{act['id']}")
+        self.audit.write(who, "end", f"crisis:{act['id']}")
         return {"crisis": act["id"], "deleted": self.purge(reason="crisis_ended")}
 
     # -- registration -----------------------------------------------------------------
@@ -258,7 +256,8 @@ class CrisisStore:
                  x: float, y: float, buurt_code: str | None, consents: list[str],
                  needs: list[str] | None = None, skills: list[str] | None = None,
                  capacity: int = 0, walk_range_m: int = 800, synthetic: bool = False,
-                 retention_days: int = DEFAULT_RETENTION_DAYS, actor: str = "self") -> int:
+                 retention_days: int = DEFAULT_RETENTION_DAYS,
+                 actor: Principal | str = "self") -> int:
         """Opt-in: without consent for the core purpose nothing is stored."""
         if kind not in ("resident", "helper"):
             raise InputError(f"onbekende soort {kind!r}", expected="resident of helper")
@@ -298,7 +297,8 @@ class CrisisStore:
         self.audit.write(actor, "register", f"person:{pid}", kind)
         return pid
 
-    def withdraw(self, pid: int, purpose: str | None = None, actor: str = "self") -> dict:
+    def withdraw(self, pid: int, purpose: str | None = None,
+                 actor: Principal | str = "self") -> dict:
         """Withdraw one purpose; withdrawing the core purpose (or all) deletes the person."""
         kind = self._kind(pid)
         core = "bezoek" if kind == "resident" else "helpen"
@@ -347,10 +347,10 @@ class CrisisStore:
         """Needs, only for a coordinator during a declared crisis; every view is audited."""
         act = self.active()
         if who.role != COORDINATOR:
-            self.audit.write(who.user, "needs_denied", f"buurt:{buurt_code or '*'}", who.role)
+            self.audit.write(who, "needs_denied", f"buurt:{buurt_code or '*'}", who.role)
             raise Forbidden("behoeften zijn alleen zichtbaar voor de coördinator", where="crisis")
         if not act:
-            self.audit.write(who.user, "needs_denied", f"buurt:{buurt_code or '*'}", "no crisis")
+            self.audit.write(who, "needs_denied", f"buurt:{buurt_code or '*'}", "no crisis")
             raise Forbidden("behoeften zijn alleen zichtbaar tijdens een afgekondigde crisis",
                             where="crisis")
         q = ("SELECT p.id, p.buurt_code, p.synthetic, p.payload FROM crisis_people p JOIN "
@@ -368,7 +368,7 @@ class CrisisStore:
             out.append({"id": pid, "buurt_code": buurt, "synthetic": bool(syn), "name": d["name"],
                         "address": d["address"], "needs_nl": [NEEDS[n] for n in d["needs"]],
                         "helpers": self._helper_names(pid)})
-            self.audit.write(who.user, "view_need", f"person:{pid}", f"crisis:{act['id']}")
+            self.audit.write(who, "view_need", f"person:{pid}", f"crisis:{act['id']}")
         return out
 
     def _helper_names(self, rid: int) -> list[str]:
@@ -392,7 +392,7 @@ class CrisisStore:
             out.append(d)
         return out
 
-    def assign(self, actor: str, *, k: int = 2, walk_range_m: float = 800.0) -> dict:
+    def assign(self, actor: Principal | str, *, k: int = 2, walk_range_m: float = 800.0) -> dict:
         """Re-run the assignment over everyone, keeping existing pairs where possible."""
         import numpy as np
 
@@ -429,7 +429,7 @@ class CrisisStore:
             "SELECT resident_id, helper_id, distance_m FROM crisis_pairs ORDER BY 1, 2"))
 
     # -- forgetting -------------------------------------------------------------------
-    def delete(self, pid: int, *, reason: str, actor: str = "system") -> dict:
+    def delete(self, pid: int, *, reason: str, actor: Principal | str = "system") -> dict:
         row = self.conn.execute("SELECT payload FROM crisis_people WHERE id=?", (pid,)).fetchone()
         if not row:
             raise InputError(f"aanmelding {pid} bestaat niet (meer)", where="crisis")

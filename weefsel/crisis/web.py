@@ -1,10 +1,12 @@
 """Crisis mode in the web app: Dutch pages under /crisis and JSON under /api/crisis.
 
-Sign-in is a stand-in until the registry's accounts land: a coordinator signs in with
-the code ``weefsel crisis grant`` printed; the session is a random cookie (HttpOnly,
-SameSite=Strict) kept in memory. Anyone else is a viewer. Forms are same-origin only
-(Origin/Referer checked). Needs are shown only to a coordinator during a declared crisis,
-every view audited; nothing personal is logged.
+One login: the registry's session cookie says who is here; ``reg_crisis_roles`` (granted by
+a registry admin of the same gemeente on ``/crisis/rollen``) says which crisis role. Forms of
+a signed-in user carry the session's CSRF token; anonymous forms (registration, withdrawal)
+are same-origin only. Needs are shown only to a coordinator during a declared crisis; every
+action and every view lands in the registry's audit log (ids, never content).
+``WEEFSEL_CRISIS_GEMEENTE`` (GMxxxx) ties the register to one gemeente: crisis roles of other
+gemeenten do not count here. Every page is in the dashboard's house (``page_shell``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from weefsel.crisis.store import (
     HELPER_PURPOSES, NEEDS, PURPOSES, SKILLS, CrisisStore, Forbidden, Principal,
@@ -26,47 +28,82 @@ from weefsel.errors import InputError
 
 crisis_router = APIRouter(tags=["crisis"])
 e = html.escape
-COOKIE = "weefsel_crisis"
+SESSION_COOKIE = "weefsel_sessie"        # the registry's (weefsel.web.registry_web)
+SECTION = [("Aanmelden", "/crisis/"), ("Coördinator", "/crisis/coordinator"),
+           ("Papieren formulier", "/crisis/papier"), ("Crisisrollen", "/crisis/rollen"),
+           ("Paraatheid", "/crisis/paraatheid"), ("Aanmelding intrekken", "/crisis/intrekken"),
+           ("Inloggen (register)", "/registratie")]
 
 _store: CrisisStore | None = None
-_sessions: dict[str, Principal] = {}
+_ops = None
 _lock = threading.Lock()
+
+
+def crisis_gemeente() -> str | None:
+    return (os.environ.get("WEEFSEL_CRISIS_GEMEENTE") or "").strip().upper() or None
+
+
+def get_ops():
+    """The registry's operational store (``WEEFSEL_REGISTRY``): accounts, roles, audit."""
+    global _ops
+    with _lock:
+        if _ops is None:
+            from weefsel.registry.ops import OpsStore
+            _ops = OpsStore()
+    return _ops
+
+
+def open_store(path, ops, key: bytes | None = None) -> CrisisStore:
+    """A crisis register whose audit goes to the registry's log (and its own hash chain)."""
+    from weefsel.crisis.roles import RegistryAudit
+    return CrisisStore(path, key=key, audit=RegistryAudit(ops, crisis_gemeente()))
 
 
 def get_store() -> CrisisStore:
     global _store
     if _store is None:
-        _store = CrisisStore(os.environ.get("WEEFSEL_CRISIS_DB", "crisis.sqlite"))
+        ops = get_ops()
+        with _lock:
+            if _store is None:
+                _store = open_store(os.environ.get("WEEFSEL_CRISIS_DB", "crisis.sqlite"), ops)
     return _store
 
 
 def _guard(fn):
-    """No key or no register configured: one Dutch line with 503, never a 500."""
+    """No key, register or registry configured: one Dutch line with 503, never a 500."""
     import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             get_store()
-        except (InputError, OSError) as exc:
-            return HTMLResponse(f"<p role='alert'>Crisismodus is niet ingericht: {e(str(exc))}</p>",
+        except Exception as exc:  # noqa: BLE001 - any set-up failure is one line, not a trace
+            msg = str(exc) if isinstance(exc, (InputError, OSError)) else type(exc).__name__
+            return HTMLResponse(f"<p role='alert'>Crisismodus is niet ingericht: {e(msg)}</p>",
                                 status_code=503)
         return fn(*args, **kwargs)
     return wrapper
 
 
-def set_store(store: CrisisStore | None) -> None:
-    global _store
-    _store = store
-    _sessions.clear()
+def set_store(store: CrisisStore | None, ops=None) -> None:
+    """Tests and the demo: use this register (and registry) instead of the environment's."""
+    global _store, _ops
+    _store, _ops = store, ops
 
 
 def lists_dir() -> Path:
     return Path(os.environ.get("WEEFSEL_CRISIS_LISTS", str(get_store().path.parent / "bellijsten")))
 
 
+def _session(request: Request) -> tuple[Principal, dict | None]:
+    from weefsel.crisis.roles import principal_for
+    ops = get_ops()
+    user = ops.session_user(request.cookies.get(SESSION_COOKIE))
+    return principal_for(ops, user, crisis_gemeente()), user
+
+
 def _who(request: Request) -> Principal:
-    return _sessions.get(request.cookies.get(COOKIE, ""), Principal("anoniem", "viewer"))
+    return _session(request)[0]
 
 
 def _same_origin(request: Request) -> None:
@@ -75,29 +112,47 @@ def _same_origin(request: Request) -> None:
         raise Forbidden("formulier van een andere site geweigerd", where="crisis")
 
 
+def _csrf(request: Request, user: dict | None, token: str) -> None:
+    """A signed-in user's form must carry the session's CSRF token (as in the registry)."""
+    _same_origin(request)
+    if user is None or not secrets.compare_digest(str(token or ""), user["csrf"]):
+        raise Forbidden("het formulier is verlopen of niet van deze site; laad de pagina "
+                        "opnieuw", where="crisis")
+
+
+def _hidden(user: dict | None) -> str:
+    return f'<input type="hidden" name="csrf" value="{e(user["csrf"])}">' if user else ""
+
+
+ROLE_NL = {"coordinator": "coördinator", "registrar": "registrator", "viewer": "kijker",
+           "contributor": "bijdrager", "moderator": "moderator", "admin": "beheerder"}
+
+
 def _page(title: str, body: str, who: Principal, status: int = 200) -> HTMLResponse:
+    from weefsel.web.shell import page_shell
+
     st = get_store().active()
-    banner = (f'<p class="alarm" role="status">Crisis afgekondigd ({e(st["reason"] or "")}) '
-              f'sinds {e(st["declared_at"])}</p>' if st else
-              '<p class="rust">Geen crisis afgekondigd.</p>')
-    doc = f"""<!doctype html>
-<html lang="nl"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(title)} · crisismodus · weefsel</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:62rem;margin:1rem auto;padding:0 1rem;line-height:1.5}}
-label{{display:block;margin-top:.4rem}} fieldset{{margin:.8rem 0}} input,select{{font-size:1rem;padding:.25rem}}
-table{{border-collapse:collapse;width:100%}} td,th{{border-bottom:1px solid #ccc;padding:.3rem;text-align:left}}
-.alarm{{background:#8a1c1c;color:#fff;padding:.5rem}} .rust{{background:#e7f3ec;padding:.5rem}}
-.syn{{background:#fff4cc;padding:.3rem}} :focus{{outline:3px solid #1d4ed8}}</style></head>
-<body><header><nav aria-label="crisismodus"><a href="/crisis/">Crisismodus</a> ·
-<a href="/crisis/coordinator">Coördinator</a> · <a href="/crisis/intrekken">Aanmelding intrekken</a></nav>
-<p>U bent: {e(who.user)} ({e(who.role)})</p>{banner}</header>
-<main><h1>{e(title)}</h1>{body}</main></body></html>"""
+    banner = (f'<p class="melding fout" role="status">Crisis afgekondigd '
+              f'({e(st["reason"] or "")}) sinds {e(st["declared_at"])}</p>' if st else
+              '<p class="melding">Geen crisis afgekondigd.</p>')
+    if who.user_id is None:
+        me = ('<p>Niet ingelogd. Medewerkers loggen in via <a href="/registratie">het '
+              'register</a>.</p>')
+    else:
+        me = f"<p>Ingelogd als <strong>{e(who.user)}</strong> ({e(ROLE_NL.get(who.role, who.role))}).</p>"
+    doc = page_shell(f"{title} · crisismodus", me + banner + body, section=SECTION)
     return HTMLResponse(doc, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def _forbidden(exc: Exception) -> bool:
+    from weefsel.registry.ops import Forbidden as RegistryForbidden
+    return isinstance(exc, (Forbidden, RegistryForbidden))
+
+
 def _error(exc: InputError, who: Principal) -> HTMLResponse:
-    status = 403 if isinstance(exc, Forbidden) else 400
-    return _page("Dat ging niet", f'<p role="alert">{e(str(exc))}</p>', who, status)
+    status = 403 if _forbidden(exc) else 400
+    return _page("Dat ging niet", f'<p class="melding fout" role="alert">{e(str(exc))}</p>', who,
+                 status)
 
 
 def _checks(name: str, options: dict[str, str]) -> str:
@@ -105,16 +160,9 @@ def _checks(name: str, options: dict[str, str]) -> str:
                    for k, v in options.items())
 
 
-@crisis_router.get("/crisis/", response_class=HTMLResponse)
-@_guard
-def index(request: Request) -> HTMLResponse:
-    s, who = get_store(), _who(request)
-    n = dict(s.conn.execute("SELECT kind, count(*) FROM crisis_people GROUP BY kind").fetchall())
-    body = f"""<p>Bij een lange stroom- of telefoonstoring, overstroming of hittegolf belt een
-buur bij u aan. Meld u aan als bewoner die een bezoek wil, of als helper. U geeft per doel
-toestemming, u kunt altijd intrekken, en uw gegevens worden op de bewaardatum gewist.</p>
-<p>Aangemeld: {n.get('resident', 0)} bewoners, {n.get('helper', 0)} helpers.</p>
-<form method="post" action="/crisis/aanmelden" id="aanmelden">
+def _form(extra: str = "") -> str:
+    """The registration form (web self-registration, or a paper form entered by a registrar)."""
+    return f"""<form method="post" action="/crisis/aanmelden" id="aanmelden">{extra}
 <fieldset><legend>Ik meld me aan als</legend>
 <label><input type="radio" name="soort" value="resident" checked> bewoner die een bezoek wil</label>
 <label><input type="radio" name="soort" value="helper"> helper</label></fieldset>
@@ -132,7 +180,33 @@ toestemming, u kunt altijd intrekken, en uw gegevens worden op de bewaardatum ge
 </fieldset>
 <label>Bewaren tot (dagen) <input name="bewaren" type="number" min="1" max="1095" value="365"></label>
 <button type="submit">Aanmelden</button></form>"""
+
+
+@crisis_router.get("/crisis/", response_class=HTMLResponse)
+@_guard
+def index(request: Request) -> HTMLResponse:
+    s, who = get_store(), _who(request)
+    n = dict(s.conn.execute("SELECT kind, count(*) FROM crisis_people GROUP BY kind").fetchall())
+    body = f"""<p>Bij een lange stroom- of telefoonstoring, overstroming of hittegolf belt een
+buur bij u aan. Meld u aan als bewoner die een bezoek wil, of als helper. U geeft per doel
+toestemming, u kunt altijd intrekken, en uw gegevens worden op de bewaardatum gewist.</p>
+<p>Aangemeld: {n.get('resident', 0)} bewoners, {n.get('helper', 0)} helpers.</p>{_form()}"""
     return _page("Buurtnetwerk voor crisis", body, who)
+
+
+@crisis_router.get("/crisis/papier", response_class=HTMLResponse)
+@_guard
+def paper_form(request: Request) -> HTMLResponse:
+    """A community worker (registrar) enters a signed paper form; audited under his account."""
+    who, user = _session(request)
+    if who.role not in ("registrar", "coordinator"):
+        return _page("Papieren formulier", "<p>Alleen een registrator of coördinator voert "
+                     "papieren formulieren in. Vraag een beheerder van het register om de rol.</p>",
+                     who)
+    extra = _hidden(user) + '<input type="hidden" name="bron" value="papier">'
+    body = ("<p>Neem over wat de bewoner of helper op het getekende formulier heeft "
+            "aangekruist. Bewaar het papier niet langer dan nodig.</p>" + _form(extra))
+    return _page("Papieren formulier invoeren", body, who)
 
 
 def _float(v: str, field: str) -> float:
@@ -148,11 +222,19 @@ def register(request: Request, soort: str = Form(...), naam: str = Form(...),
              adres: str = Form(...), lat: str = Form(...), lon: str = Form(...),
              buurt: str = Form(""), toestemming: list[str] = Form(default=[]),
              behoefte: list[str] = Form(default=[]), vaardigheid: list[str] = Form(default=[]),
-             capaciteit: int = Form(0, ge=0, le=10),
-             bewaren: int = Form(365, ge=1, le=1095)) -> HTMLResponse:
-    s, who = get_store(), _who(request)
+             capaciteit: int = Form(0, ge=0, le=10), bewaren: int = Form(365, ge=1, le=1095),
+             bron: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
+    s = get_store()
+    who, user = _session(request)
     try:
         _same_origin(request)
+        actor: Principal | str = "self"
+        if bron == "papier":
+            _csrf(request, user, csrf)
+            if who.role not in ("registrar", "coordinator"):
+                raise Forbidden("alleen een registrator voert papieren formulieren in",
+                                where="crisis")
+            actor = who
         from weefsel.sources.coords import wgs84_to_rd
         la, lo = _float(lat, "breedtegraad"), _float(lon, "lengtegraad")
         if not (50.5 <= la <= 53.7 and 3.2 <= lo <= 7.3):
@@ -160,17 +242,17 @@ def register(request: Request, soort: str = Form(...), naam: str = Form(...),
         x, y = (float(v[0]) for v in wgs84_to_rd([lo], [la]))
         allowed = PURPOSES if soort == "resident" else HELPER_PURPOSES
         pid = s.register(soort, name=naam, address=adres, lat=la, lon=lo, x=x, y=y,
-                         buurt_code=buurt.strip() or None,
+                         buurt_code=buurt.strip().upper() or None,
                          consents=[c for c in toestemming if c in allowed],
                          needs=behoefte if soort == "resident" else [], skills=vaardigheid,
                          capacity=capaciteit if soort == "helper" else 0,
-                         retention_days=bewaren, actor="self")
+                         retention_days=bewaren, actor=actor)
         code = s.issue_receipt(pid)
         ov = s.overview(pid)
     except InputError as exc:
         return _error(exc, who)
-    body = f"""<p role="status">Aangemeld. Bewaar deze code: <strong id="bewijscode">{e(code)}</strong>.
-Daarmee ziet u uw aanmelding en trekt u die in.</p>
+    body = f"""<p class="melding" role="status">Aangemeld. Bewaar deze code:
+<strong id="bewijscode">{e(code)}</strong>. Daarmee ziet u uw aanmelding en trekt u die in.</p>
 <p>Uw gegevens worden gewist op <strong id="bewaardatum">{e(ov['retain_until'])}</strong>,
 en uw behoefte ook direct na een crisis.</p>
 <p>Toestemming: {e(', '.join(k for k, v in ov['consents'].items() if v))}</p>"""
@@ -195,94 +277,125 @@ def withdraw(request: Request, code: str = Form(...)) -> HTMLResponse:
         out = s.withdraw(s.by_receipt(code), actor="self")
     except InputError as exc:
         return _error(exc, who)
-    return _page("Ingetrokken", f'<p role="status">Uw aanmelding is gewist (bewijs in het '
-                 f'auditlog: {e(out["sha256"][:16])}…).</p>', who)
+    return _page("Ingetrokken", f'<p class="melding" role="status">Uw aanmelding is gewist '
+                 f'(bewijs in het auditlog: {e(out["sha256"][:16])}…).</p>', who)
 
 
-@crisis_router.post("/crisis/inloggen")
+@crisis_router.get("/crisis/rollen", response_class=HTMLResponse)
 @_guard
-def sign_in(request: Request, code: str = Form(...)):
-    s = get_store()
+def roles_page(request: Request) -> HTMLResponse:
+    """A registry admin grants crisis roles to accounts of the same gemeente."""
+    from weefsel.crisis.roles import CRISIS_ROLES, granted
+
+    who, user = _session(request)
+    if user is None or user["role"] != "admin":
+        return _page("Crisisrollen", "<p>Alleen een beheerder van het register kent "
+                     "crisisrollen toe, aan accounts van de eigen gemeente.</p>", who)
+    rows = "".join(f"<tr><td>{e(r['username'])}</td><td>{e(ROLE_NL.get(r['role'], r['role']))}</td>"
+                   f"<td>{e(r['granted_at'])}</td></tr>"
+                   for r in granted(get_ops(), user["gemeente_code"]))
+    opts = "".join(f'<option value="{k}">{e(v)}</option>' for k, v in CRISIS_ROLES.items())
+    body = f"""<p>Geen rol van het register (kijker, bijdrager, moderator, beheerder) ziet
+behoeften. Alleen een coördinator ziet ze, en alleen tijdens een afgekondigde crisis.</p>
+<form method="post" action="/crisis/rollen">{_hidden(user)}
+<label for="gebruiker">Gebruikersnaam (account van {e(user['gemeente_code'])})</label>
+<input id="gebruiker" name="gebruiker" required maxlength="80">
+<label for="rol">Crisisrol</label><select id="rol" name="rol">{opts}
+<option value="">geen crisisrol (intrekken)</option></select>
+<button type="submit">Opslaan</button></form>
+<h2>Accounts met een crisisrol</h2><div class="tabel-wrap" tabindex="0" role="region"
+aria-label="Crisisrollen"><table id="rollen"><thead><tr><th scope="col">Gebruiker</th>
+<th scope="col">Rol</th><th scope="col">Sinds</th></tr></thead><tbody>{rows}</tbody></table></div>"""
+    return _page("Crisisrollen", body, who)
+
+
+@crisis_router.post("/crisis/rollen", response_class=HTMLResponse)
+@_guard
+def roles_post(request: Request, gebruiker: str = Form(...), rol: str = Form(""),
+               csrf: str = Form("")) -> HTMLResponse:
+    from weefsel.crisis.roles import grant, revoke
+
+    who, user = _session(request)
     try:
-        _same_origin(request)
+        _csrf(request, user, csrf)
+        if rol:
+            grant(get_ops(), user, gebruiker, rol)
+            msg = f"{gebruiker} is nu {ROLE_NL.get(rol, rol)}."
+        else:
+            revoke(get_ops(), user, gebruiker)
+            msg = f"{gebruiker} heeft geen crisisrol meer."
     except InputError as exc:
-        return _error(exc, _who(request))
-    p = s.sign_in(code)
-    if not p:
-        s.audit.write("anoniem", "sign_in_failed", "crisis")
-        return _page("Inloggen mislukt", '<p role="alert">Onbekende code.</p>', _who(request), 403)
-    token = secrets.token_urlsafe(24)
-    with _lock:
-        _sessions[token] = p
-    s.audit.write(p.user, "sign_in", "crisis", p.role)
-    r = RedirectResponse("/crisis/coordinator", status_code=303)
-    r.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                 secure=request.url.scheme == "https")
-    return r
+        return _error(exc, who)
+    return _page("Opgeslagen", f'<p class="melding" role="status">{e(msg)}</p>'
+                 '<p><a href="/crisis/rollen">Terug naar de crisisrollen</a></p>', who)
 
 
 @crisis_router.get("/crisis/coordinator", response_class=HTMLResponse)
 @_guard
 def coordinator(request: Request) -> HTMLResponse:
-    s, who = get_store(), _who(request)
-    if who.role not in ("coordinator", "admin"):
-        body = """<form method="post" action="/crisis/inloggen"><label>Code van de coördinator
-<input name="code" required autocomplete="off"></label><button type="submit">Inloggen</button></form>"""
-        return _page("Coördinator", body, who)
+    s = get_store()
+    who, user = _session(request)
+    if who.role != "coordinator":
+        return _page("Coördinator", "<p>Deze pagina is voor de coördinator. Log in via "
+                     '<a href="/registratie">het register</a>; een beheerder kent de rol toe '
+                     'op <a href="/crisis/rollen">Crisisrollen</a>.</p>', who)
     made = s.conn.execute("SELECT scope, checksum, rows FROM crisis_lists ORDER BY scope").fetchall()
     lists_html = "".join(
         f'<li><a href="/crisis/lijst/{e(sc.split()[-1])}.pdf">{e(sc)}</a> ({n} adressen) '
         f'<code>{e(c)}</code></li>' for sc, c, n in made)
-    body = f"""<form method="post" action="/crisis/toewijzen"><button id="toewijzen">Helpers toewijzen (2 per bewoner)</button></form>
-<form method="post" action="/crisis/lijsten"><button id="lijsten">Bellijsten maken (PDF)</button></form>
+    h = _hidden(user)
+    body = f"""<form method="post" action="/crisis/toewijzen">{h}<button id="toewijzen">Helpers toewijzen (2 per bewoner)</button></form>
+<form method="post" action="/crisis/lijsten">{h}<button id="lijsten">Bellijsten maken (PDF)</button></form>
 <ul id="bellijsten">{lists_html}</ul>
-<form method="post" action="/crisis/afkondigen"><label>Reden <input name="reden" value="langdurige stroomstoring"></label>
+<form method="post" action="/crisis/afkondigen">{h}<label for="reden">Reden</label>
+<input id="reden" name="reden" value="langdurige stroomstoring" maxlength="200">
 <button id="afkondigen">Crisis afkondigen</button></form>
 <p><a href="/crisis/behoeften" id="behoeften">Behoeften bekijken (alleen tijdens een crisis; wordt gelogd)</a></p>
-<form method="post" action="/crisis/beeindigen"><button id="beeindigen">Crisis beëindigen en behoeften wissen</button></form>
+<form method="post" action="/crisis/beeindigen">{h}<button id="beeindigen">Crisis beëindigen en behoeften wissen</button></form>
 <p><a href="/crisis/audit">Auditlog</a></p>"""
     return _page("Coördinator", body, who)
 
 
-def _action(request: Request, fn) -> HTMLResponse:
-    s, who = get_store(), _who(request)
+def _action(request: Request, csrf: str, fn) -> HTMLResponse:
+    s = get_store()
+    who, user = _session(request)
     try:
-        _same_origin(request)
-        if who.role not in ("coordinator", "admin"):
+        _csrf(request, user, csrf)
+        if who.role != "coordinator":
             raise Forbidden("alleen voor de coördinator", where="crisis")
         msg = fn(s, who)
     except InputError as exc:
         return _error(exc, who)
-    return _page("Gedaan", f'<p role="status">{e(msg)}</p><p><a href="/crisis/coordinator">'
-                 f'Terug</a></p>', who)
+    return _page("Gedaan", f'<p class="melding" role="status">{e(msg)}</p><p><a '
+                 f'href="/crisis/coordinator">Terug</a></p>', who)
 
 
 @crisis_router.post("/crisis/toewijzen", response_class=HTMLResponse)
 @_guard
-def assign(request: Request) -> HTMLResponse:
+def assign(request: Request, csrf: str = Form("")) -> HTMLResponse:
     def run(s, who):
-        out = s.assign(who.user)
+        out = s.assign(who)
         return (f"{out['fully_covered']} van {out['residents']} bewoners hebben 2 helpers; "
                 f"{out['short']} nog niet; {out['kept']} koppels behouden.")
-    return _action(request, run)
+    return _action(request, csrf, run)
 
 
 @crisis_router.post("/crisis/lijsten", response_class=HTMLResponse)
 @_guard
-def make_lists(request: Request) -> HTMLResponse:
+def make_lists(request: Request, csrf: str = Form("")) -> HTMLResponse:
     from weefsel.crisis.lists import produce
 
     def run(s, who):
-        made = produce(s, lists_dir(), actor=who.user)
+        made = produce(s, lists_dir(), actor=who)
         return f"{len(made)} bellijsten gemaakt, elk met een controlegetal."
-    return _action(request, run)
+    return _action(request, csrf, run)
 
 
 @crisis_router.get("/crisis/lijst/{name}")
 @_guard
 def get_list(request: Request, name: str):
     who = _who(request)
-    if who.role not in ("coordinator", "admin"):
+    if who.role != "coordinator":
         return _error(Forbidden("alleen voor de coördinator", where="crisis"), who)
     if not name.replace("_", "").replace(".", "").isalnum() or ".." in name:
         return _error(InputError("ongeldige naam", where="crisis"), who)
@@ -290,23 +403,23 @@ def get_list(request: Request, name: str):
     p = lists_dir() / f"bellijst_{stem}.{ext}"
     if ext not in ("pdf", "html") or not p.is_file():
         return _error(InputError("lijst niet gevonden", where="crisis"), who)
-    get_store().audit.write(who.user, "download_list", stem, ext)
+    get_store().audit.write(who, "download_list", f"buurt:{stem}", ext)
     return FileResponse(p, filename=p.name, headers={"Cache-Control": "no-store"})
 
 
 @crisis_router.post("/crisis/afkondigen", response_class=HTMLResponse)
 @_guard
-def declare(request: Request, reden: str = Form("")) -> HTMLResponse:
-    return _action(request, lambda s, who: f"crisis {s.declare(who, reden)} afgekondigd")
+def declare(request: Request, reden: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
+    return _action(request, csrf, lambda s, who: f"crisis {s.declare(who, reden)} afgekondigd")
 
 
 @crisis_router.post("/crisis/beeindigen", response_class=HTMLResponse)
 @_guard
-def end(request: Request) -> HTMLResponse:
+def end(request: Request, csrf: str = Form("")) -> HTMLResponse:
     def run(s, who):
         out = s.end(who)
         return f"crisis beëindigd; behoeften gewist van {len(out['deleted'])} bewoners"
-    return _action(request, run)
+    return _action(request, csrf, run)
 
 
 @crisis_router.get("/crisis/behoeften", response_class=HTMLResponse)
@@ -318,25 +431,38 @@ def needs(request: Request) -> HTMLResponse:
     except InputError as exc:
         return _error(exc, who)
     trs = "".join(
-        f"<tr><td>{e(r['name'])}{' <span class=syn>synthetisch</span>' if r['synthetic'] else ''}"
+        f"<tr><td>{e(r['name'])}{' <span class=waarschuwing>synthetisch</span>' if r['synthetic'] else ''}"
         f"</td><td>{e(r['address'])}</td><td>{e(', '.join(r['needs_nl']))}</td>"
         f"<td>{e(', '.join(r['helpers']) or 'geen helper')}</td></tr>" for r in rows)
-    body = (f"<p>Elke weergave staat in het auditlog.</p><table id='behoeftetabel'><thead><tr>"
-            f"<th>Bewoner</th><th>Adres</th><th>Behoefte</th><th>Helpers</th></tr></thead>"
-            f"<tbody>{trs}</tbody></table>")
+    body = ('<p>Elke weergave staat in het auditlog, op uw naam.</p><div class="tabel-wrap" '
+            'tabindex="0" role="region" aria-label="Behoeften"><table id="behoeftetabel"><thead><tr>'
+            '<th scope="col">Bewoner</th><th scope="col">Adres</th><th scope="col">Behoefte</th>'
+            f'<th scope="col">Helpers</th></tr></thead><tbody>{trs}</tbody></table></div>')
     return _page("Behoeften", body, who)
 
 
 @crisis_router.get("/crisis/audit", response_class=HTMLResponse)
 @_guard
 def audit(request: Request) -> HTMLResponse:
-    s, who = get_store(), _who(request)
-    if who.role not in ("coordinator", "admin"):
-        return _error(Forbidden("alleen voor de coördinator", where="crisis"), who)
-    trs = "".join(f"<tr><td>{e(a['at'])}</td><td>{e(a['actor'])}</td><td>{e(a['action'])}</td>"
-                  f"<td>{e(a['object'])}</td><td>{e(a['detail'])}</td></tr>"
-                  for a in s.audit_entries(500))
-    return _page("Auditlog", f"<table id='audit'><tbody>{trs}</tbody></table>", who)
+    """The crisis entries of the registry's audit log (ids and actions only)."""
+    from weefsel.crisis.roles import RegistryAudit
+
+    s = get_store()
+    who, user = _session(request)
+    if who.role != "coordinator" and not (user and user["role"] == "admin"):
+        return _error(Forbidden("alleen voor de coördinator of een beheerder", where="crisis"), who)
+    rows = RegistryAudit(get_ops()).entries(who.gemeente_code, 500)
+    trs = "".join(f"<tr><td>{e(a['at'])}</td><td>{e(a['username'] or '')}</td>"
+                  f"<td>{e(a['action'])}</td><td>{e(a['entity'] or '')} {a['entity_id'] or ''}</td>"
+                  f"<td>{e(a['detail'] or '')}</td></tr>" for a in rows)
+    chain = "intact" if s.audit_log.verify_chain() else "GEBROKEN"
+    body = (f"<p>Uit het logboek van het register (alleen ids en handelingen). Eigen hashketen "
+            f"van het crisisregister: <strong id='keten'>{chain}</strong>.</p>"
+            '<div class="tabel-wrap" tabindex="0" role="region" aria-label="Auditlog">'
+            "<table id='audit'><thead><tr><th scope='col'>Tijd</th><th scope='col'>Gebruiker</th>"
+            "<th scope='col'>Actie</th><th scope='col'>Object</th><th scope='col'>Details</th>"
+            f"</tr></thead><tbody>{trs}</tbody></table></div>")
+    return _page("Auditlog", body, who)
 
 
 @crisis_router.get("/api/crisis/status")
@@ -358,7 +484,7 @@ def api_needs(request: Request) -> JSONResponse:
     try:
         return JSONResponse(get_store().needs(who), headers={"Cache-Control": "no-store"})
     except InputError as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=403 if isinstance(exc, Forbidden) else 400)
+        return JSONResponse({"detail": str(exc)}, status_code=403 if _forbidden(exc) else 400)
 
 
 @crisis_router.get("/api/crisis/preparedness")

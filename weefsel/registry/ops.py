@@ -140,6 +140,15 @@ signals = Table(
     Column("moderated_by", Integer), Column("moderated_at", String(32)),
     Column("submission_key", String(64), unique=True),
 )
+# crisis roles per registry user (issue 15; granted by an admin of the same gemeente)
+crisis_roles_t = Table(
+    "reg_crisis_roles", meta,
+    Column("user_id", Integer, primary_key=True),
+    Column("gemeente_code", String(6), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("granted_by", Integer, nullable=False),
+    Column("granted_at", String(32), nullable=False),
+)
 
 ROLES = ("viewer", "contributor", "moderator", "admin")
 CRISIS_FUNCTIONS = ("ontmoeten", "informeren", "hulp_bieden", "opvang", "coordineren")
@@ -271,9 +280,14 @@ def _m2_audit_append_only(c: Connection) -> None:
                            "BEGIN SELECT RAISE(ABORT, 'reg_audit is append-only'); END"))
 
 
+def _m4_crisis_roles(c: Connection) -> None:
+    meta.create_all(c, tables=[crisis_roles_t])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "users, sessions, audit, initiatives, places, signals", _m1_tables),
     (2, "audit log append-only", _m2_audit_append_only),
+    (4, "crisis roles per registry user", _m4_crisis_roles),
 ]
 
 
