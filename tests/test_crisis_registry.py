@@ -175,3 +175,21 @@ def test_anonymous_self_registration_is_audited_without_content(env):
     entry = [a for a in _audit(ops) if a["action"] == "crisis_register"][-1]
     assert entry["user_id"] is None and "actor=self" in entry["detail"]
     assert "Heleen" not in entry["detail"]
+
+
+def test_registry_initiatives_and_places_become_carriers(env):
+    from weefsel.crisis.prepare import registry_carriers
+
+    _, ops, _, _ = env
+    u = ops.session_user(ops.login("reg", PW)[0])
+    ops.add_initiative(u, {"name": "Buurtapp", "area_codes": "BU03630000",
+                           "crisis_functions": "informeren,coordineren"})
+    ops.add_initiative(u, {"name": "Zonder crisisrol", "area_codes": "BU03630000"})
+    ops.add_place(u, {"name": "Het Anker", "type": "buurthuis", "lat": 52.39, "lon": 4.92,
+                      "capacity": "80"})
+    got = {c["name"]: c for c in registry_carriers(ops, "GM0363")}
+    assert set(got) == {"Buurtapp", "Het Anker"}
+    assert got["Buurtapp"]["area_codes"] == ["BU03630000"] and got["Buurtapp"]["x"] != got["Buurtapp"]["x"]
+    anker = got["Het Anker"]
+    assert anker["noodsteunpunt"] and anker["capacity"] == 80 and 120_000 < anker["x"] < 125_000
+    assert "verbinden_includeren" in anker["functions"]

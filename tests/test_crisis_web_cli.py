@@ -124,9 +124,42 @@ def test_preparedness_finds_carrier_and_gap(tmp_path):
     assert row.has_carrier and "Buurthuis De Test" in row.carrier_names
     assert row.noodsteunpunt_candidates == 1 and "noodstroom ja" in row.noodsteunpunt_names
     assert not t[(t.buurt_code == code) & (t.function == "observeren_signaleren")].iloc[0].has_carrier
+    # registry: a tagged initiative (by buurt code, no point) and a buurthuis with capacity
+    (code2, g2) = rest[0]
+    p2 = wkb.loads(bytes(g2)).representative_point()
+    reg = [{"name": "Buurtapp Noord", "x": float("nan"), "y": float("nan"),
+            "functions": ["informeren", "coordineren"], "area_codes": [code2]},
+           {"name": "Het Anker", "x": p2.x, "y": p2.y, "functions": ["verbinden_includeren"],
+            "area_codes": [], "noodsteunpunt": True, "capacity": 80}]
+    t = preparedness(w, walk_range_m=300, registry_carriers=reg)
+    r2 = t[t.buurt_code == code2].set_index("function")
+    assert "Buurtapp Noord (register)" in r2.loc["communiceren_informeren"].carrier_names
+    assert r2.loc["initieren_mobiliseren"].has_carrier
+    assert "Het Anker (register)" in r2.loc["verbinden_includeren"].carrier_names
+    assert "Het Anker (register; capaciteit 80, noodstroom onbekend)" in \
+        r2.loc["verbinden_includeren"].noodsteunpunt_names
+    assert not r2.loc["observeren_signaleren"].has_carrier
     write_table(w, t)
-    assert duckdb.connect(str(w), read_only=True).execute(
-        "SELECT count(*) FROM crisis_preparedness").fetchone()[0] == len(t)
+    con = duckdb.connect(str(w), read_only=True)
+    assert con.execute("SELECT count(*) FROM crisis_preparedness").fetchone()[0] == len(t)
+    n_gap = con.execute("SELECT functions_without_carrier FROM crisis_buurt WHERE area_code=?",
+                        [code2]).fetchone()[0]
+    con.close()
+    assert n_gap == int((~r2.has_carrier).sum()) == 2
+    # the map layer and the area profile section ("Crisisfuncties")
+    from weefsel.web.data import WebData
+    from weefsel.web.profile import build_profile, render_fragment
+    data = WebData(w)
+    layer = data.layers["crisis:functies_zonder_drager"]
+    vals = data.values(layer).set_index("area_code").value
+    assert vals[code2] == 2 and layer.direction == "hoger is slechter"
+    html_ = render_fragment(build_profile(data, code2))
+    sec = html_[html_.index('id="h-crisis"'):]
+    assert "Buurtapp Noord" in sec and "capaciteit 80" in sec
+    assert "Zonder drager: Observeren en signaleren, Dienst verlenen en herstellen." in sec
+    gm = build_profile(data, data.area(code2)["gemeente_code"])["crisis"]
+    assert gm["level"] == "gemeente" and gm["functions"][0]["buurten"] >= 2
+    data.close()
     assert export(t, w, tmp_path / "p.geojson").stat().st_size > 0
     assert "dienst_verlenen_herstellen" in export(t, w, tmp_path / "p.csv").read_text()
 

@@ -1,18 +1,24 @@
-"""Crisis mode end to end in headless Chromium: registration → consent → assignment →
-printed lists → activation → viewing needs → end of crisis → deletion, with synthetic
-people in real Amsterdam-Noord buurten; a viewer cannot read needs."""
+"""Crisis mode end to end in headless Chromium, logged in through the registry:
+registration → consent → a registry admin grants the coordinator role → assignment →
+printed lists (PDF, checksum) → activation → audited needs view → end of crisis →
+withdrawal, with synthetic people in real Amsterdam-Noord buurten. Every crisis page is in
+the dashboard's house: axe-core (WCAG 2.1 A/AA) finds nothing, and a phone (390×844)
+scrolls no page sideways."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 
-from tests.browser.conftest import ServerThread, free_port
+from tests.browser.conftest import AXE, ServerThread, free_port
 
 pytestmark = pytest.mark.browser
 NOORD = Path("/work/shared/data/boundaries/buurt_amsterdam_gemeente_2022_2024.geojson")
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+PW = "geheim-wachtwoord"
 
 
 @pytest.fixture()
@@ -21,33 +27,61 @@ def crisis_server(tmp_path, monkeypatch):
         pytest.skip("shared Amsterdam buurt polygons not on this machine")
     from weefsel.crisis import web
     from weefsel.crisis.demo import seed
-    from weefsel.crisis.store import CrisisStore, Principal
+    from weefsel.registry.ops import OpsStore
     from weefsel.web.api import create_app
     from weefsel.web.demo import DEMO_CATALOGUE, make_demo_warehouse
 
     monkeypatch.setenv("WEEFSEL_CRISIS_LISTS", str(tmp_path / "lijsten"))
+    monkeypatch.setenv("WEEFSEL_CRISIS_GEMEENTE", "GM0363")
+    monkeypatch.setenv("WEEFSEL_REGISTRY", f"sqlite:///{tmp_path / 'registry.sqlite'}")
     key = Fernet.generate_key()
     monkeypatch.setenv("WEEFSEL_CRISIS_KEY", key.decode())     # mounts the crisis router
-    store = CrisisStore(tmp_path / "crisis.sqlite", key=key)
+    ops = OpsStore(password_hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+    aid = ops.create_user("beheer", PW, "admin", "GM0363")
+    ops.create_user("coco", PW, "viewer", "GM0363",
+                    actor={"id": aid, "role": "admin", "gemeente_code": "GM0363"})
+    store = web.open_store(tmp_path / "crisis.sqlite", ops, key=key)
     seed(store, NOORD, gemeente="GM0363", prefix="BU0363N", buurten=2, residents=5, helpers=4)
-    code = store.grant(Principal("beheer", "admin"), "coco", "coordinator")
-    web.set_store(store)
+    web.set_store(store, ops)
     app = create_app(make_demo_warehouse(tmp_path / "w.duckdb"), catalogue=DEMO_CATALOGUE)
-    with ServerThread(app, free_port()) as srv:
-        yield srv, store, code
-    web.set_store(None)
+    port = free_port()
+    with ServerThread(app, port) as srv:
+        srv.url = f"http://localhost:{port}"   # Secure session cookies are kept for localhost
+        yield srv, store, ops
+    web.set_store(None, None)
     app.state.data.close()
     store.close()
 
 
+def _axe(page) -> list:
+    page.add_script_tag(path=str(AXE))
+    res = page.evaluate("async (t) => await axe.run(document, {runOnly: {type: 'tag', values: t}})",
+                        WCAG)
+    return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in res["violations"]]
+
+
+def _login(page, url: str, name: str) -> None:
+    page.goto(url + "/registratie")
+    page.get_by_label("Gebruikersnaam").fill(name)
+    page.get_by_label("Wachtwoord").fill(PW)
+    page.get_by_role("button", name="Inloggen").click()
+    page.get_by_text("Ingelogd als").wait_for()
+
+
+def _logout(page, url: str) -> None:
+    page.goto(url + "/registratie")
+    page.get_by_role("button", name="Uitloggen").click()
+
+
 def test_crisis_flow_in_browser(crisis_server, browser):
-    srv, store, code = crisis_server
-    ctx = browser.new_context(locale="nl-NL", accept_downloads=True)
+    srv, store, ops = crisis_server
+    ctx = browser.new_context(locale="nl-NL", accept_downloads=True, bypass_csp=True)
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     # registration with explicit consent per purpose and a need as a category
     page.goto(f"{srv.url}/crisis/")
+    assert _axe(page) == []
     page.get_by_label("Naam").fill("Browser Bewoner (synthetisch)")
     page.get_by_label("Adres (straat en huisnummer)").fill("Demo-adres 1")
     page.get_by_label("Buurtcode").fill("BU0363NA01")
@@ -60,14 +94,26 @@ def test_crisis_flow_in_browser(crisis_server, browser):
     page.get_by_role("button", name="Aanmelden").click()
     assert page.locator("#bewaardatum").inner_text()[:2] == "20"
     receipt = page.locator("#bewijscode").inner_text()
-    # a viewer (not signed in) cannot read needs
+    # not signed in, and then as a plain registry viewer: no needs
     page.goto(f"{srv.url}/crisis/behoeften")
     assert "alleen zichtbaar voor de coördinator" in page.content()
+    _login(page, srv.url, "coco")
+    page.goto(f"{srv.url}/crisis/behoeften")
     assert "stroom nodig" not in page.locator("main").inner_text()
-    # the coordinator signs in, assigns, prints lists
+    _logout(page, srv.url)
+    # a registry admin of the same gemeente grants the crisis role
+    _login(page, srv.url, "beheer")
+    page.goto(f"{srv.url}/crisis/rollen")
+    assert _axe(page) == []
+    page.get_by_label("Gebruikersnaam (account van GM0363)").fill("coco")
+    page.get_by_label("Crisisrol", exact=True).select_option("coordinator")
+    page.get_by_role("button", name="Opslaan").click()
+    assert "coco is nu coördinator" in page.locator("main").inner_text()
+    _logout(page, srv.url)
+    # the coordinator, logged in through the registry, assigns and prints lists
+    _login(page, srv.url, "coco")
     page.goto(f"{srv.url}/crisis/coordinator")
-    page.get_by_label("Code van de coördinator").fill(code)
-    page.get_by_role("button", name="Inloggen").click()
+    assert _axe(page) == []
     page.locator("#toewijzen").click()
     assert "hebben 2 helpers" in page.locator("main").inner_text()
     page.goto(f"{srv.url}/crisis/coordinator")
@@ -78,8 +124,8 @@ def test_crisis_flow_in_browser(crisis_server, browser):
     assert links.count() >= 2
     with page.expect_download() as dl:
         links.first.click()
-    pdf = dl.value.path()
-    assert Path(pdf).read_bytes()[:4] == b"%PDF"
+    assert Path(dl.value.path()).read_bytes()[:4] == b"%PDF"
+    assert page.locator("#bellijsten code").first.inner_text()   # the checksum on the page
     # needs stay closed until a crisis is declared
     page.goto(f"{srv.url}/crisis/behoeften")
     assert "afgekondigde crisis" in page.content()
@@ -89,19 +135,39 @@ def test_crisis_flow_in_browser(crisis_server, browser):
     page.goto(f"{srv.url}/crisis/behoeften")
     table = page.locator("#behoeftetabel").inner_text()
     assert "apparaat heeft stroom nodig" in table and "synthetisch" in table
+    assert _axe(page) == []
     page.goto(f"{srv.url}/crisis/audit")
-    assert "view_need" in page.locator("#audit").inner_text()
-    # end of crisis: needs erased, with proof in the audit log
+    log = page.locator("#audit").inner_text()
+    assert "crisis_view_need" in log and "coco" in log
+    assert page.locator("#keten").inner_text() == "intact"
+    # end of crisis: needs erased, with proof in the registry's audit log
     page.goto(f"{srv.url}/crisis/coordinator")
     page.locator("#beeindigen").click()
     assert "behoeften gewist" in page.locator("main").inner_text()
     page.goto(f"{srv.url}/crisis/audit")
-    assert "delete_need" in page.locator("#audit").inner_text()
+    assert "crisis_delete_need" in page.locator("#audit").inner_text()
     # withdrawal deletes the registration
     page.goto(f"{srv.url}/crisis/intrekken")
     page.get_by_label("Uw code").fill(receipt)
     page.get_by_role("button", name="Alles intrekken en wissen").click()
     assert "gewist" in page.locator("main").inner_text()
     assert b"Browser Bewoner" not in store.path.read_bytes()
+    actions = {a["action"] for a in ops.audit_log(1000)}
+    assert {"crisis_register", "crisis_assign", "crisis_print_list", "crisis_download_list",
+            "crisis_declare", "crisis_view_need", "crisis_end", "crisis_delete"} <= actions
     assert not errors
+    ctx.close()
+
+
+def test_crisis_pages_fit_a_phone(crisis_server, browser):
+    srv, _, _ = crisis_server
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="nl-NL",
+                              bypass_csp=True)
+    page = ctx.new_page()
+    for path in ("/crisis/", "/crisis/intrekken", "/crisis/coordinator", "/crisis/paraatheid"):
+        page.goto(srv.url + path)
+        assert page.locator("a.skiplink").count() == 1, path          # the dashboard's house
+        w = page.evaluate("document.documentElement.scrollWidth")
+        assert w <= 390, (path, w)
+        assert _axe(page) == [], path
     ctx.close()

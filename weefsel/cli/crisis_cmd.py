@@ -166,10 +166,19 @@ def prepare_cmd(warehouse: Path = typer.Option(DEFAULT_WAREHOUSE, "--warehouse")
                 walk_range: float = typer.Option(800.0, "--range"),
                 out: Path = typer.Option(None, "--out", help=".csv or .geojson export"),
                 shapes: Path = typer.Option(None, "--shapes", help="buurt GeoJSON when the "
-                                            "warehouse holds no buurt polygons")):
-    """Preparedness per buurt for the five crisis functions; writes crisis_preparedness."""
-    from weefsel.crisis.prepare import export, preparedness, write_table
-    t = preparedness(warehouse, gemeente=gemeente, walk_range_m=walk_range, shapes=shapes)
+                                            "warehouse holds no buurt polygons"),
+                registry: str = typer.Option(None, "--registry", help="registry URL: its "
+                                             "initiatives (crisis functions) and meeting places "
+                                             "count as carriers (default WEEFSEL_REGISTRY if set)")):
+    """Preparedness per buurt for the five crisis functions; writes crisis_preparedness and
+    crisis_buurt (the map layer "Crisisfuncties zonder drager")."""
+    from weefsel.crisis.prepare import export, preparedness, registry_carriers, write_table
+    url = registry or os.environ.get("WEEFSEL_REGISTRY")
+    carriers = registry_carriers(_ops(url), gemeente) if url else None
+    if carriers is not None:
+        typer.echo(f"{len(carriers)} initiatieven en ontmoetingsplekken uit het register")
+    t = preparedness(warehouse, gemeente=gemeente, walk_range_m=walk_range, shapes=shapes,
+                     registry_carriers=carriers)
     write_table(warehouse, t)
     gaps = t[~t.has_carrier]
     typer.echo(f"{t.buurt_code.nunique()} buurten, {len(gaps)} functies zonder drager; "

@@ -36,6 +36,19 @@ FACILITY_FUNCTIONS = {
                                    "elderly_care"),
 }
 NOODSTEUNPUNT_TYPES = ("community_centre", "library", "school", "place_of_worship")
+# registry meeting-place types (weefsel.registry.ops.PLACE_TYPES) -> functions they can carry
+PLACE_FUNCTIONS = {
+    "buurthuis": ("communiceren_informeren", "verbinden_includeren", "initieren_mobiliseren"),
+    "bibliotheek": ("communiceren_informeren", "verbinden_includeren"),
+    "gebedshuis": ("communiceren_informeren", "verbinden_includeren"),
+    "school": ("communiceren_informeren",),
+    "sportvereniging": ("verbinden_includeren",),
+    "cafe": ("verbinden_includeren",),
+    "huisarts": ("observeren_signaleren", "dienst_verlenen_herstellen"),
+    "zorg": ("observeren_signaleren", "dienst_verlenen_herstellen"),
+    "winkel": ("dienst_verlenen_herstellen",),
+}
+NOODSTEUNPUNT_PLACES = ("buurthuis", "bibliotheek", "school", "gebedshuis")
 # the registry's crisis tags (issue 14) mapped onto the five functions
 REGISTRY_TAGS = {
     "informeren": "communiceren_informeren",
@@ -106,25 +119,73 @@ def _tag(tags, *keys) -> str | None:
     return None
 
 
+def registry_carriers(ops, gemeente: str | None = None) -> list[dict]:
+    """Initiatives (tagged with crisis functions) and meeting places of the registry as
+    carriers: name, x, y (RD), functions, area_codes, and for meeting places of a
+    noodsteunpunt type ``noodsteunpunt`` with the registered capacity (backup power is not
+    registered: "onbekend"). Public fields only; no contact data."""
+    import numpy as np
+
+    from weefsel.sources.coords import wgs84_to_rd
+
+    out: list[dict] = []
+    for i in ops.initiatives(gemeente):
+        if i.get("status") == "gestopt" or not i.get("crisis_functions"):
+            continue
+        out.append({"name": i["name"], "lat": i.get("lat"), "lon": i.get("lon"),
+                    "functions": i["crisis_functions"].split(","),
+                    "area_codes": [c for c in (i.get("area_codes") or "").split(",") if c]})
+    for pl in ops.places(gemeente):
+        out.append({"name": pl["name"], "lat": pl["lat"], "lon": pl["lon"],
+                    "functions": list(PLACE_FUNCTIONS.get(pl["type"], ())),
+                    "area_codes": [pl["area_code"]] if pl.get("area_code") else [],
+                    "noodsteunpunt": pl["type"] in NOODSTEUNPUNT_PLACES,
+                    "capacity": pl.get("capacity")})
+    pts = [(k, r) for k, r in enumerate(out) if r["lat"] is not None and r["lon"] is not None]
+    for r in out:
+        r["x"] = r["y"] = np.nan
+    if pts:
+        x, y = wgs84_to_rd([r["lon"] for _, r in pts], [r["lat"] for _, r in pts])
+        for (k, _), xi, yi in zip(pts, np.asarray(x), np.asarray(y)):
+            out[k]["x"], out[k]["y"] = float(xi), float(yi)
+    return out
+
+
 def preparedness(warehouse: str | Path, *, gemeente: str | None = None,
                  walk_range_m: float = 800.0, registry_carriers: list[dict] | None = None,
                  helpers_per_buurt: dict[str, int] | None = None,
                  shapes: str | Path | None = None) -> pd.DataFrame:
     """One row per (buurt, function): carriers, noodsteunpunt candidates, gap flag.
 
-    ``registry_carriers``: dicts with name, x, y (RD) and functions (registry tags or the
-    five keys). ``helpers_per_buurt``: counts from the crisis register (no personal data).
+    ``registry_carriers``: dicts with name, x, y (RD, may be NaN), functions (registry tags
+    or the five keys), optionally area_codes (a carrier for those buurten even without a
+    point), noodsteunpunt and capacity (see :func:`registry_carriers`).
+    ``helpers_per_buurt``: counts from the crisis register (no personal data).
     """
     import geopandas as gpd
 
     buurten, fac = _read(warehouse, gemeente, shapes)
     fac = gpd.GeoDataFrame(fac, geometry=gpd.points_from_xy(fac.x_rd, fac.y_rd), crs="EPSG:28992")
-    reg = pd.DataFrame(registry_carriers or [], columns=["name", "x", "y", "functions"])
-    reg = gpd.GeoDataFrame(reg, geometry=gpd.points_from_xy(reg.x, reg.y), crs="EPSG:28992")
+    reg = pd.DataFrame(registry_carriers or [],
+                       columns=["name", "x", "y", "functions", "area_codes", "noodsteunpunt",
+                                "capacity"])
+    reg["rid"] = range(len(reg))
+    located = reg[reg.x.notna() & reg.y.notna()]
+    reg_pts = gpd.GeoDataFrame(located, geometry=gpd.points_from_xy(located.x, located.y),
+                               crs="EPSG:28992")
     zone = buurten.copy()
     zone["geometry"] = buurten.buffer(walk_range_m)
     near = gpd.sjoin(fac, zone[["code", "geometry"]], predicate="within")
-    near_reg = gpd.sjoin(reg, zone[["code", "geometry"]], predicate="within") if len(reg) else None
+    # registry entries near a buurt: within walking range of its polygon, or tagged with its code
+    pairs = set()
+    if len(reg_pts):
+        j = gpd.sjoin(reg_pts, zone[["code", "geometry"]], predicate="within")
+        pairs |= set(zip(j["rid"], j["code"]))
+    for rid, codes in zip(reg["rid"], reg["area_codes"]):
+        pairs |= {(rid, c) for c in (codes if isinstance(codes, list) else [])}
+    reg_by_buurt: dict[str, list[int]] = {}
+    for rid, c in sorted(pairs):
+        reg_by_buurt.setdefault(c, []).append(rid)
     rows = []
     for b in buurten.itertuples():
         here = near[near.code == b.code]
@@ -133,39 +194,152 @@ def preparedness(warehouse: str | Path, *, gemeente: str | None = None,
             f"{n or t} (capaciteit {_tag(tg, 'capacity') or 'onbekend'}, noodstroom "
             f"{_tag(tg, 'backup_power', 'generator') or 'onbekend'})"
             for n, t, tg in zip(cand["name"], cand["type"], cand["tags"])]
+        mine = reg.iloc[reg_by_buurt.get(b.code, [])]
+        for n, nsp, cap in zip(mine["name"], mine["noodsteunpunt"], mine["capacity"]):
+            if nsp is True:
+                cap_txt = "onbekend" if cap is None or pd.isna(cap) else str(int(cap))
+                cand_txt.append(f"{n} (register; capaciteit {cap_txt}, noodstroom onbekend)")
         for key, label in FUNCTIONS.items():
             f_here = here[here["type"].isin(FACILITY_FUNCTIONS[key])]
             names = sorted({str(n or t) for n, t in zip(f_here["name"], f_here["type"])})
-            if near_reg is not None:
-                r_here = near_reg[near_reg.code == b.code]
-                for n, fs in zip(r_here["name"], r_here["functions"]):
-                    mapped = {REGISTRY_TAGS.get(f, f) for f in (fs or [])}
-                    if key in mapped:
-                        names.append(f"{n} (register)")
+            for n, fs in zip(mine["name"], mine["functions"]):
+                mapped = {REGISTRY_TAGS.get(f, f) for f in (fs or [])}
+                if key in mapped:
+                    names.append(f"{n} (register)")
             helpers = (helpers_per_buurt or {}).get(b.code, 0)
             if key == "observeren_signaleren" and helpers:
                 names.append(f"{helpers} buurthelpers (crisisregister)")
             rows.append({
                 "buurt_code": b.code, "buurt_name": b.name, "function": key, "function_nl": label,
                 "carriers": len(names), "carrier_names": "; ".join(names[:12]),
-                "noodsteunpunt_candidates": len(cand), "noodsteunpunt_names": "; ".join(cand_txt[:8]),
+                "noodsteunpunt_candidates": len(cand_txt),
+                "noodsteunpunt_names": "; ".join(cand_txt[:8]),
                 "has_carrier": bool(names), "walk_range_m": walk_range_m,
             })
     return pd.DataFrame(rows)
 
 
+def per_buurt(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per buurt for the map: how many of the five functions lack a carrier, and
+    how many noodsteunpunt candidates lie within walking distance (table ``crisis_buurt``)."""
+    t = table.assign(gap=(~table.has_carrier.astype(bool)).astype(int))
+    g = t.groupby("buurt_code", as_index=False).agg(
+        functions_without_carrier=("gap", "sum"),
+        noodsteunpunt_candidates=("noodsteunpunt_candidates", "first"))
+    return g.rename(columns={"buurt_code": "area_code"}).astype(
+        {"functions_without_carrier": int, "noodsteunpunt_candidates": int})
+
+
 def write_table(warehouse: str | Path, table: pd.DataFrame) -> None:
-    """Replace ``crisis_preparedness`` in the warehouse in one transaction."""
+    """Replace ``crisis_preparedness`` and the map's ``crisis_buurt`` in one transaction."""
     import duckdb
 
     con = duckdb.connect(str(warehouse))
     try:
         con.execute("BEGIN")
         con.register("prep", table)
+        con.register("prep_buurt", per_buurt(table))
         con.execute("CREATE OR REPLACE TABLE crisis_preparedness AS SELECT * FROM prep")
+        con.execute("CREATE OR REPLACE TABLE crisis_buurt AS SELECT * FROM prep_buurt")
         con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
     finally:
         con.close()
+
+
+def map_layers(layer_cls) -> dict:
+    """Map layers over ``crisis_buurt`` (the dashboard's WebData adds them when the table is
+    there): functions without a carrier (0-5, higher is worse) and noodsteunpunt candidates."""
+    src = "weefsel crisis prepare (register, voorzieningen)"
+    return {
+        "crisis:functies_zonder_drager": layer_cls(
+            id="crisis:functies_zonder_drager",
+            title="Crisisfuncties zonder drager (van de vijf)", unit="aantal functies (0-5)",
+            unit_en="number of crisis functions (0-5) without a carrier",
+            direction="hoger is slechter", source=src, theme="crisis", kind="crisis",
+            table="crisis_buurt", column="functions_without_carrier"),
+        "crisis:noodsteunpunten": layer_cls(
+            id="crisis:noodsteunpunten",
+            title="Kandidaat-noodsteunpunten op loopafstand", unit="aantal plekken",
+            unit_en="number of noodsteunpunt candidates within walking range",
+            direction="hoger is beter", source=src, theme="crisis", kind="crisis",
+            table="crisis_buurt", column="noodsteunpunt_candidates"),
+    }
+
+
+def area_section(data, code: str, level: str) -> dict | None:
+    """The "Crisisfuncties" section of an area profile from ``crisis_preparedness``: for a
+    buurt the carriers, candidates and gaps per function; for a wijk or gemeente how many of
+    its buurten lack a carrier per function. None when no preparedness was computed."""
+    if "crisis_preparedness" not in getattr(data, "tables", ()):
+        return None
+    if level == "buurt":
+        df = data.sql("SELECT * FROM crisis_preparedness WHERE buurt_code = ? ORDER BY function",
+                      [code])
+        if df.empty:
+            return None
+        order = list(FUNCTIONS)
+        df = df.assign(o=df.function.map(order.index)).sort_values("o")
+        return {"level": "buurt", "walk_range_m": float(df.walk_range_m.iloc[0]),
+                "noodsteunpunten": str(df.noodsteunpunt_names.iloc[0] or ""),
+                "noodsteunpunt_count": int(df.noodsteunpunt_candidates.iloc[0]),
+                "functions": [{"function": r.function, "function_nl": r.function_nl,
+                               "carriers": int(r.carriers), "carrier_names": r.carrier_names or "",
+                               "has_carrier": bool(r.has_carrier)} for r in df.itertuples()]}
+    col = {"wijk": "wijk_code", "gemeente": "gemeente_code"}.get(level)
+    if col is None:
+        return None
+    df = data.sql(f"SELECT p.function, p.function_nl, count(*) AS buurten, "
+                  f"sum(CASE WHEN p.has_carrier THEN 0 ELSE 1 END) AS zonder "
+                  f"FROM crisis_preparedness p JOIN areas a ON a.code = p.buurt_code "
+                  f"WHERE a.{col} = ? GROUP BY 1, 2", [code])
+    if df.empty:
+        return None
+    order = list(FUNCTIONS)
+    df = df.assign(o=df.function.map(order.index)).sort_values("o")
+    return {"level": level, "functions": [
+        {"function": r.function, "function_nl": r.function_nl, "buurten": int(r.buurten),
+         "without": int(r.zonder)} for r in df.itertuples()]}
+
+
+def section_html(sec: dict | None) -> list[str]:
+    """HTML of the section for the area page and the printed profile (Dutch, plain)."""
+    from html import escape as esc
+
+    if not sec:
+        return []
+    out = ['<section aria-labelledby="h-crisis"><h2 id="h-crisis">Crisisfuncties</h2>',
+           '<p class="toelichting">Wie kan bij een lange stroom- of telefoonstoring de vijf '
+           'functies van de sociale infrastructuur dragen (Erasmus Universiteit; bron: '
+           'voorzieningen en het register van initiatieven en ontmoetingsplekken).</p>']
+    if sec["level"] == "buurt":
+        rng = int(sec["walk_range_m"])
+        out.append('<div class="tabel-wrap" tabindex="0" role="region" aria-label="Crisisfuncties">'
+                   '<table><thead><tr><th scope="col">Functie</th><th scope="col">Dragers '
+                   f'(binnen {rng} m)</th></tr></thead><tbody>')
+        for f in sec["functions"]:
+            who = esc(f["carrier_names"]) if f["has_carrier"] else \
+                '<strong>geen drager</strong>'
+            out.append(f'<tr><th scope="row">{esc(f["function_nl"])}</th><td>{who}</td></tr>')
+        out.append('</tbody></table></div>')
+        gaps = [f["function_nl"] for f in sec["functions"] if not f["has_carrier"]]
+        out.append("<p>Zonder drager: " + (esc(", ".join(gaps)) if gaps else "geen") + ".</p>")
+        nsp = sec["noodsteunpunten"] or "geen bekend"
+        out.append(f'<p>Kandidaat-noodsteunpunten op loopafstand ({sec["noodsteunpunt_count"]}): '
+                   f'{esc(nsp)}. Capaciteit en noodstroom staan er bij als de bron ze noemt, '
+                   f'anders "onbekend".</p>')
+    else:
+        out.append('<div class="tabel-wrap" tabindex="0" role="region" aria-label="Crisisfuncties">'
+                   '<table><thead><tr><th scope="col">Functie</th><th scope="col" class="num">'
+                   'Buurten zonder drager</th></tr></thead><tbody>')
+        for f in sec["functions"]:
+            out.append(f'<tr><th scope="row">{esc(f["function_nl"])}</th><td class="num">'
+                       f'{f["without"]} van {f["buurten"]}</td></tr>')
+        out.append('</tbody></table></div>')
+    out.append('</section>')
+    return out
 
 
 def export(table: pd.DataFrame, warehouse: str | Path, out: str | Path,

@@ -465,6 +465,34 @@ def audit(request: Request) -> HTMLResponse:
     return _page("Auditlog", body, who)
 
 
+@crisis_router.get("/crisis/paraatheid", response_class=HTMLResponse)
+@_guard
+def preparedness_page(request: Request) -> HTMLResponse:
+    """Per buurt: which of the five crisis functions lack a carrier (no personal data)."""
+    who = _who(request)
+    data = getattr(request.app.state, "data", None)
+    if data is None or "crisis_preparedness" not in getattr(data, "tables", ()):
+        return _page("Paraatheid per buurt", "<p>Nog geen paraatheid berekend. Draai "
+                     "<code>weefsel crisis prepare</code> op het warehouse.</p>", who)
+    df = data.sql("SELECT buurt_code, any_value(buurt_name) AS naam, "
+                  "string_agg(CASE WHEN has_carrier THEN NULL ELSE function_nl END, ', ') AS gaten, "
+                  "sum(CASE WHEN has_carrier THEN 0 ELSE 1 END) AS n, "
+                  "max(noodsteunpunt_candidates) AS nsp FROM crisis_preparedness "
+                  "GROUP BY 1 ORDER BY n DESC, 1 LIMIT 500")
+    trs = "".join(f'<tr><td><a href="/#/gebied/{e(r.buurt_code)}">{e(r.naam)}</a></td>'
+                  f'<td class="num">{int(r.n)}</td><td>{e(r.gaten or "geen")}</td>'
+                  f'<td class="num">{int(r.nsp)}</td></tr>' for r in df.itertuples())
+    body = ("<p>Welke van de vijf crisisfuncties (communiceren en informeren, observeren en "
+            "signaleren, verbinden en includeren, initiëren en mobiliseren, dienst verlenen en "
+            "herstellen) heeft in een buurt geen drager op loopafstand? Op de kaart: laag "
+            "<em>Crisisfuncties zonder drager</em>.</p>"
+            '<div class="tabel-wrap" tabindex="0" role="region" aria-label="Paraatheid per buurt">'
+            '<table id="paraatheid"><thead><tr><th scope="col">Buurt</th><th scope="col" '
+            'class="num">Functies zonder drager</th><th scope="col">Welke</th><th scope="col" '
+            f'class="num">Noodsteunpunten</th></tr></thead><tbody>{trs}</tbody></table></div>')
+    return _page("Paraatheid per buurt", body, who)
+
+
 @crisis_router.get("/api/crisis/status")
 @_guard
 def api_status() -> JSONResponse:

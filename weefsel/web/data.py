@@ -296,6 +296,9 @@ class WebData:
         if "access_results" in self.tables:
             layers.update(self._generic_layers("access_results", "toegankelijkheid",
                                                "Bereikbaarheid"))
+        if "crisis_buurt" in self.tables:      # weefsel crisis prepare (docs/crisis.md)
+            from weefsel.crisis.prepare import map_layers
+            layers.update(map_layers(Layer))
         layers.update(self._variable_layers())
         return layers
 

@@ -142,7 +142,14 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
         "method_links": [{"title": t, "href": h} for t, h in METHOD_LINKS],
         "age_bands": age_bands(data, code),
         "build": data.build,
+        "crisis": _crisis(data, code, level),
     }
+
+
+def _crisis(data: WebData, code: str, level: str) -> dict[str, Any] | None:
+    """The "Crisisfuncties" section (weefsel crisis prepare; docs/crisis.md)."""
+    from weefsel.crisis.prepare import area_section
+    return area_section(data, code, level)
 
 
 def _int(v: Any) -> int | None:
@@ -589,6 +596,9 @@ def render_fragment(p: dict[str, Any]) -> str:
     out.append('</section>')
 
     out += _trend_html(p)
+
+    from weefsel.crisis.prepare import section_html
+    out += section_html(p.get("crisis"))
 
     # sources
     out.append('<section aria-labelledby="h-bron"><h2 id="h-bron">Bronnen en methode</h2><ul>')
