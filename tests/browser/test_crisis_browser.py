@@ -43,7 +43,10 @@ def crisis_server(tmp_path, monkeypatch):
     store = web.open_store(tmp_path / "crisis.sqlite", ops, key=key)
     seed(store, NOORD, gemeente="GM0363", prefix="BU0363N", buurten=2, residents=5, helpers=4)
     web.set_store(store, ops)
-    app = create_app(make_demo_warehouse(tmp_path / "w.duckdb"), catalogue=DEMO_CATALOGUE)
+    from weefsel.crisis.prepare import preparedness, write_table
+    w = make_demo_warehouse(tmp_path / "w.duckdb")
+    write_table(w, preparedness(w))                             # the paraatheid page has rows
+    app = create_app(w, catalogue=DEMO_CATALOGUE)
     port = free_port()
     with ServerThread(app, port) as srv:
         srv.url = f"http://localhost:{port}"   # Secure session cookies are kept for localhost
@@ -170,4 +173,5 @@ def test_crisis_pages_fit_a_phone(crisis_server, browser):
         w = page.evaluate("document.documentElement.scrollWidth")
         assert w <= 390, (path, w)
         assert _axe(page) == [], path
+    assert page.locator("#paraatheid tbody tr").count() > 0
     ctx.close()

@@ -475,7 +475,7 @@ def preparedness_page(request: Request) -> HTMLResponse:
         return _page("Paraatheid per buurt", "<p>Nog geen paraatheid berekend. Draai "
                      "<code>weefsel crisis prepare</code> op het warehouse.</p>", who)
     df = data.sql("SELECT buurt_code, any_value(buurt_name) AS naam, "
-                  "string_agg(CASE WHEN has_carrier THEN NULL ELSE function_nl END, ', ') AS gaten, "
+                  "coalesce(string_agg(CASE WHEN has_carrier THEN NULL ELSE function_nl END, ', '), '') AS gaten, "
                   "sum(CASE WHEN has_carrier THEN 0 ELSE 1 END) AS n, "
                   "max(noodsteunpunt_candidates) AS nsp FROM crisis_preparedness "
                   "GROUP BY 1 ORDER BY n DESC, 1 LIMIT 500")
