@@ -185,10 +185,16 @@ def test_registry_initiatives_and_places_become_carriers(env):
     ops.add_initiative(u, {"name": "Buurtapp", "area_codes": "BU03630000",
                            "crisis_functions": "informeren,coordineren"})
     ops.add_initiative(u, {"name": "Zonder crisisrol", "area_codes": "BU03630000"})
+    ops.add_initiative(u, {"name": "Buurtpreventie", "lat": 52.39, "lon": 4.92,
+                           "crisis_functions": "signaleren"})
     ops.add_place(u, {"name": "Het Anker", "type": "buurthuis", "lat": 52.39, "lon": 4.92,
                       "capacity": "80"})
     got = {c["name"]: c for c in registry_carriers(ops, "GM0363")}
-    assert set(got) == {"Buurtapp", "Het Anker"}
+    assert set(got) == {"Buurtapp", "Het Anker", "Buurtpreventie"}
+    from weefsel.crisis.prepare import FUNCTIONS, REGISTRY_TAGS
+    from weefsel.registry.ops import CRISIS_FUNCTIONS
+    # every registry tag maps onto one of the five, and every one of the five can be tagged
+    assert {REGISTRY_TAGS[t] for t in CRISIS_FUNCTIONS} == set(FUNCTIONS)
     assert got["Buurtapp"]["area_codes"] == ["BU03630000"] and got["Buurtapp"]["x"] != got["Buurtapp"]["x"]
     anker = got["Het Anker"]
     assert anker["noodsteunpunt"] and anker["capacity"] == 80 and 120_000 < anker["x"] < 125_000

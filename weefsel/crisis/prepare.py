@@ -56,6 +56,7 @@ REGISTRY_TAGS = {
     "hulp_bieden": "dienst_verlenen_herstellen",
     "opvang": "dienst_verlenen_herstellen",
     "coordineren": "initieren_mobiliseren",
+    "signaleren": "observeren_signaleren",
 }
 
 

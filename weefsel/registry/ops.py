@@ -151,7 +151,9 @@ crisis_roles_t = Table(
 )
 
 ROLES = ("viewer", "contributor", "moderator", "admin")
-CRISIS_FUNCTIONS = ("ontmoeten", "informeren", "hulp_bieden", "opvang", "coordineren")
+# tags an initiative can take on in a crisis; weefsel.crisis.prepare.REGISTRY_TAGS maps them onto
+# the five functions of seed 002 §2.4 ("signaleren" = observeren en signaleren, added for issue 15)
+CRISIS_FUNCTIONS = ("ontmoeten", "informeren", "hulp_bieden", "opvang", "coordineren", "signaleren")
 LADDER = {1: "informeren", 2: "raadplegen", 3: "adviseren", 4: "coproduceren",
           5: "meebeslissen", 6: "zelf beheren"}
 THEMES = ("eenzaamheid", "ontmoeting", "veiligheid", "armoede", "gezondheid", "jeugd",
