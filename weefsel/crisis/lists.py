@@ -122,9 +122,10 @@ def list_rows(store, buurt_code: str) -> list[dict]:
     return rows
 
 
-def produce(store, out_dir: str | Path, *, actor: str, pdf: bool = True,
+def produce(store, out_dir: str | Path, *, actor, pdf: bool = True,
             produced_at: str | None = None) -> list[dict]:
-    """Write one list per buurt (HTML, and PDF unless ``pdf=False``); record each checksum."""
+    """Write one list per buurt (HTML, and PDF unless ``pdf=False``); record each checksum.
+    ``actor``: a Principal or a label (the operator), as the audit sink takes it."""
     import datetime as dt
 
     out = Path(out_dir)
@@ -175,7 +176,7 @@ def noodsteunpunten(warehouse: str | Path) -> list[dict]:
     return [{"id": i, "name": n, "x": x, "y": y} for i, n, x, y in rows]
 
 
-def produce_per_noodsteunpunt(store, warehouse: str | Path, out_dir: str | Path, *, actor: str,
+def produce_per_noodsteunpunt(store, warehouse: str | Path, out_dir: str | Path, *, actor,
                               pdf: bool = True, produced_at: str | None = None) -> list[dict]:
     """One list per noodsteunpunt candidate: the residents for whom it is the nearest."""
     import datetime as dt
