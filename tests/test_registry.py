@@ -59,6 +59,9 @@ def test_bad_input(reg):
         reg.propose(pid, "p", "duur")
     with pytest.raises(InputError):
         reg.propose(pid, "p", 10, lat=200, lon=4)
+    with pytest.raises(InputError, match="titel bevat HTML of script"):   # the store's one text check
+        reg.propose(pid, '<img src=x onerror="alert(1)">', 10)
+    assert reg.projects(pid) == []
     with pytest.raises(InputError, match="fase"):
         reg.vote(pid, [1])
 

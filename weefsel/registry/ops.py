@@ -248,6 +248,12 @@ def _pragma(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def store_url(url: str | None = None) -> str:
+    """The store's URL: the one given, else ``$WEEFSEL_REGISTRY`` read now (tests and servers set
+    it after weefsel.config is imported), else the default SQLite file."""
+    return url or os.environ.get("WEEFSEL_REGISTRY") or DEFAULT_REGISTRY_URL
+
+
 def make_engine(url: str) -> Engine:
     """SQLite (WAL, waiting on locks) or PostgreSQL (a small pool) from one URL."""
     if url.startswith("sqlite"):
@@ -344,8 +350,7 @@ class OpsStore:
     def __init__(self, url: str | None = None, *, engine: Engine | None = None,
                  area_codes: Callable[[str], bool] | set[str] | None = None,
                  suppress_below: int = 5, password_hasher=None):
-        # read at call time: tests and servers set WEEFSEL_REGISTRY after weefsel.config is imported
-        self.url = url or os.environ.get("WEEFSEL_REGISTRY") or DEFAULT_REGISTRY_URL
+        self.url = store_url(url)
         self.engine = engine or make_engine(self.url)
         migrate(self.engine)
         self._known = area_codes

@@ -25,7 +25,6 @@ ballot. Whoever mails the letters knows which address got which code, and so (fr
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from fractions import Fraction
@@ -48,10 +47,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from weefsel.config import DEFAULT_REGISTRY_URL
 from weefsel.errors import InputError
 from weefsel.participation.amounts import SYMBOLS, canonical, parse_amount, parse_count
-from weefsel.registry.ops import CODE_RE, clean_text, make_engine, migrate
+from weefsel.registry.ops import CODE_RE, clean_text, make_engine, migrate, store_url
 from weefsel.registry.ops import _iso as _now
 from weefsel.registry.ops import _sha as _hash
 from weefsel.registry.ops import meta as metadata
@@ -162,10 +160,6 @@ def receipt_hash(receipt: str) -> str:
     return _hash(normalise_token(receipt))
 
 
-def _text(value: str | None, field: str, limit: int, *, required: bool = False) -> str:
-    return clean_text(value, field, max_len=limit, required=required)
-
-
 def _area(code: str | None, field: str = "gebiedscode") -> str | None:
     code = (code or "").strip().upper()
     if not code:
@@ -180,7 +174,7 @@ class Registry:
 
     def __init__(self, url: str | None = None, engine: Engine | None = None):
         # the one store: the same engine factory and migrations as weefsel.registry.ops.OpsStore
-        self.url = url or os.environ.get("WEEFSEL_REGISTRY") or DEFAULT_REGISTRY_URL
+        self.url = store_url(url)
         self.engine = engine or make_engine(self.url)
         migrate(self.engine)
 
@@ -196,8 +190,8 @@ class Registry:
         (one vote per browser; the pages warn that this is weaker).
         """
         from weefsel.participation.budgeting.rules import RULES
-        name = _text(name, "naam", 200, required=True)
-        description = _text(description, "omschrijving", 5000)
+        name = clean_text(name, "naam", max_len=200, required=True)
+        description = clean_text(description, "omschrijving", max_len=5000)
         amount = parse_amount(budget, "budget")
         area = _area(area_code)
         if currency.upper() not in SYMBOLS:
@@ -275,8 +269,8 @@ class Registry:
     def propose(self, pid: int, title: str, cost: str | int | Fraction, *, description: str = "",
                 lat: float | None = None, lon: float | None = None, area_code: str | None = None) -> int:
         """A resident proposes a project (with a location: lat/lon in WGS84 or an area code)."""
-        title = _text(title, "titel", 200, required=True)
-        description = _text(description, "omschrijving", 5000)
+        title = clean_text(title, "titel", max_len=200, required=True)
+        description = clean_text(description, "omschrijving", max_len=5000)
         amount = parse_amount(cost, "kosten")
         area = _area(area_code, "buurt- of wijkcode")
         if (lat is None) != (lon is None):
@@ -301,7 +295,7 @@ class Registry:
         """The organiser checks a proposal: checked, rejected (with a reason) or on_ballot."""
         if status not in PROJECT_STATUSES:
             raise InputError(f"oordeel {status[:20]!r} onbekend; kies uit {', '.join(PROJECT_STATUSES)}")
-        note = _text(note, "toelichting", 1000)
+        note = clean_text(note, "toelichting", max_len=1000)
         with self.engine.begin() as c:
             self._check_organiser(c, pid, organiser_token)
             phase = c.execute(select(processes.c.phase).where(processes.c.id == pid)).scalar()
@@ -366,7 +360,7 @@ class Registry:
             raise InputError(f"project(en) {', '.join(map(str, unknown[:10]))} staan niet op het stembiljet")
         if proc["max_choices"] and len(chosen) > proc["max_choices"]:
             raise InputError(f"te veel keuzes: {len(chosen)}, hoogstens {proc['max_choices']}")
-        district = _text(district, "wijk", 100) or None
+        district = clean_text(district, "wijk", max_len=100) or None
         ballot_id = secrets.token_hex(8)
         receipt = new_token(4)
         with self.engine.begin() as c:
