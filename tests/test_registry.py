@@ -260,6 +260,27 @@ def migrate_again(url: str) -> list[int]:
         eng.dispose()
 
 
+def test_last_release_database_gains_migration_3(registry_url, monkeypatch):
+    """The usual case: reg_* at migrations 1-2 and pb_* made beside them by the old Registry
+    (its own create_all): only migration 3 runs, and it keeps the begroting's rows."""
+    from weefsel.registry import ops, store
+    with monkeypatch.context() as m:
+        m.setattr(ops, "MIGRATIONS", ops.MIGRATIONS[:2])
+        eng = ops.make_engine(registry_url)
+        assert ops.migrate(eng) == [1, 2]
+    store.metadata.create_all(eng, tables=store.PB_TABLES)    # what Registry() did before
+    with eng.begin() as c:
+        c.execute(store.processes.insert().values(name="Vorige versie", budget="700", organiser_hash=_sha("org"),
+                                                  eligibility="open", results_public=True, phase="stemmen"))
+    assert ops.migrate(eng)[:1] == [3]
+    eng.dispose()
+    reg = Registry(registry_url)
+    p = reg.process(1)
+    assert (p["name"], p["eligibility"], p["results_public"]) == ("Vorige versie", "open", True)
+    reg.check_organiser(1, "org")
+    reg.engine.dispose()
+
+
 def test_failed_upgrade_leaves_the_old_database_untouched(registry_url, monkeypatch):
     """All migrations are one transaction: if a later one fails, migration 3's changes are undone too."""
     from sqlalchemy import inspect
