@@ -1,6 +1,6 @@
 """Crisis mode on the registry over HTTP: one login (the registry's session), crisis roles
 granted by a registry admin of the same gemeente, every crisis action and every view of
-needs in the registry's audit log (ids, never content)."""
+needs in the registry's audit log (ids, never content). On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 
 import pytest
 from argon2 import PasswordHasher
+from registry_backends import pg_server, registry_url  # noqa: F401
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -21,11 +22,11 @@ NAME, ADDRESS = "Zyxwvu Geheimnaam", "Kwartelstraat 77"
 
 
 @pytest.fixture()
-def env(tmp_path, monkeypatch):
+def env(tmp_path, monkeypatch, registry_url):  # noqa: F811 - both backends (SQLite, PostgreSQL)
     from weefsel.web.registry_web import make_router
 
     monkeypatch.setenv("WEEFSEL_CRISIS_GEMEENTE", "GM0363")
-    ops = OpsStore(f"sqlite:///{tmp_path / 'reg.sqlite'}",
+    ops = OpsStore(registry_url,
                    password_hasher=PasswordHasher(time_cost=1, memory_cost=1024))
     aid = ops.create_user("beheer", PW, "admin", "GM0363")
     admin = {"id": aid, "role": "admin", "gemeente_code": "GM0363"}
