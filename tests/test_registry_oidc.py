@@ -284,3 +284,26 @@ def test_map_claims_highest_role_of_one_gemeente_or_refused(groups):
         return
     assert {v[0] for v in valid} == {gm}
     assert role == max((v[1] for v in valid), key=ROLES.index)
+
+
+def _cli(env: dict):
+    import os
+    import subprocess
+    import sys
+    e = {k: v for k, v in os.environ.items() if not k.startswith("WEEFSEL_OIDC_")} | env
+    return subprocess.run([sys.executable, "-m", "weefsel", "registry", "oidc-check"], capture_output=True,
+                          text=True, env=e, timeout=120)
+
+
+def test_cli_oidc_check(provider):
+    env = {"WEEFSEL_OIDC_ISSUER": provider.issuer, "WEEFSEL_OIDC_CLIENT_ID": CLIENT_ID,
+           "WEEFSEL_OIDC_CLIENT_SECRET": CLIENT_SECRET, "WEEFSEL_OIDC_REDIRECT_URL": BASE + oidc.CALLBACK_PATH}
+    r = _cli(env)
+    assert r.returncode == 0, r.stderr
+    assert "bereikbaar, 1 ondertekeningssleutel" in r.stdout and BASE + oidc.CALLBACK_PATH in r.stdout
+    assert CLIENT_SECRET not in r.stdout + r.stderr
+    r = _cli({**env, "WEEFSEL_OIDC_ISSUER": "http://127.0.0.1:9"})
+    assert r.returncode != 0 and "niet bereikbaar" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = _cli({k: v for k, v in env.items() if k != "WEEFSEL_OIDC_CLIENT_SECRET"})
+    assert r.returncode != 0 and "WEEFSEL_OIDC_CLIENT_SECRET" in r.stderr and "Traceback" not in r.stderr

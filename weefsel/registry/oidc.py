@@ -199,7 +199,7 @@ class OidcClient:
             r.raise_for_status()
             out = r.json()
         except (httpx.HTTPError, ValueError):
-            log.warning("oidc: %s not readable (%s)", what, urlsplit(url).netloc)
+            log.info("oidc: %s not readable (%s)", what, urlsplit(url).netloc)
             raise OidcRefused("provider_unreachable", "de inlogdienst van de gemeente is niet bereikbaar; "
                               "probeer het later opnieuw") from None
         if not isinstance(out, dict):
