@@ -16,7 +16,7 @@ import secrets
 import socket
 import threading
 import time
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 import jwt
 import uvicorn
@@ -49,6 +49,7 @@ class Provider:
         self.tamper: dict = {}
         self.codes: dict[str, dict] = {}
         self.jwks_fetches = 0
+        self.client_secret = CLIENT_SECRET
         self.app = self._app()
 
     def rotate(self, kid: str) -> None:
@@ -103,8 +104,11 @@ class Provider:
         @app.post("/token")
         def token(grant_type: str = Form(), code: str = Form(), redirect_uri: str = Form(),
                   code_verifier: str = Form(), authorization: str = Header("")):
-            expect = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-            if authorization != expect:
+            try:  # RFC 6749 2.3.1: Base64 of form-encoded id ":" secret
+                ident, _, secret = base64.b64decode(authorization.removeprefix("Basic ")).decode().partition(":")
+            except ValueError:
+                ident = secret = ""
+            if authorization[:6] != "Basic " or (unquote_plus(ident), unquote_plus(secret)) != (CLIENT_ID, self.client_secret):
                 return JSONResponse({"error": "invalid_client"}, 401)
             c = self.codes.pop(code, None)  # one-time
             if c is None or grant_type != "authorization_code" or c["redirect_uri"] != redirect_uri:

@@ -37,14 +37,14 @@ def provider_server():
 def provider(provider_server):
     p = provider_server
     first = p.keys["k1"]
-    p.keys, p.active, p.tamper, p.codes = {"k1": first}, "k1", {}, {}
+    p.keys, p.active, p.tamper, p.codes, p.client_secret = {"k1": first}, "k1", {}, {}, CLIENT_SECRET
     p.claims = {"sub": "medewerker-1", "email": "piet@almere.example", "name": "Piet Jansen",
                 "groups": ["weefsel:GM0034:moderator"]}
     return p
 
 
-def _cfg(provider, **kw) -> oidc.OidcConfig:
-    return oidc.OidcConfig(issuer=provider.issuer, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+def _cfg(provider, secret: str = CLIENT_SECRET, **kw) -> oidc.OidcConfig:
+    return oidc.OidcConfig(issuer=provider.issuer, client_id=CLIENT_ID, client_secret=secret,
                            redirect_url=BASE + oidc.CALLBACK_PATH, label="Gemeente Almere-account",
                            jwks_refresh_s=0, **kw)
 
@@ -205,6 +205,13 @@ def test_key_rotation_refreshes_jwks_once(store, provider):
     assert _sso(c).status_code == 200 and provider.jwks_fetches == fetched  # cached
     provider.rotate("k2")
     assert _sso(c).status_code == 200 and provider.jwks_fetches == fetched + 1  # refreshed for the new kid
+
+
+def test_client_secret_encoded_and_wrong_secret_refused(store, provider):
+    provider.client_secret = "ge:he%im+/ 1"
+    _refused(_sso(_client(store, _cfg(provider))), "nam de inlogcode niet aan")
+    assert _count(store, sessions) == 0 and _audit(store)[-1]["detail"] == "reason=token_endpoint"
+    assert _sso(_client(store, _cfg(provider, secret="ge:he%im+/ 1"))).status_code == 200
 
 
 def test_provider_error_and_unreachable_provider(store, provider):

@@ -30,7 +30,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import jwt
@@ -233,8 +233,8 @@ class OidcClient:
                 "code_verifier": verifier}
         methods = d.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
         auth = None
-        if "client_secret_basic" in methods:
-            auth = (self.cfg.client_id, self.cfg.client_secret)
+        if "client_secret_basic" in methods:  # RFC 6749 2.3.1: form-encoded before Base64
+            auth = httpx.BasicAuth(quote(self.cfg.client_id, safe=""), quote(self.cfg.client_secret, safe=""))
         else:
             form |= {"client_id": self.cfg.client_id, "client_secret": self.cfg.client_secret}
         try:
@@ -514,7 +514,7 @@ def oidc_router(store, cfg: OidcConfig, login_limit, client: OidcClient | None =
         what = ("Uw account is gekoppeld aan uw " + esc(who)) if token is None else \
             f"U bent ingelogd met uw {esc(who)} als {esc(summary['role'])} ({esc(summary['gemeente_code'])})"
         # a page, not a redirect: the browser then goes on same-site, so it sends the Strict cookie
-        resp = _page("Ingelogd", '<meta http-equiv="refresh" content="0; url=/registratie">'
+        resp = _page("Gekoppeld" if token is None else "Ingelogd", '<meta http-equiv="refresh" content="0; url=/registratie">'
                      f'<p role="status">{what}.</p><p><a href="/registratie">Verder naar het register</a></p>')
         resp.delete_cookie(STATE_COOKIE, path="/registratie/oidc")
         if token is not None:
