@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 
@@ -64,9 +65,14 @@ def _client(store, cfg):
 
 
 def _to_provider_and_back(c, start: httpx.Response) -> tuple[httpx.Response, str]:
-    """The browser's part: follow the redirect to the provider (real HTTP) and come back."""
-    assert start.status_code == 303, start.text
-    at_idp = httpx.get(start.headers["location"], follow_redirects=False)
+    """The browser's part: follow the redirect (or the page's refresh) to the provider (real
+    HTTP) and come back."""
+    if start.status_code == 200:  # linking: a page that goes on to the provider
+        url = html.unescape(re.search(r'http-equiv="refresh" content="0; url=([^"]+)"', start.text).group(1))
+    else:
+        assert start.status_code == 303, start.text
+        url = start.headers["location"]
+    at_idp = httpx.get(url, follow_redirects=False)
     assert at_idp.status_code == 302
     back = at_idp.headers["location"]
     assert back.startswith(BASE + oidc.CALLBACK_PATH)

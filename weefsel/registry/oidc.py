@@ -468,7 +468,11 @@ def oidc_router(store, cfg: OidcConfig, login_limit, client: OidcClient | None =
 
     def to_provider(link_user_id: int | None):
         url, state = start(store(), client, link_user_id)
-        resp = RedirectResponse(url, status_code=303)
+        if link_user_id is None:  # from a link: a redirect
+            resp = RedirectResponse(url, status_code=303)
+        else:  # from a form: the CSP's form-action 'self' would block a redirect to the provider
+            resp = _page("Naar uw " + who, f'<meta http-equiv="refresh" content="0; url={esc(url)}">'
+                         f'<p role="status"><a href="{esc(url)}">Verder naar uw {esc(who)}</a> om het account te koppelen.</p>')
         # Lax, not Strict: the provider's redirect back is a cross-site top-level navigation
         resp.set_cookie(STATE_COOKIE, state, httponly=True, secure=True, samesite="lax",
                         max_age=PENDING_MINUTES * 60, path="/registratie/oidc")
