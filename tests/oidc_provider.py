@@ -73,7 +73,7 @@ class Provider:
             claims["azp"] = t.pop("azp")
         key = t.pop("sign_with", None) or self.keys[self.active]
         kid = t.pop("kid", self.active)
-        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+        return jwt.encode(claims, key, algorithm=t.pop("alg", "RS256"), headers={"kid": kid})
 
     def _app(self) -> FastAPI:
         app = FastAPI()

@@ -143,6 +143,7 @@ TAMPER = [
     ({"iss": "http://127.0.0.1:1"}, "wrong_issuer", "niet van de ingestelde inlogdienst"),
     ({"exp": -600}, "expired", "verlopen"),
     ({"sign_with": new_key()}, "bad_signature", "handtekening"),
+    ({"alg": "PS256"}, "bad_signature", "de sleutel is voor RS256"),
     ({"nonce": "niet-deze"}, "nonce", "nonce"),
     ({"kid": "onbekend"}, "unknown_kid", "onbekende sleutel"),
     ({"azp": "een-andere-app"}, "azp", "andere toepassing"),

@@ -260,13 +260,14 @@ class OidcClient:
                     if not isinstance(k, dict) or k.get("use", "sig") != "sig":
                         continue
                     try:
-                        keys[k.get("kid")] = jwt.PyJWK(k)
+                        keys[k.get("kid")] = (jwt.PyJWK(k), k.get("alg"))
                     except jwt.PyJWTError:
                         continue  # a key type we cannot use
                 self._keys, self._keys_at = keys, time.monotonic()
             return self._keys
 
-    def _key_for(self, kid) -> jwt.PyJWK:
+    def _key_for(self, kid) -> tuple[jwt.PyJWK, str | None]:
+        """(key, the algorithm the JWKS pins it to or None) for a token's ``kid``."""
         keys = self._jwks(False)
         if kid not in keys and time.monotonic() - self._keys_at >= self.cfg.jwks_refresh_s:
             keys = self._jwks(True)  # the provider may have rotated its keys
@@ -285,7 +286,9 @@ class OidcClient:
         alg = header.get("alg")
         if alg not in self.cfg.algorithms:
             raise OidcRefused("bad_signature", f"het inlogbewijs gebruikt een niet toegestane ondertekening ({alg})")
-        key = self._key_for(header.get("kid"))
+        key, pinned = self._key_for(header.get("kid"))
+        if pinned is not None and pinned != alg:
+            raise OidcRefused("bad_signature", f"het inlogbewijs gebruikt {alg}, de sleutel is voor {pinned}")
         try:
             claims = jwt.decode(id_token, key.key, algorithms=[alg], audience=self.cfg.client_id,
                                 issuer=self.cfg.issuer, leeway=self.cfg.leeway_s,
