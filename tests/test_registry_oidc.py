@@ -321,3 +321,18 @@ def test_cli_oidc_check(provider):
     assert len(r.stderr.strip().splitlines()) == 1
     r = _cli({k: v for k, v in env.items() if k != "WEEFSEL_OIDC_CLIENT_SECRET"})
     assert r.returncode != 0 and "WEEFSEL_OIDC_CLIENT_SECRET" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_same_first_login_twice_at_once_one_user(store, provider):
+    """Two browsers of one person finishing their first login together: one user, no 500."""
+    from concurrent.futures import ThreadPoolExecutor
+    cfg = _cfg(provider)
+    clients = [_client(store, cfg) for _ in range(2)]
+    backs = []
+    for c in clients:
+        start = c.get("/registratie/oidc/start", follow_redirects=False)
+        backs.append(httpx.get(start.headers["location"], follow_redirects=False).headers["location"][len(BASE):])
+    with ThreadPoolExecutor(2) as ex:
+        rs = list(ex.map(lambda cb: cb[0].get(cb[1]), zip(clients, backs)))
+    assert sorted(r.status_code for r in rs) in ([200, 200], [200, 400])
+    assert _count(store, users) == 2  # the local moderator and one SSO user

@@ -366,12 +366,19 @@ def finish(store: OpsStore, client: OidcClient, *, state: str, cookie_state: str
         gm = store.check_area(gm, "gemeente")
     except InputError:
         raise OidcRefused("unknown_gemeente", f"gemeente {gm} uit uw gemeente-account is hier onbekend") from None
-    iss, sub = client.cfg.issuer, claims["sub"]
+    try:
+        return _sign_in(store, client.cfg.issuer, claims["sub"], gm, role, p["link_user_id"])
+    except IntegrityError:  # the same person's first login twice at once: the other one won
+        raise OidcRefused("concurrent", "er liep tegelijk een andere inlogpoging; probeer het opnieuw") from None
+
+
+def _sign_in(store: OpsStore, iss: str, sub: str, gm: str, role: str,
+             link_user_id: int | None) -> tuple[str | None, str, dict]:
     u = oidc_users.c
     with store.engine.begin() as c:
         row = c.execute(select(oidc_users).where(u.oidc_issuer == iss, u.oidc_subject == sub)).mappings().first()
-        if p["link_user_id"] is not None:
-            return _link(store, c, p["link_user_id"], row, gm, iss, sub)
+        if link_user_id is not None:
+            return _link(store, c, link_user_id, row, gm, iss, sub)
         if row is None:
             uid = c.execute(oidc_users.insert().values(
                 gemeente_code=gm, username=sso_username(iss, sub), password_hash=NO_PASSWORD, role=role,
