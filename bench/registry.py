@@ -116,31 +116,43 @@ def peer_app():
     return app
 
 
-def serve(kind: str, url: str, port: int, workers: int, profile: str | None) -> None:
+def serve(kind: str, url: str, port: int, workers: int) -> None:
     import uvicorn
     os.environ["WEEFSEL_BENCH_URL"] = url
     cfg = dict(host="127.0.0.1", port=port, log_level="warning", factory=True, workers=workers,
                timeout_keep_alive=60)  # residents think up to 10 x the mean between requests
     if workers > 1:  # uvicorn starts each worker by import string
         uvicorn.run(f"registry:{kind}_app", app_dir=str(Path(__file__).parent), **cfg)
-    elif profile:
-        import cProfile
-        import pstats
-        prof = cProfile.Profile()
-        signal.signal(signal.SIGTERM, lambda *_: None)  # uvicorn re-raises SIGTERM after shutdown
-        prof.enable()
-        try:
-            uvicorn.run(globals()[f"{kind}_app"], **cfg)
-        finally:
-            prof.disable()
-            pstats.Stats(prof, stream=open(profile, "w")).sort_stats("cumulative").print_stats(45)
     else:
         uvicorn.run(globals()[f"{kind}_app"], **cfg)
 
 
-def _start(kind: str, url: str, port: int, workers: int, profile: str | None = None) -> subprocess.Popen:
-    cmd = [sys.executable, __file__, "--serve", kind, url, str(port), str(workers)] + (
-        ["--profile-to", profile] if profile else [])
+def profile_summary(raw: str, top: int = 40) -> str:
+    """Where the server's time went, from py-spy's collapsed stacks: per function the share
+    of samples it was on the stack (inclusive) and at the top (self)."""
+    incl: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in Path(raw).read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split("/")[-1] if " (" in f else f
+                  for f in stack.split(";")[1:]]  # the first frame is the process
+        total += int(n)
+        for f in set(frames):
+            incl[f] = incl.get(f, 0) + int(n)
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + int(n)
+    rows = [f"py-spy: {total} samples of the busy server threads (100 a second)", "  inclusive:"]
+    rows += [f"    {100 * v / total:5.1f}%  {k}" for k, v in sorted(incl.items(), key=lambda x: -x[1])[:top]]
+    rows.append("  self:")
+    rows += [f"    {100 * v / total:5.1f}%  {k}" for k, v in sorted(own.items(), key=lambda x: -x[1])[:top]]
+    return "\n".join(rows)
+
+
+def _start(kind: str, url: str, port: int, workers: int) -> subprocess.Popen:
+    cmd = [sys.executable, __file__, "--serve", kind, url, str(port), str(workers)]
     p = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)  # its own group: SIGKILL reaches all workers
     for _ in range(300):
         try:
@@ -392,7 +404,13 @@ def _verify(kind: str, url: str, ph: Phase) -> None:
 def run_phase(backend: str, kind: str, url: str, port: int, *, mode: str, users: int, seconds: float,
               think: float, workers: int, kill: bool = False, pg_port: int | None = None,
               profile: str | None = None) -> Phase:
-    srv = _start(kind, url, port, workers, profile)
+    srv = _start(kind, url, port, workers)
+    spy = None
+    if profile:  # sampling profiler on the server and its workers (threads included)
+        spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(srv.pid),
+                                "--subprocesses", "--rate", "100", "--format", "raw", "--output", profile,
+                                "--duration", str(int(seconds)), "--nonblocking"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tally = Tally()
     load0, busy0, cpu0, db0 = os.getloadavg(), machine_busy(), time.process_time(), postgres_cpu(pg_port)
     cpu_server, killed = 0.0, False
@@ -424,6 +442,9 @@ def run_phase(backend: str, kind: str, url: str, port: int, *, mode: str, users:
         except subprocess.TimeoutExpired:
             os.killpg(srv.pid, signal.SIGKILL)
             srv.wait()
+    if spy is not None:
+        spy.wait()
+        print(profile_summary(profile))
     ph = Phase(backend, kind, mode, users, seconds, think, workers, tally, cpu_server, max(0.0, db),
                cli, busy, load0, load1, killed)
     _verify(kind, url, ph)
@@ -457,18 +478,15 @@ def main() -> None:
     ap.add_argument("--kill", action="store_true", help="SIGKILL the server halfway and restart it")
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--port", type=int, default=8760, help="first of the two loopback ports used")
-    ap.add_argument("--profile", metavar="FILE", help="cProfile the server of the users run (--workers 1)")
+    ap.add_argument("--profile", metavar="FILE", help="py-spy the server of the users run (pip install py-spy)")
     ap.add_argument("--serve", nargs=4, metavar=("KIND", "URL", "PORT", "WORKERS"), help=argparse.SUPPRESS)
-    ap.add_argument("--profile-to", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.serve:
-        serve(a.serve[0], a.serve[1], int(a.serve[2]), int(a.serve[3]), a.profile_to)
+        serve(a.serve[0], a.serve[1], int(a.serve[2]), int(a.serve[3]))
         return
     # bounded: a shared machine
     a.users, a.seconds, a.sat_users = min(a.users, 500), min(a.seconds, 300), min(a.sat_users, 200)
     a.sat_seconds, a.workers = min(a.sat_seconds, 120), max(1, min(a.workers, 8))
-    if a.profile:
-        a.workers = 1
     print(f"registry bench on {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; "
           f"python {sys.version.split()[0]}; command: {' '.join(sys.argv)}")
     print(f"user model: {a.users} residents, each: open form -> submit signal -> read counts, exponential "
