@@ -17,6 +17,8 @@ import math
 import os
 import re
 import secrets
+import threading
+from contextlib import nullcontext
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import (
@@ -309,6 +311,9 @@ class OpsStore:
         self.engine = engine or make_engine(self.url)
         migrate(self.engine)
         self._known = area_codes
+        # SQLite has one writer at a time and its busy handler sleeps 1, 2, 5, 10... ms between
+        # tries: threads of this process queue here instead (the tail of write latency)
+        self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
         self.suppress_below = suppress_below
         from argon2 import PasswordHasher
         self._ph = password_hasher or PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory)
@@ -428,7 +433,7 @@ class OpsStore:
         """Insert with its audit row; a repeated submission_key returns the first id."""
         key = values.get("submission_key")
         try:
-            with self.engine.begin() as c:
+            with self._write_lock, self.engine.begin() as c:
                 new_id = int(c.execute(insert(table).values(**values)).inserted_primary_key[0])
                 fields = ",".join(sorted(k for k, v in values.items() if v not in (None, "")
                                          and k not in ("created_at", "submission_key")))
