@@ -217,3 +217,13 @@ def test_admin_creates_account_through_form_and_sees_log(store):
                                                 "password": "heel-geheim-1", "role": "admin"})
     assert r.status_code == 403
     assert "heel-geheim" not in str(store.audit_log())
+
+
+def test_signal_answer_names_similar_signals(store):
+    c = _client(store)
+    for expected in (None, "nr. 1"):
+        page = c.get("/registratie/signaal").text
+        r = c.post("/registratie/signalen", data={**_csrf(page), "area_code": "BU00340101", "theme": "wonen",
+                                                  "text": "Lekkage in de portiekflat"})
+        assert r.status_code == 200 and "nummer" in r.text
+        assert (expected in r.text) if expected else ("vergelijkbare" not in r.text)
