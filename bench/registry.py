@@ -223,6 +223,7 @@ class Tally:
     errors: dict = field(default_factory=dict)
     acked: list = field(default_factory=list)          # (text, number the answer gave)
     submitted: list = field(default_factory=list)      # every text ever sent
+    resubmits: int = 0                                 # forms sent again after no answer
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -298,6 +299,7 @@ async def _user(kind: str, port: int, deadline: float, think: float, t: Tally, r
     if think > 0:
         await asyncio.sleep(rng.uniform(0, think))
     pending = None  # a form submitted without an answer: resubmitted as it was
+    tried: set[str] = set()
     while time.monotonic() < deadline:
         if pending is None:
             got = await timed(FORM, "GET", p_form)
@@ -315,6 +317,9 @@ async def _user(kind: str, port: int, deadline: float, think: float, t: Tally, r
             t.submitted.append(text)
             await pause()
         cookie, body, text = pending
+        if text in tried:
+            t.resubmits += 1
+        tried.add(text)
         got = await timed(WRITE, "POST", p_write, body, cookie)
         m = NUMBER_RE.search(got[1]) if got is not None else None
         if m is None:
@@ -378,7 +383,8 @@ class Phase:
              f"{self.load_before[0]:.2f}->{self.load_after[0]:.2f} | acked={len(self.tally.acked)} "
              f"missing={self.missing} doubled={self.doubled} wrong_number={self.wrong_number}")
         if self.killed:
-            s += f" | SIGKILLed halfway, restarted; unacknowledged writes stored={self.unacked_stored}"
+            s += (f" | SIGKILLed halfway, restarted; forms resubmitted after no answer={self.tally.resubmits}, "
+                  f"never-acknowledged writes stored={self.unacked_stored}; errors are requests while it was down")
         if self.tally.errors:
             s += " | errors: " + ", ".join(f"{k} x{v}" for k, v in sorted(self.tally.errors.items()))
         return s
