@@ -144,7 +144,7 @@ def profile_summary(raw: str, top: int = 40) -> str:
             incl[f] = incl.get(f, 0) + int(n)
         if frames:
             own[frames[-1]] = own.get(frames[-1], 0) + int(n)
-    rows = [f"py-spy: {total} samples of the busy server threads (100 a second)", "  inclusive:"]
+    rows = [f"py-spy: {total} samples of the thread holding the GIL (100 a second per process)", "  inclusive:"]
     rows += [f"    {100 * v / total:5.1f}%  {k}" for k, v in sorted(incl.items(), key=lambda x: -x[1])[:top]]
     rows.append("  self:")
     rows += [f"    {100 * v / total:5.1f}%  {k}" for k, v in sorted(own.items(), key=lambda x: -x[1])[:top]]
@@ -414,7 +414,7 @@ def run_phase(backend: str, kind: str, url: str, port: int, *, mode: str, users:
     spy = None
     if profile:  # sampling profiler on the server and its workers (threads included)
         spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(srv.pid),
-                                "--subprocesses", "--rate", "100", "--format", "raw", "--output", profile,
+                                "--subprocesses", "--gil", "--rate", "100", "--format", "raw", "--output", profile,
                                 "--duration", str(int(seconds)), "--nonblocking"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tally = Tally()
