@@ -383,7 +383,7 @@ class Phase:
              f"{self.load_before[0]:.2f}->{self.load_after[0]:.2f} | acked={len(self.tally.acked)} "
              f"missing={self.missing} doubled={self.doubled} wrong_number={self.wrong_number}")
         if self.killed:
-            s += (f" | SIGKILLed halfway, restarted; forms resubmitted after no answer={self.tally.resubmits}, "
+            s += (f" | SIGKILLed halfway, restarted; resubmissions of unanswered forms={self.tally.resubmits}, "
                   f"never-acknowledged writes stored={self.unacked_stored}; errors are requests while it was down")
         if self.tally.errors:
             s += " | errors: " + ", ".join(f"{k} x{v}" for k, v in sorted(self.tally.errors.items()))
