@@ -493,6 +493,8 @@ def main() -> None:
     # bounded: a shared machine
     a.users, a.seconds, a.sat_users = min(a.users, 500), min(a.seconds, 300), min(a.sat_users, 200)
     a.sat_seconds, a.workers = min(a.sat_seconds, 120), max(1, min(a.workers, 8))
+    if a.profile and not Path(sys.executable).with_name("py-spy").exists():
+        sys.exit("--profile needs py-spy in this environment: .venv/bin/pip install py-spy")
     print(f"registry bench on {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; "
           f"python {sys.version.split()[0]}; command: {' '.join(sys.argv)}")
     print(f"user model: {a.users} residents, each: open form -> submit signal -> read counts, exponential "

@@ -18,8 +18,8 @@ import os
 import re
 import secrets
 import threading
-from contextlib import nullcontext
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 
 from sqlalchemy import (
     Boolean,
