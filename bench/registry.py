@@ -26,7 +26,8 @@ uvicorn settings that does only the essentials (a static form; one INSERT; one C
 HTML cost. The issue's goal is the second yardstick: p95 / 50 ms.
 
 Afterwards every acknowledged write (a 200 answer with its number) must be in the store
-exactly once, under the number the answer gave; the exit status is 1 otherwise.
+exactly once, under the number the answer gave, with the reporter code it gave (a form
+resubmitted after a lost answer keeps both); the exit status is 1 otherwise.
 ``--kill`` SIGKILLs the whole server (all uvicorn processes) halfway and restarts it.
 
 Durability as configured: SQLite runs WAL with ``synchronous=NORMAL`` - a commit is in the
@@ -65,6 +66,7 @@ PATHS = {"registry": ("/registratie/signaal", "/registratie/signalen", "/api/reg
          "peer": ("/peer/form", "/peer/write", "/peer/read")}
 TOKEN_RE = re.compile(r'name="csrf" value="([^"]+)"')
 NUMBER_RE = re.compile(r"heeft nummer (\d+)")
+CODE_RE = re.compile(r"<code>([^<]+)</code>")
 
 
 # --- the servers ----------------------------------------------------------------------------
@@ -222,6 +224,7 @@ class Tally:
     lat: dict = field(default_factory=lambda: {FORM: [], WRITE: [], READ: []})
     errors: dict = field(default_factory=dict)
     acked: list = field(default_factory=list)          # (text, number the answer gave)
+    codes: dict = field(default_factory=dict)          # text -> reporter code the answer gave
     submitted: list = field(default_factory=list)      # every text ever sent
     resubmits: int = 0                                 # forms sent again after no answer
 
@@ -326,6 +329,8 @@ async def _user(kind: str, port: int, deadline: float, think: float, t: Tally, r
             await asyncio.sleep(0.1)  # the server is down (kill test): try again shortly
             continue
         t.acked.append((text, int(m.group(1))))
+        if (code := CODE_RE.search(got[1])) is not None:
+            t.codes[text] = code.group(1)
         pending = None
         await pause()
         await timed(READ, "GET", p_read)
@@ -358,6 +363,7 @@ class Phase:
     missing: int = 0
     doubled: int = 0
     wrong_number: int = 0
+    wrong_code: int = 0
     unacked_stored: int = 0
 
     @property
@@ -381,7 +387,8 @@ class Phase:
              f"client={self.cpu_client:.1f} others={other:.1f} of {2 * self.seconds:.0f}; "
              f"req per server+db cpu-s={n / cpu if cpu else float('nan'):.0f} | load "
              f"{self.load_before[0]:.2f}->{self.load_after[0]:.2f} | acked={len(self.tally.acked)} "
-             f"missing={self.missing} doubled={self.doubled} wrong_number={self.wrong_number}")
+             f"missing={self.missing} doubled={self.doubled} wrong_number={self.wrong_number} "
+             f"wrong_code={self.wrong_code}")
         if self.killed:
             s += (f" | SIGKILLed halfway, restarted; resubmissions of unanswered forms={self.tally.resubmits}, "
                   f"never-acknowledged writes stored={self.unacked_stored}; errors are requests while it was down")
@@ -391,15 +398,23 @@ class Phase:
 
 
 def _verify(kind: str, url: str, ph: Phase) -> None:
-    """Every acknowledged write exactly once, under the number its answer gave."""
+    """Every acknowledged write exactly once, under the number its answer gave (and, for the
+    registry, with the reporter code its answer gave)."""
+    import hashlib
+
     from sqlalchemy import create_engine, text
-    table, col = ("reg_signals", "original_text") if kind == "registry" else ("peer_writes", "text")
+    table, col, h = (("reg_signals", "original_text", "reporter_key_hash") if kind == "registry"
+                     else ("peer_writes", "text", "NULL"))
     eng = create_engine(url)
+    rows: dict[str, list[int]] = {}
+    hashes: dict[str, str] = {}
     with eng.connect() as c:
-        rows: dict[str, list[int]] = {}
-        for tx, i in c.execute(text(f"SELECT {col}, id FROM {table} WHERE {col} LIKE 'bench %'")):
+        for tx, i, kh in c.execute(text(f"SELECT {col}, id, {h} FROM {table} WHERE {col} LIKE 'bench %'")):
             rows.setdefault(tx, []).append(i)
+            hashes[tx] = kh
     eng.dispose()
+    ph.wrong_code = sum(1 for tx, code in ph.tally.codes.items()
+                        if tx in hashes and hashes[tx] != hashlib.sha256(code.encode()).hexdigest())
     acked = dict(ph.tally.acked)
     ph.missing = sum(1 for tx in acked if tx not in rows)
     ph.doubled = sum(1 for tx in acked if len(rows.get(tx, [])) > 1)
@@ -523,8 +538,9 @@ def main() -> None:
             pc = sp.requests / max(1e-9, sp.cpu_server + sp.cpu_db)
             print(f"{backend}: saturation {rs:.0f} req/s vs peer {ps:.0f} (ratio {rs / ps:.2f}); "
                   f"{rc:.0f} vs {pc:.0f} requests per server+db CPU-second (ratio {rc / pc:.2f})")
-    bad = [p for p in results if p.missing or p.doubled or p.wrong_number]
-    print("every acknowledged write present exactly once under its number: " + ("NO" if bad else "yes"))
+    bad = [p for p in results if p.missing or p.doubled or p.wrong_number or p.wrong_code]
+    print("every acknowledged write present exactly once under its number, with a working reporter code: "
+          + ("NO" if bad else "yes"))
     if bad:
         sys.exit(1)
 

@@ -10,6 +10,7 @@ field names and counts, never the personal content itself.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import difflib
 import hashlib
@@ -171,6 +172,18 @@ def _iso(t: dt.datetime | None = None) -> str:
 
 def _sha(s: str) -> str:
     return hashlib.sha256(s.encode("utf-8")).hexdigest()
+
+
+def reporter_key(submission_key: str | None) -> str:
+    """The code with which a resident reads the response to their signal. Derived from the
+    form's submission key when that is a strong one (the form's is 128 random bits), so a form
+    resubmitted after a lost answer (server killed mid-write) shows the same, working code as
+    the first; otherwise random. It grants no more than the store already shows to whoever can
+    read the submission key there."""
+    if submission_key and len(submission_key) >= 20:
+        digest = hashlib.sha256(b"weefsel-reporter-key:" + submission_key.encode("utf-8")).digest()
+        return base64.urlsafe_b64encode(digest[:12]).decode()
+    return secrets.token_urlsafe(12)
 
 
 def clean_text(value, field: str, *, max_len: int = MAX_SHORT, required: bool = False) -> str:
@@ -645,7 +658,7 @@ class OpsStore:
         lat, lon = check_point(data.get("lat"), data.get("lon"))
         indicator = clean_text(data.get("indicator"), "indicator", max_len=80) or None
         contact = clean_text(data.get("reporter_contact"), "contact", max_len=200) or None
-        key = secrets.token_urlsafe(12)
+        key = reporter_key(submission_key)
         sid = self._insert_once(signals, dict(
             gemeente_code=self.gemeente_of(area), area_code=area, theme=theme, indicator=indicator,
             text=body, original_text=body, lat=lat, lon=lon, status="nieuw", reporter_contact=contact,
