@@ -1,4 +1,5 @@
-"""The operational store: users, roles, audit, initiatives, meeting places and signals.
+"""The one operational store: users, roles, audit, initiatives, meeting places, signals and
+the burgerbegroting (``pb_*`` tables, used through :class:`weefsel.registry.store.Registry`).
 
 Apart from the rebuildable warehouse. SQLAlchemy Core, SQLite by default (one file, WAL),
 PostgreSQL as the server option (``WEEFSEL_REGISTRY=postgresql+psycopg://...``). The
@@ -32,11 +33,13 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     create_engine,
     event,
     false,
     func,
     insert,
+    inspect,
     or_,
     select,
     text,
@@ -260,6 +263,12 @@ def _pragma(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def store_url(url: str | None = None) -> str:
+    """The store's URL: the one given, else ``$WEEFSEL_REGISTRY`` read now (tests and servers set
+    it after weefsel.config is imported), else the default SQLite file."""
+    return url or os.environ.get("WEEFSEL_REGISTRY") or DEFAULT_REGISTRY_URL
+
+
 def make_engine(url: str) -> Engine:
     """SQLite (WAL, waiting on locks) or PostgreSQL (a small pool) from one URL."""
     if url.startswith("sqlite"):
@@ -286,18 +295,47 @@ def _m2_audit_append_only(c: Connection) -> None:
                            "BEGIN SELECT RAISE(ABORT, 'reg_audit is append-only'); END"))
 
 
+#: Columns the burgerbegroting gained after its first release (before migrations existed).
+PB_ADDED_COLUMNS = {"pb_processes": {"eligibility": "VARCHAR(20) DEFAULT 'codes'",
+                                     "results_public": "BOOLEAN DEFAULT FALSE"}}
+
+
+def _m3_begroting(c: Connection) -> None:
+    """The burgerbegroting joins the one store. A registry made by an older weefsel (``pb_*``
+    tables, no ``reg_migrations``) keeps its tables and rows and gains what it lacks."""
+    from weefsel.registry.store import PB_TABLES, processes
+    meta.create_all(c, tables=PB_TABLES)          # checkfirst: tables already there are kept
+    insp = inspect(c)
+    for table, columns in PB_ADDED_COLUMNS.items():
+        have = {col["name"] for col in insp.get_columns(table)}
+        for name, ddl in columns.items():
+            if name in have:
+                continue
+            c.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+            if name == "eligibility":              # first release: require_code false meant no code
+                c.execute(update(processes).values(
+                    eligibility=case((processes.c.require_code == false(), "open"), else_="codes")))
+    c.execute(update(processes).where(processes.c.eligibility.is_(None)).values(eligibility="codes"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "users, sessions, audit, initiatives, places, signals", _m1_tables),
     (2, "audit log append-only", _m2_audit_append_only),
+    (3, "burgerbegroting (pb_*) in the one store; older pb_* tables upgraded in place", _m3_begroting),
 ]
 
 
 def migrate(engine: Engine) -> list[int]:
-    """Apply the migrations not yet recorded; returns the versions applied now."""
+    """Apply the migrations not yet recorded, all in one transaction; returns the versions applied now.
+
+    One migrator at a time: an advisory lock on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite (which
+    also makes SQLite's DDL part of the transaction, so a failed upgrade leaves nothing half-done)."""
     done: list[int] = []
     with engine.begin() as c:
         if c.dialect.name == "postgresql":
-            c.execute(text("SELECT pg_advisory_xact_lock(14014)"))  # one migrator at a time
+            c.execute(text("SELECT pg_advisory_xact_lock(14014)"))
+        elif c.dialect.name == "sqlite":
+            c.exec_driver_sql("BEGIN IMMEDIATE")
         meta.create_all(c, tables=[migrations_t])
         have = set(c.execute(select(migrations_t.c.version)).scalars())
         for version, name, fn in MIGRATIONS:
@@ -307,6 +345,14 @@ def migrate(engine: Engine) -> list[int]:
             c.execute(insert(migrations_t).values(version=version, name=name, applied_at=_iso()))
             done.append(version)
     return done
+
+
+def applied(engine: Engine) -> list[dict]:
+    """The migrations recorded in this database (version, name, applied_at), oldest first."""
+    with engine.connect() as c:
+        if not inspect(c).has_table(migrations_t.name):
+            return []
+        return [dict(r) for r in c.execute(select(migrations_t).order_by(migrations_t.c.version)).mappings()]
 
 
 class Forbidden(InputError):
@@ -319,8 +365,7 @@ class OpsStore:
     def __init__(self, url: str | None = None, *, engine: Engine | None = None,
                  area_codes: Callable[[str], bool] | set[str] | None = None,
                  suppress_below: int = 5, password_hasher=None):
-        # read at call time: tests and servers set WEEFSEL_REGISTRY after weefsel.config is imported
-        self.url = url or os.environ.get("WEEFSEL_REGISTRY") or DEFAULT_REGISTRY_URL
+        self.url = store_url(url)
         self.engine = engine or make_engine(self.url)
         migrate(self.engine)
         self._known = area_codes
