@@ -36,6 +36,7 @@ import httpx
 import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -502,9 +503,12 @@ def oidc_router(store, cfg: OidcConfig, login_limit, client: OidcClient | None =
 
     @router.post("/registratie/oidc/koppelen", include_in_schema=False)
     async def oidc_link(request: Request):
-        user = store().session_user(request.cookies.get(SESSION_COOKIE))
         form = await request.form()
-        if user is None or not secrets.compare_digest(str(form.get("csrf", "")), user["csrf"]):
+        return await run_in_threadpool(link_sync, request.cookies.get(SESSION_COOKIE), str(form.get("csrf", "")))
+
+    def link_sync(cookie: str | None, csrf: str):  # store and provider calls block: off the event loop
+        user = store().session_user(cookie)
+        if user is None or not secrets.compare_digest(csrf, user["csrf"]):
             return _page("Formulier verlopen", '<p role="alert">Log eerst in en laad de pagina opnieuw '
                          '(CSRF-controle).</p>', 403)
         try:
