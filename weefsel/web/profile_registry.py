@@ -215,7 +215,7 @@ def nearby(data: Any, code: str) -> dict[str, Any] | None:
     meeting = [k for k, v in types.items() if v.get("meeting_place")]
     cols = data.columns.get("facilities", [])
     placement = "placement" if "placement" in cols else "NULL"
-    fac = data.sql(f"SELECT type, name, source, x_rd, y_rd, {placement} AS placement FROM facilities "
+    fac = data.sql(f"SELECT type, name, source, source_id, x_rd, y_rd, {placement} AS placement FROM facilities "
                    "WHERE type IN (SELECT unnest(?))", [meeting])
     base = {"detour": DETOUR, "radius_m": RADIUS_M}
     if fac.empty:
@@ -227,14 +227,19 @@ def nearby(data: Any, code: str) -> dict[str, Any] | None:
     walk = np.hypot(fac["x_rd"].to_numpy() - centre[0], fac["y_rd"].to_numpy() - centre[1]) * DETOUR
     fac = fac.assign(walk_m=walk).sort_values("walk_m")
 
+    def text(v: Any) -> str | None:   # pandas gives NaN for NULL
+        return v.strip() if isinstance(v, str) and v.strip() else None
+
     def item(r) -> dict[str, Any]:
         t = types.get(r.type, {})
-        src = str(r.source or "")
-        place = PLACEMENT_NL.get(str(r.placement or ""), "punt zoals ingevoerd in het register"
+        src, sid, placed = text(r.source) or "", text(r.source_id), text(r.placement)
+        place = PLACEMENT_NL.get(placed or "", "punt zoals ingevoerd in het register"
                                  if src == "registry" else "punt zoals de bron het gaf")
-        return {"name": r.name or f"{t.get('label_nl', r.type)} zonder naam", "type": r.type,
+        unnamed = f"{t.get('label_nl', r.type)} zonder naam" + (
+            f" ({SOURCE_NL.get(src, src)} {sid})" if sid else "")
+        return {"name": text(r.name) or unnamed, "type": r.type,
                 "type_nl": t.get("label_nl", r.type), "walk_m": float(r.walk_m),
-                "source": src, "placement": r.placement,
+                "source": src, "placement": placed,
                 "source_nl": SOURCE_NL.get(src) or ("lijst " + src[4:].replace("_", " ")
                                                     if src.startswith("csv:") else src),
                 "placement_nl": place}
