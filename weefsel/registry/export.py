@@ -201,6 +201,8 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
                 con.register("reg_resp", resp)
                 con.execute("INSERT INTO registry_responses SELECT * FROM reg_resp")
             con.execute("INSERT OR REPLACE INTO build_info VALUES ('registry_snapshot', ?)", [day])
+            con.execute("INSERT OR REPLACE INTO build_info VALUES ('registry_suppress_below', ?)",
+                        [str(store.suppress_below)])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -325,6 +327,7 @@ def carry_over(previous: str | Path, con) -> dict | None:
         row = old.execute("SELECT value FROM build_info WHERE key = 'registry_snapshot'").fetchone()
         if not row:
             return None
+        below = old.execute("SELECT value FROM build_info WHERE key = 'registry_suppress_below'").fetchone()
         obs = old.execute("SELECT area_code, period, variable, breakdown, value, source FROM observations "
                           "WHERE source = 'registry'").df()
         var = old.execute("SELECT variable, stem, title, unit, description, source_table, topic FROM variables "
@@ -355,8 +358,10 @@ def carry_over(previous: str | Path, con) -> dict | None:
     if resp is not None and len(resp):
         con.register("co_resp", resp[resp["area_code"].isin(known)])
         con.execute("INSERT INTO registry_responses SELECT * FROM co_resp")
-    con.execute("DELETE FROM build_info WHERE key = 'registry_snapshot'")
+    con.execute("DELETE FROM build_info WHERE key IN ('registry_snapshot', 'registry_suppress_below')")
     con.execute("INSERT INTO build_info VALUES ('registry_snapshot', ?)", [row[0]])
+    if below:
+        con.execute("INSERT INTO build_info VALUES ('registry_suppress_below', ?)", [below[0]])
     for name in ("co_obs", "co_var", "co_fac", "co_resp"):
         try:
             con.unregister(name)

@@ -70,12 +70,16 @@ def registry_section(data: Any, code: str) -> dict[str, Any]:
         yes, known = vals.get(f"registry_places_kis_{k}"), vals.get(f"registry_places_kis_{k}_bekend")
         kis.append({"key": k, "ja": int(yes or 0), "bekend": int(known or 0),
                     "onbekend": int((places or 0) - (known or 0))})
+    try:   # the threshold the snapshot suppressed with (the store's setting)
+        below = int((data.build or {}).get("registry_suppress_below") or SUPPRESS_BELOW)
+    except ValueError:
+        below = SUPPRESS_BELOW
     signals = []
     for t in themes:
         n = vals.get(f"registry_signals_{t}")
-        shown = n is not None and n >= SUPPRESS_BELOW
+        shown = n is not None and n >= below
         signals.append({"theme": t, "count": int(n) if shown else None, "suppressed": not shown,
-                        "text_nl": _nl_number(n) if shown else f"minder dan {SUPPRESS_BELOW}"})
+                        "text_nl": _nl_number(n) if shown else f"minder dan {below}"})
     responses = []
     if "registry_responses" in data.tables or _has_table(data, "registry_responses"):
         digits = code[2:] if code[:2] in ("GM", "WK", "BU") else None
@@ -90,7 +94,7 @@ def registry_section(data: Any, code: str) -> dict[str, Any]:
             "place_types": {t: int(vals[f"registry_places_{t}"]) for t in PLACE_TYPES
                             if vals.get(f"registry_places_{t}")},
             "kis": kis, "signals": signals, "responses": responses,
-            "suppress_below": SUPPRESS_BELOW}
+            "suppress_below": below}
 
 
 def _has_table(data: Any, name: str) -> bool:
