@@ -172,11 +172,12 @@ def first_year_map(request: Request, scenario: str, norm: Annotated[str, Query(m
 
 
 @router.get("/api/vooruit/compare", summary="Scenario's naast elkaar: inwoners en gebieden met tekort", responses=_CSV_200)
-def compare(request: Request, names: Annotated[str, Query(max_length=500, pattern=r"^\s*[^,\s]", description="namen, komma-gescheiden")],
+def compare(request: Request, names: Annotated[str, Query(max_length=500, pattern=r"^[ \t]*[^, \t]", description="namen, komma-gescheiden")],
             format: Format = "json"):
     from weefsel.forward.whatif import compare as cmp
     cur = _cur(request)
-    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    # the same blanks as the pattern above (not Unicode's wider \s), so schema and handler agree
+    wanted = [n.strip(" \t") for n in names.split(",") if n.strip(" \t")]
     if not wanted:
         raise HTTPException(422, "Ongeldige invoer: geef minstens één scenarionaam in 'names'")
     for n in wanted:
