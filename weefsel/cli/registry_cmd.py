@@ -190,6 +190,32 @@ def retention_cmd(days: int = typer.Option(90, help="blank reporters' contact de
     typer.echo(f"{n} contactgegevens gewist (ouder dan {days} dagen)")
 
 
+@sub.command("oidc-check")
+def oidc_check() -> None:
+    """Check the OIDC single sign-on set-up (WEEFSEL_OIDC_*): reach the provider, read its
+    discovery document and signing keys, and print what its administrator must register."""
+    from weefsel.errors import InputError
+    from weefsel.registry.oidc import OidcClient, OidcConfig, OidcRefused
+    cfg = OidcConfig.from_env()
+    if cfg is None:
+        raise InputError("OIDC staat uit: zet WEEFSEL_OIDC_ISSUER (zie docs/registry.md)")
+    client = OidcClient(cfg)
+    try:
+        d = client.discovery()
+        keys = client._jwks(True)
+    except OidcRefused as exc:
+        raise InputError(f"OIDC: {exc}", where=cfg.issuer) from None
+    if not keys:
+        raise InputError("OIDC: de inlogdienst publiceert geen bruikbare ondertekeningssleutels", where=d["jwks_uri"])
+    methods = d.get("code_challenge_methods_supported")
+    typer.echo(f"inlogdienst {cfg.issuer}: bereikbaar, {len(keys)} ondertekeningssleutel(s)")
+    if methods is not None and "S256" not in methods:
+        typer.echo("let op: de inlogdienst noemt PKCE S256 niet (code_challenge_methods_supported)")
+    typer.echo("registreer bij de inlogdienst: vertrouwelijke client (client secret), flow authorization code "
+               f"met PKCE (S256), redirect-URL {cfg.redirect_url}, scopes {' '.join(cfg.scopes)}, "
+               f"claim '{cfg.groups_claim}' in het ID-token (bijv. {cfg.group_prefix}:GM0034:moderator)")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``weefsel registry`` to the main app."""
     app.add_typer(sub, name="registry")

@@ -318,10 +318,21 @@ def _m3_begroting(c: Connection) -> None:
     c.execute(update(processes).where(processes.c.eligibility.is_(None)).values(eligibility="codes"))
 
 
+def _m6_oidc(c: Connection) -> None:
+    """OIDC single sign-on: a user may be linked to (issuer, subject); pending logins by state."""
+    c.execute(text("ALTER TABLE reg_users ADD COLUMN oidc_issuer VARCHAR(300)"))
+    c.execute(text("ALTER TABLE reg_users ADD COLUMN oidc_subject VARCHAR(255)"))
+    c.execute(text("CREATE UNIQUE INDEX reg_users_oidc ON reg_users (oidc_issuer, oidc_subject)"))
+    c.execute(text("CREATE TABLE reg_oidc_pending (state_hash VARCHAR(64) PRIMARY KEY, "
+                   "nonce VARCHAR(100) NOT NULL, verifier VARCHAR(128) NOT NULL, "
+                   "link_user_id INTEGER, expires_at VARCHAR(32) NOT NULL)"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "users, sessions, audit, initiatives, places, signals", _m1_tables),
     (2, "audit log append-only", _m2_audit_append_only),
     (3, "burgerbegroting (pb_*) in the one store; older pb_* tables upgraded in place", _m3_begroting),
+    (6, "OIDC single sign-on: oidc_issuer/oidc_subject on reg_users, reg_oidc_pending", _m6_oidc),
 ]
 
 

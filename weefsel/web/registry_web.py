@@ -103,8 +103,9 @@ def _yesno(name: str, label: str) -> str:
 
 
 def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit | None = None,
-                write_limit: RateLimit | None = None) -> APIRouter:
-    """The registry routes over one store (made lazily, so the dashboard starts without it)."""
+                write_limit: RateLimit | None = None, oidc=None) -> APIRouter:
+    """The registry routes over one store (made lazily, so the dashboard starts without it);
+    ``oidc`` (a weefsel.registry.oidc.OidcConfig) adds single sign-on with the gemeente's account."""
     router = APIRouter()
     login_limit = login_limit or RateLimit(10, 60)
     write_limit = write_limit or RateLimit(30, 60)
@@ -178,20 +179,32 @@ def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit
         return _page("Dat lukte niet", f'<p role="alert">{esc(str(exc))}</p>'
                      '<p><a href="/registratie">Terug naar het register</a> (of gebruik de terugknop van uw browser).</p>', status)
 
+    def oidc_button() -> str:
+        if oidc is None:
+            return ""
+        return (f'<p><a class="knop" href="/registratie/oidc/start">Inloggen met {esc(oidc.label)}</a></p>')
+
+    def oidc_link_form(tok: str, user: dict) -> str:
+        from weefsel.registry.oidc import is_linked
+        if oidc is None or is_linked(store(), user["id"]):
+            return ""
+        return (f'<form method="post" action="/registratie/oidc/koppelen"><input type="hidden" name="csrf" '
+                f'value="{esc(tok)}"><button type="submit">Koppel dit account aan uw {esc(oidc.label)}</button></form>')
+
     # --- pages -------------------------------------------------------------------------------
     @router.get("/registratie", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request):
         def body(tok, user):
             if user:
                 return (f'<form method="post" action="/registratie/uitloggen">{hidden(tok)}'
-                        '<button type="submit">Uitloggen</button></form>'
+                        '<button type="submit">Uitloggen</button></form>' + oidc_link_form(tok, user) +
                         '<p>Open data: <a href="/api/registry/initiatives.csv">initiatieven (CSV)</a>, '
                         '<a href="/api/registry/places.geojson">ontmoetingsplekken (GeoJSON)</a>, '
                         '<a href="/api/registry/signal-counts">signalen per buurt en thema</a>.</p>')
             return ('<h2>Inloggen</h2><form method="post" action="/registratie/inloggen">' + hidden(tok)
                     + _field("username", "Gebruikersnaam", required=True, maxlength=80)
                     + _field("password", "Wachtwoord", kind="password", required=True)
-                    + '<button type="submit">Inloggen</button></form>'
+                    + '<button type="submit">Inloggen</button></form>' + oidc_button() +
                     '<p>Een signaal melden kan zonder account: <a href="/registratie/signaal">signaal melden</a>.</p>')
         return form_page(request, "Register van initiatieven, plekken en signalen", body)
 
@@ -453,6 +466,9 @@ def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit
         """Accepted signals, public fields only (no contact, no reporter, no exact original)."""
         return rexport.open311(store(), service_code=service_code, status=status)
 
+    if oidc is not None:
+        from weefsel.registry.oidc import oidc_router
+        router.include_router(oidc_router(store, oidc, login_limit))
     return router
 
 
@@ -466,4 +482,6 @@ class CsrfError(Exception):
 
 def router_for(area_codes: Callable[[], set[str]] | None = None) -> APIRouter:
     """The router over the store in ``WEEFSEL_REGISTRY``, validating codes against the warehouse."""
-    return make_router(lambda: OpsStore(area_codes=area_codes() if area_codes else None))
+    from weefsel.registry.oidc import config_from_env_or_off
+    return make_router(lambda: OpsStore(area_codes=area_codes() if area_codes else None),
+                       oidc=config_from_env_or_off())
