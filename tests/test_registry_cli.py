@@ -117,7 +117,7 @@ def test_snapshot_counts_into_warehouse(registry_url, tmp_path):
     assert got[("BU00340102", "registry_signals_eenzaamheid")] is None  # suppressed, not blurred
     assert got[("GM0034", "registry_signals_eenzaamheid")] == 4
     fac = con.execute("SELECT facility_id, type, source, capacity, x_rd FROM facilities").fetchall()
-    assert fac[0][:4] == ("registry:1", "buurthuis", "registry", 40.0) and 140_000 < fac[0][4] < 160_000
+    assert fac[0][:4] == ("registry:1", "community_centre", "registry", 40.0) and 140_000 < fac[0][4] < 160_000
     assert con.execute("SELECT value FROM build_info WHERE key='registry_snapshot'").fetchone()[0] == "2026-11-30"
     assert con.execute("SELECT count(*) FROM observations WHERE source='85984NED'").fetchone()[0] == 2
     con.close()

@@ -177,6 +177,63 @@ def test_q4_meeting_places_and_reasons_for_gaps(page, flevoland_server, shots):
     page.screenshot(path=str(shots / "vraag4_reden.png"), full_page=True)
 
 
+@pytest.fixture(scope="module")
+def registry_server(flevoland_warehouse, tmp_path_factory):
+    """The real Flevoland build after a gemeente entered meeting places in the registry: the
+    visibly labelled TEST entries of tests/registry_seed.py (Lelystad), snapshotted and indexed.
+    ../shared/data has no meeting-place list for Flevoland; this is the path a gemeente takes."""
+    from registry_seed import seed
+
+    from weefsel.indicators.pipeline import run_index
+    from weefsel.web.api import create_app
+    d = tmp_path_factory.mktemp("vraag4")
+    path = d / "flevoland.duckdb"
+    shutil.copy(flevoland_warehouse, path)
+    seed(f"sqlite:///{d / 'reg.sqlite'}", path)
+    for level in ("buurt", "wijk", "gemeente"):
+        run_index(path, level=level, skip_missing=True)
+    app = create_app(path)
+    with ServerThread(app, free_port()) as srv:
+        srv.data = app.state.data
+        yield srv
+    app.state.data.close()
+
+
+def test_q4_nearest_buurthuis_and_places_within_500m(page, registry_server, shots):
+    """Question 4 in three actions: the map of buurthuizen (register), a click on the buurt, its
+    profile. Answered from meeting places entered through the registry (TEST entries)."""
+    from registry_seed import BUURT
+    srv = registry_server
+    # action 1: the map offers the registry's layer
+    page.goto(srv.url + "/#/kaart?niveau=buurt&indicator=ontmoetingsplekken_buurthuis_per_1000")
+    wait_map(page)
+    options = " ".join(page.locator("#indicator option").all_inner_texts())
+    assert "Ontmoetingsplekken: buurthuizen per 1.000 inwoners (register)" in options
+    # action 2: click the buurt; action 3: open its profile
+    click_lonlat(page, point_of(srv, "buurt", BUURT), zoom=14)
+    name = srv.data.area(BUURT)["name"]
+    link = page.locator("#selectie a", has_text="Bekijk het profiel")
+    link.wait_for()
+    assert name in page.locator("#selectie").inner_text()
+    link.click()
+    page.wait_for_selector("article.profiel #h-nabij")
+    nabij = page.locator("section:has(#h-nabij)").inner_text()
+    assert "Dichtstbijzijnde buurthuis: TEST buurthuis De Proefzolder (testgegeven)" in nabij
+    assert "m lopen" in nabij and "omwegfactor 1,3" in nabij
+    assert "het midden van de buurt (geometrisch)" in nabij
+    assert "punt zoals ingevoerd in het register" in nabij             # placement precision
+    count = int(page.locator(".nabij-aantal strong").inner_text())
+    rows = page.locator("table.nabij tbody tr")
+    assert count >= 2 and rows.count() == min(count, 10)
+    assert "TEST speeltuin Zandbak (testgegeven)" in page.locator("table.nabij").inner_text()
+    register = page.locator("section:has(#h-register)").inner_text()
+    assert "momentopname van het register van 30-11-2026" in register
+    assert "minder dan 5" in register
+    page.screenshot(path=str(shots / "vraag4_buurthuis_register.png"), full_page=True)
+    assert axe(page) == []
+    assert page.page_errors == []
+
+
 PAGES = [("kaart", "/#/kaart", 'body[data-map-rendered="true"]'),
          ("gebied", "/#/gebied/GM0995", "article.profiel"),
          ("vergelijken", "/#/vergelijk?codes=GM0995,GM0034,NL00", "#v-uitkomst table"),

@@ -80,6 +80,7 @@ def build_command(
             f"[bold green]Built[/] {out} for {report.region_name}: {counts}; "
             f"{report.observations:,} values, {report.facilities} facilities, "
             f"{report.rows_read:,} source rows read in {report.seconds:.1f} s.")
+    _registry_after_build(out, report, quiet)
     if report.facilities:
         # Issue 4: with facilities in the warehouse the accessibility measures belong to the build.
         from weefsel.analysis.access.warehouse import run_access
@@ -88,6 +89,37 @@ def build_command(
         if not quiet:
             console.print(f"Accessibility: {len(table):,} values written to access_results "
                           "(details: 'weefsel access --help').")
+
+
+def _registry_after_build(out: Path, report, quiet: bool) -> None:
+    """A rebuild keeps the registry's counts: the build carried the last snapshot over; when a
+    registry is configured (WEEFSEL_REGISTRY, or weefsel-registry.sqlite here) a fresh snapshot of
+    it replaces that, so the monitor shows what the registry holds now (docs/registry.md)."""
+    import os
+
+    from weefsel.config import DEFAULT_REGISTRY_URL
+    configured = bool(os.environ.get("WEEFSEL_REGISTRY")) or (
+        DEFAULT_REGISTRY_URL.startswith("sqlite:///") and Path(DEFAULT_REGISTRY_URL[10:]).is_file())
+    if configured:
+        try:
+            from weefsel.registry.export import snapshot
+            from weefsel.registry.ops import OpsStore
+            res = snapshot(OpsStore(DEFAULT_REGISTRY_URL), out)
+            report.facilities += res["facilities"]
+            if not quiet:
+                console.print(f"Register: nieuwe momentopname {res['date']} toegepast ({res['observations']} "
+                              f"waarden, {res['facilities']} plekken).")
+            return
+        except Exception as exc:  # the warehouse stands; say why the registry was not read
+            console.print(f"Register niet gelezen ({type(exc).__name__}: {str(exc)[:120]}); "
+                          + ("de vorige momentopname is overgenomen." if report.registry else
+                             "geen momentopname in deze bouw."))
+    if report.registry and not quiet:
+        r = report.registry
+        console.print(f"Register: momentopname van {r['date']} overgenomen uit de vorige bouw "
+                      f"({r['observations']} waarden, {r['facilities']} plekken"
+                      + (f"; {r['dropped']} waarden van gebieden die niet meer in deze bouw zitten" if r['dropped']
+                         else "") + ").")
 
 
 def _print_files(data_dir: Path, read: set[str] | None = None,

@@ -138,7 +138,8 @@ def snapshot_cmd(warehouse: Path = typer.Argument(..., help="the warehouse .duck
     from weefsel.registry.export import snapshot
     res = snapshot(_store(url), warehouse)
     typer.echo(f"momentopname {res['date']}: {res['observations']} waarden, {res['facilities']} plekken "
-               f"als voorzieningen, {res['skipped_unknown_areas']} tellingen buiten dit warehouse")
+               f"als voorzieningen, {res['skipped_unknown_areas']} tellingen buiten dit warehouse. "
+               "Draai daarna `weefsel index` voor de indicatoren en de kaartlagen.")
 
 
 @sub.command("divergence")

@@ -15,6 +15,16 @@ from pathlib import Path
 from weefsel.errors import InputError
 from weefsel.registry.ops import KIS_KEYS, PLACE_TYPES, THEMES, OpsStore
 
+#: registry place type -> weefsel typology key (weefsel/sources/typology.yaml), so the places
+#: are supply for `weefsel access` and the nearby list like OSM's; unmapped types keep their name
+TYPOLOGY = {"buurthuis": "community_centre", "bibliotheek": "library", "sportvereniging": "sports",
+            "gebedshuis": "place_of_worship", "cafe": "cafe", "speeltuin": "playground",
+            "school": "school", "huisarts": "gp_practice", "zorg": "social_facility",
+            "winkel": "supermarket", "park": "park"}
+#: the gemeente's public responses to accepted signals (no reporter, no signal text)
+RESPONSES_DDL = ("CREATE TABLE IF NOT EXISTS registry_responses (area_code VARCHAR, theme VARCHAR, "
+                 "response VARCHAR, response_at VARCHAR)")
+
 PUBLIC = {
     "initiatives": ("id", "gemeente_code", "name", "description", "area_codes", "lat", "lon", "themes",
                     "crisis_functions", "ladder_step", "contact_role", "start_date", "end_date", "status",
@@ -92,6 +102,8 @@ def counts(store: OpsStore, place_area: dict[int, str] | None = None) -> dict[tu
         add(code, "registry_places")
         add(code, f"registry_places_{p['type']}")
         for k in KIS_KEYS:
+            if p[f"kis_{k}"] is not None:           # asked: yes or no (NULL = not asked)
+                add(code, f"registry_places_kis_{k}_bekend")
             if p[f"kis_{k}"]:
                 add(code, f"registry_places_kis_{k}")
     for s in store.signals(status="geaccepteerd"):
@@ -110,6 +122,8 @@ def variable_titles() -> dict[str, tuple[str, str]]:
     v |= {f"registry_places_{t}": (f"Ontmoetingsplekken: {t} (register)", "aantal") for t in PLACE_TYPES}
     v |= {f"registry_places_kis_{k}": (f"Ontmoetingsplekken die {k} zijn (register, gevraagd)", "aantal")
           for k in KIS_KEYS}
+    v |= {f"registry_places_kis_{k}_bekend": (f"Ontmoetingsplekken waarvan bekend is of ze {k} zijn "
+                                              "(register)", "aantal") for k in KIS_KEYS}
     v |= {f"registry_signals_{t}": (f"Geaccepteerde signalen over {t} (register)", "aantal") for t in THEMES}
     return v
 
@@ -140,6 +154,7 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
             "SELECT area_code, arg_max(value, period) FROM observations WHERE variable = 'AantalInwoners' "
             "AND breakdown = '' AND value IS NOT NULL GROUP BY area_code").fetchall())
         rows = [(code, var, val) for (code, var), val in cnt.items() if code in known]
+        rows += _zeros(con, store, cnt, known)
         for (code, var), val in cnt.items():
             if var == "registry_initiatives" and code in known and pop.get(code):
                 rows.append((code, "registry_initiatives_per_1000", 1000.0 * val / pop[code]))
@@ -154,11 +169,17 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
         for p in all_places:
             x, y = xy[p["id"]]
             tags = {k: p[f"kis_{k}"] for k in KIS_KEYS} | {"step_free": p["step_free"], "toilet": p["toilet"]}
-            fac.append((f"registry:{p['id']}", p["type"], p["name"], "registry", str(p["id"]), x, y,
+            tags["register_type"] = p["type"]
+            fac.append((f"registry:{p['id']}", TYPOLOGY.get(p["type"], p["type"]), p["name"], "registry",
+                        str(p["id"]), x, y,
                         float(p["capacity"] or 1), p["area_code"] or place_area.get(p["id"]),
                         json.dumps(tags)))
         facdf = pd.DataFrame(fac, columns=["facility_id", "type", "name", "source", "source_id", "x_rd", "y_rd",
                                            "capacity", "area_code", "tags"])
+        resp = pd.DataFrame(
+            [(x["area_code"], x["theme"], x["response"], x["response_at"])
+             for x in store.signals(status="geaccepteerd") if x["response"] and x["area_code"] in known],
+            columns=["area_code", "theme", "response", "response_at"])
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("DELETE FROM observations WHERE source = 'registry'")
@@ -174,7 +195,14 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
                 con.register("reg_fac", facdf)
                 con.execute("INSERT INTO facilities (facility_id, type, name, source, source_id, x_rd, y_rd, "
                             "capacity, area_code, tags) SELECT * FROM reg_fac")
+            con.execute(RESPONSES_DDL)
+            con.execute("DELETE FROM registry_responses")
+            if len(resp):
+                con.register("reg_resp", resp)
+                con.execute("INSERT INTO registry_responses SELECT * FROM reg_resp")
             con.execute("INSERT OR REPLACE INTO build_info VALUES ('registry_snapshot', ?)", [day])
+            con.execute("INSERT OR REPLACE INTO build_info VALUES ('registry_suppress_below', ?)",
+                        [str(store.suppress_below)])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -183,6 +211,26 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
         con.close()
     return {"date": day, "observations": len(obs), "facilities": len(facdf),
             "skipped_unknown_areas": sum(1 for (code, _v) in cnt if code not in known)}
+
+
+def _zeros(con, store: OpsStore, cnt: dict, known: set[str]) -> list[tuple[str, str, float]]:
+    """Explicit zeros for counts (not signals) in the areas of the gemeenten the registry covers:
+    there, no initiative recorded means 0, not 'unknown'. Elsewhere nothing is written (a gemeente
+    that keeps no registry is not a gemeente without initiatives)."""
+    from sqlalchemy import select
+
+    from weefsel.registry.ops import users
+    with store.engine.connect() as c:     # a gemeente with registry accounts keeps a registry
+        covered = {r[0] for r in c.execute(select(users.c.gemeente_code).where(users.c.active)).all()}
+    covered |= {code for (code, _v) in cnt if code.startswith("GM")}
+    variables = {v for (_c, v) in cnt if not v.startswith("registry_signals_")} | {"registry_initiatives",
+                                                                                  "registry_places"}
+    if not covered:
+        return []
+    areas = con.execute("SELECT code FROM areas WHERE level IN ('gemeente', 'wijk', 'buurt') "
+                        "AND ('GM' || substr(code, 3, 4)) IN (SELECT unnest(?))", [sorted(covered)]).fetchall()
+    return [(code, var, 0.0) for (code,) in areas for var in sorted(variables)
+            if code in known and (code, var) not in cnt]
 
 
 def _place_in_buurt(con, points: dict[int, tuple[float, float]]) -> dict[int, str]:
@@ -255,3 +303,69 @@ def divergence(store: OpsStore, warehouse: str | Path, theme: str, variable: str
                         "direction_nl": ("veel signalen, indicator laag" if d > 0
                                          else "weinig signalen, indicator hoog")})
     return sorted(out, key=lambda x: -abs(x["rank_signals"] - x["rank_indicator"]))
+
+
+# --- a rebuild keeps the snapshot ----------------------------------------------------------------
+def carry_over(previous: str | Path, con) -> dict | None:
+    """Re-apply the last registry snapshot of ``previous`` (the warehouse a build replaces) to the
+    new warehouse open on ``con``, inside the build, with its own date: a rebuild never drops the
+    registry's counts silently. Rows for areas the new build lacks are left out (counted).
+    Returns {'date', 'observations', 'facilities', 'dropped'} or None when there was none."""
+    import duckdb
+
+    path = Path(previous)
+    if not path.is_file():
+        return None
+    try:
+        old = duckdb.connect(str(path), read_only=True)
+    except Exception:   # locked or not a warehouse: the build itself says so elsewhere
+        return None
+    try:
+        tables = {r[0] for r in old.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "build_info" not in tables:
+            return None
+        row = old.execute("SELECT value FROM build_info WHERE key = 'registry_snapshot'").fetchone()
+        if not row:
+            return None
+        below = old.execute("SELECT value FROM build_info WHERE key = 'registry_suppress_below'").fetchone()
+        obs = old.execute("SELECT area_code, period, variable, breakdown, value, source FROM observations "
+                          "WHERE source = 'registry'").df()
+        var = old.execute("SELECT variable, stem, title, unit, description, source_table, topic FROM variables "
+                          "WHERE source_table = 'registry'").df()
+        fac = old.execute("SELECT facility_id, type, name, source, source_id, x_rd, y_rd, capacity, area_code, "
+                          "tags FROM facilities WHERE source = 'registry'").df()
+        resp = (old.execute("SELECT area_code, theme, response, response_at FROM registry_responses").df()
+                if "registry_responses" in tables else None)
+    finally:
+        old.close()
+    known = {r[0] for r in con.execute("SELECT code FROM areas").fetchall()}
+    keep = obs["area_code"].isin(known)
+    obs = obs[keep]
+    fac.loc[~fac["area_code"].isin(known), "area_code"] = None
+    con.execute("DELETE FROM observations WHERE source = 'registry'")
+    con.register("co_obs", obs)
+    con.execute("INSERT INTO observations (area_code, period, variable, breakdown, value, source) "
+                "SELECT * FROM co_obs")
+    con.execute("DELETE FROM variables WHERE source_table = 'registry'")
+    con.register("co_var", var)
+    con.execute("INSERT INTO variables (variable, stem, title, unit, description, source_table, topic) "
+                "SELECT * FROM co_var")
+    con.execute("DELETE FROM facilities WHERE source = 'registry'")
+    con.register("co_fac", fac)
+    con.execute("INSERT INTO facilities (facility_id, type, name, source, source_id, x_rd, y_rd, capacity, "
+                "area_code, tags) SELECT * FROM co_fac")
+    con.execute(RESPONSES_DDL)
+    if resp is not None and len(resp):
+        con.register("co_resp", resp[resp["area_code"].isin(known)])
+        con.execute("INSERT INTO registry_responses SELECT * FROM co_resp")
+    con.execute("DELETE FROM build_info WHERE key IN ('registry_snapshot', 'registry_suppress_below')")
+    con.execute("INSERT INTO build_info VALUES ('registry_snapshot', ?)", [row[0]])
+    if below:
+        con.execute("INSERT INTO build_info VALUES ('registry_suppress_below', ?)", [below[0]])
+    for name in ("co_obs", "co_var", "co_fac", "co_resp"):
+        try:
+            con.unregister(name)
+        except Exception:
+            pass
+    return {"date": row[0], "observations": int(keep.sum()), "facilities": len(fac),
+            "dropped": int((~keep).sum())}

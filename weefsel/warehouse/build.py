@@ -94,6 +94,8 @@ class BuildReport:
     seconds: float = 0.0
     region_name: str = ""
     gemeenten: list[str] = field(default_factory=list)
+    #: the registry snapshot carried over from the warehouse this build replaced (or None)
+    registry: dict | None = None
 
     @property
     def rows_read(self) -> int:
@@ -456,6 +458,10 @@ def build(region: str, data_dir: Path | None, out: Path, online: bool = False,
         }
         insert_frame(con, "build_info", pd.DataFrame(
             {"key": list(info), "value": list(info.values())}))
+        from weefsel.registry.export import carry_over   # a rebuild keeps the registry snapshot
+        report.registry = carry_over(out, con)
+        if report.registry:
+            report.facilities += report.registry["facilities"]
         con.execute("CHECKPOINT")
         con.close()
         _swap(tmp, out)

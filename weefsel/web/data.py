@@ -182,6 +182,16 @@ def _sources_text(raw: Any) -> str:
     return str(raw)
 
 
+def _registry_dated(sources: str, build: dict[str, str]) -> str:
+    """'registry' as a source carries the date of the snapshot it was counted from."""
+    day = build.get("registry_snapshot")
+    parts = [p.strip() for p in sources.split(",")]
+    if "registry" not in parts:
+        return sources
+    label = f"register (momentopname {day})" if day else "register"
+    return ", ".join(label if p == "registry" else p for p in parts)
+
+
 class WebData:
     """Read-only, cached access to one warehouse for the web layer."""
 
@@ -268,7 +278,8 @@ class WebData:
                     title_en=str(c.get("title_en") or ""), unit=unit, unit_en=unit_en,
                     direction=_direction_nl("context" if str(c.get("display") or "") == "context"
                                             else c.get("direction")),
-                    source=_sources_text(c.get("sources")), theme=str(c.get("theme") or ""),
+                    source=_registry_dated(_sources_text(c.get("sources")), self.build),
+                    theme=str(c.get("theme") or ""),
                     kind="indicator", table="indicator_values", column="value",
                     where="indicator = ?", params=(ind,),
                     suppressed_col="suppressed" if "suppressed" in cols else None)

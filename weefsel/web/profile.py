@@ -22,6 +22,7 @@ from weefsel.web.classing import fmt_nl, layer_decimals
 from weefsel.analysis.trends import summarise as summarise_trend
 from weefsel.indicators.reference import MISSING_NL
 from weefsel.web.data import LEVEL_LABELS, WebData, clean_records
+from weefsel.web.profile_registry import nearby, registry_section, render_nearby, render_registry
 
 LEVEL_NAME = {"land": "land", "provincie": "provincie", "gemeente": "gemeente",
               "wijk": "wijk", "buurt": "buurt"}
@@ -143,6 +144,8 @@ def build_profile(data: WebData, code: str) -> dict[str, Any]:
         "age_bands": age_bands(data, code),
         "build": data.build,
         "crisis": _crisis(data, code, level),
+        "nearby": nearby(data, code),
+        "register": registry_section(data, code),
     }
 
 
@@ -522,6 +525,8 @@ def render_fragment(p: dict[str, Any]) -> str:
     out.append('</section>')
 
     out.append(_charts_section(p))
+    out.append(render_nearby(p.get("nearby")))
+    out.append(render_registry(p.get("register")))
 
     # indicators
     out.append('<section aria-labelledby="h-ind"><h2 id="h-ind">Indicatoren in een tabel</h2>')
