@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -39,14 +40,30 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def visit(browser, url: str) -> float:
-    """Seconds from navigation start to the rendered marker, in a fresh context."""
+def visit(browser, url: str, log: list | None = None) -> float:
+    """Seconds from navigation start to the rendered marker, in a fresh context (empty
+    cache). ``log`` gets one dict per visit: requests and bytes on the wire before the
+    marker, and the page's own timings (values fetched, map created, style loaded, idle)."""
     ctx = browser.new_context(viewport={"width": 1440, "height": 900})
     page = ctx.new_page()
     try:
         page.goto(url)
         page.wait_for_selector('body[data-map-rendered="true"]', timeout=120_000)
         ms = page.evaluate("performance.now()")
+        if log is not None:
+            log.append(page.evaluate("""(t) => {
+              const rs = performance.getEntriesByType('resource').filter((r) => r.responseEnd <= t);
+              const nav = performance.getEntriesByType('navigation')[0];
+              const w = window.weefselTimings || {};
+              return { requests: rs.length + 1,
+                       bytes: rs.reduce((a, r) => a + r.transferSize, nav.transferSize),
+                       html: nav.responseEnd, fetched: w.fetched, created: w.created,
+                       load: w.load, idle: w.idle,
+                       slowest: rs.map((r) => [r.name.replace(location.origin, ''),
+                                              Math.round(r.responseEnd - r.startTime),
+                                              r.transferSize])
+                                 .sort((a, b) => b[1] - a[1]).slice(0, 4) };
+            }""", ms))
         return ms / 1000
     finally:
         ctx.close()
@@ -79,9 +96,10 @@ def first_map(warehouse: Path, level: str = "wijk", runs: int = 3) -> dict:
                     raise SystemExit("weefsel serve stopped before it listened")
                 time.sleep(0.02)
             out["port_open_s"] = time.perf_counter() - t0
-            out["cold_s"] = visit(browser, url)
+            out["log"] = []
+            out["cold_s"] = visit(browser, url, out["log"])
             ready.wait(180)
-            out["warm_s"] = [visit(browser, url) for _ in range(runs)]
+            out["warm_s"] = [visit(browser, url, out["log"]) for _ in range(runs)]
             browser.close()
     finally:
         proc.terminate()
@@ -104,6 +122,16 @@ def main() -> None:
         print(f"  process start -> 'klaar'        {r['klaar_s']:6.2f} s")
     for i, w in enumerate(r["warm_s"], 1):
         print(f"  warm run {i}                      {w:6.2f} s   {w / TARGET_S:5.2f} x target")
+    warm = sorted(r["warm_s"])
+    print(f"  warm median {statistics.median(warm):.2f} s (min {warm[0]:.2f}, max {warm[-1]:.2f})")
+    print("  per visit (cold first): requests, bytes before the marker; ms since navigation:"
+          " html, values fetched, map created, style loaded, idle")
+    for v in r["log"]:
+        ms = " ".join(f"{k}={v[k]:.0f}" if v.get(k) is not None else f"{k}=-"
+                      for k in ("html", "fetched", "created", "load", "idle"))
+        print(f"    {v['requests']:3d} req {v['bytes'] / 1000:7.1f} kB  {ms}")
+        print("        slowest: " + ", ".join(f"{n} {t} ms {b / 1000:.0f} kB"
+                                              for n, t, b in v["slowest"]))
 
 
 if __name__ == "__main__":

@@ -40,3 +40,32 @@ def announce_ready(app: Any, url: str, t0: float, echo: Callable[[str], Any] = p
         echo(f"weefsel klaar: eerste kaarten staan klaar na {time.perf_counter() - t0:.1f} s.")
 
     threading.Thread(target=wait, daemon=True, name="weefsel-ready").start()
+
+
+class QuietGate:
+    """ASGI wrapper that notes when the last request came in, so background work (warming
+    the other levels, starting worker processes) waits until the first visitor's page has
+    been served instead of competing with it for the two cores."""
+
+    def __init__(self, app: Any, quiet_s: float = 1.0, max_wait_s: float = 20.0):
+        self.app = app
+        self.quiet_s, self.max_wait_s = quiet_s, max_wait_s
+        self.last = time.monotonic()
+        self.listening = threading.Event()
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> Any:
+        if scope["type"] == "http":
+            self.last = time.monotonic()
+        return await self.app(scope, receive, send)
+
+    def __getattr__(self, name: str) -> Any:  # state, close, … of the wrapped app
+        return getattr(self.app, name)
+
+    def wait(self) -> None:
+        """Block until the server listens and no request came for ``quiet_s`` seconds
+        (at most ``max_wait_s`` after listening: under steady traffic warm anyway)."""
+        self.listening.wait(self.max_wait_s)
+        start = time.monotonic()
+        while time.monotonic() - self.last < self.quiet_s and \
+                time.monotonic() - start < self.max_wait_s:
+            time.sleep(0.1)
