@@ -1,6 +1,6 @@
 """What ``weefsel serve`` says while it starts (issue 12 item 6): that it is starting, when
-it listens, and when the first maps are in memory, so nobody stares at a silent terminal
-while the warehouse is opened and the first tiles are made."""
+it listens (the first map is then already in memory: the port opens only after it was
+made), and when the other levels are warmed too, so nobody stares at a silent terminal."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ def _inner_data(app: Any) -> Any:
 
 
 def announce_ready(app: Any, url: str, t0: float, echo: Callable[[str], Any] = print) -> None:
-    """Print the address now, and 'klaar' once the background warming of the first maps
-    (tiles and values of every level's first view) has finished."""
+    """Print the address now (the first map is in memory), and 'klaar' once the background
+    warming of the other levels' first views has finished."""
     echo(f"weefsel dashboard: {url}  (API: /openapi.json) — opgestart in "
-         f"{time.perf_counter() - t0:.1f} s; eerste kaarten worden voorbereid …")
+         f"{time.perf_counter() - t0:.1f} s; de eerste kaart is gemaakt, de andere niveaus "
+         f"volgen …")
     data = _inner_data(app)
     threads = list(getattr(data, "background", []) or [])
 
@@ -37,7 +38,8 @@ def announce_ready(app: Any, url: str, t0: float, echo: Callable[[str], Any] = p
             t.join()
         if data is not None and data.stopping.is_set():
             return
-        echo(f"weefsel klaar: eerste kaarten staan klaar na {time.perf_counter() - t0:.1f} s.")
+        echo(f"weefsel klaar: de kaarten van alle niveaus staan klaar na "
+             f"{time.perf_counter() - t0:.1f} s.")
 
     threading.Thread(target=wait, daemon=True, name="weefsel-ready").start()
 

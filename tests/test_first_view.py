@@ -1,0 +1,88 @@
+"""The first map after start-up (issue 12 item 6): the first view is made before the app is
+handed to the server, the other levels only after ``warm_after`` lets them; static files
+come gzipped from memory under content-hash URLs that may be cached for good."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+
+from weefsel.web.api import create_app
+from weefsel.web.demo import DEMO_CATALOGUE, make_demo_warehouse
+
+
+@pytest.fixture(scope="module")
+def demo_path(tmp_path_factory):
+    return make_demo_warehouse(tmp_path_factory.mktemp("first") / "demo.duckdb")
+
+
+def _values_levels(cache: dict) -> set[str]:
+    return {k[1] for k in cache if isinstance(k, tuple) and k and k[0] == "values"}
+
+
+def test_first_view_is_made_before_the_app_returns_and_the_rest_waits(demo_path):
+    gate = threading.Event()
+    asked = threading.Event()
+
+    def warm_after() -> None:
+        asked.set()
+        gate.wait(30)
+
+    app = create_app(demo_path, catalogue=DEMO_CATALOGUE, warm_after=warm_after)
+    data = app.state.data
+    try:
+        cache = data.response_cache
+        # made already: the page with /api/info in it, the indicator list, the first level
+        assert ("index",) in cache and ("indicators", None) in cache
+        first = _values_levels(cache)
+        assert first == {"wijk"}, first
+        assert ("labels", "wijk") in cache
+        assert asked.wait(10)            # the background thread is waiting for its turn …
+        assert _values_levels(cache) == {"wijk"}   # … and has not warmed anything else
+        gate.set()
+        for t in data.background:
+            t.join(60)
+        assert _values_levels(cache) > {"wijk"}    # now the other levels too
+        # the first page and the first values are answered from what was made
+        with TestClient(app) as client:
+            page = client.get("/")
+            assert page.status_code == 200 and 'id="weefsel-info"' in page.text
+            info = client.get("/api/info").json()
+            r = client.get(f"/api/map/{info['default_level']}/values")
+            assert r.status_code == 200 and r.json()["meta"]["level"] == "wijk"
+    finally:
+        gate.set()
+        data.close()
+
+
+def test_static_files_gzipped_versioned_and_cacheable(demo_path):
+    app = create_app(demo_path, catalogue=DEMO_CATALOGUE)
+    try:
+        with TestClient(app) as client:
+            page = client.get("/").text
+            src = re.search(r'src="(/static/vendor/maplibre-gl\.js\?v=([0-9a-f]{16}))"', page)
+            assert src, "the page names MapLibre with its content hash"
+            assert re.search(r'src="/static/app\.js\?v=[0-9a-f]{16}"', page)
+            assert re.search(r'href="/static/style\.css\?v=[0-9a-f]{16}"', page)
+            raw = client.get(src.group(1), headers={"Accept-Encoding": "identity"})
+            gz = client.get(src.group(1), headers={"Accept-Encoding": "gzip"})
+            assert raw.status_code == gz.status_code == 200
+            assert raw.headers["content-type"].startswith("text/javascript")
+            assert "immutable" in gz.headers["cache-control"]
+            assert gz.headers["content-encoding"] == "gzip"
+            assert int(gz.headers["content-length"]) < len(raw.content) / 2   # ~0.29 of 1.06 MB
+            assert gz.content == raw.content   # httpx took the gzip off again
+            # without (or with an old) version: revalidate, and 304 on a matching ETag
+            plain = client.get("/static/app.js")
+            assert plain.headers["cache-control"] == "no-cache"
+            again = client.get("/static/app.js", headers={"If-None-Match": plain.headers["etag"]})
+            assert again.status_code == 304 and again.content == b""
+            for bad in ("/static/../api.py", "/static/.hidden.js", "/static/nope.js",
+                        "/static/vendor/", "/static/%2e%2e/api.py"):
+                assert client.get(bad).status_code == 404, bad
+            assert client.post("/static/app.js").status_code == 405
+    finally:
+        app.state.data.close()
