@@ -86,3 +86,20 @@ def test_static_files_gzipped_versioned_and_cacheable(demo_path):
             assert client.post("/static/app.js").status_code == 405
     finally:
         app.state.data.close()
+
+
+def test_prime_asks_for_the_first_view_as_the_page_spells_it(demo_path):
+    """`weefsel serve` primes these requests in-process before it listens: every one of them
+    answers 200, and the values URL is spelled like the page's URLSearchParams (':' as %3A),
+    so the browser's request is the same cache key."""
+    from weefsel.web.startup import first_view_paths, prime
+    app = create_app(demo_path, catalogue=DEMO_CATALOGUE)
+    try:
+        paths = first_view_paths(app)
+        assert paths[0] == "/" and "/api/indicators" in paths
+        assert any(p.startswith("/static/vendor/maplibre-gl.js?v=") for p in paths)
+        values = [p for p in paths if p.startswith("/api/map/wijk/values?indicator=")]
+        assert len(values) == 1 and ":" not in values[0].split("?", 1)[1]
+        assert prime(app, "127.0.0.1", 8000, paths) == len(paths)
+    finally:
+        app.state.data.close()

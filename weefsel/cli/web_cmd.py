@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
 
         from weefsel.web.api import create_app
         from weefsel.web.reload import FollowingApp
-        from weefsel.web.startup import QuietGate, announce_ready, announce_start
+        from weefsel.web.startup import QuietGate, announce_ready, announce_start, prime
         sock = _listen(host, port)  # a busy port fails here, before the address is printed
         t0 = announce_start(warehouse, typer.echo)
         # the first view is made before the port listens; the rest waits for a quiet moment
@@ -73,6 +73,7 @@ def register(app: typer.Typer) -> None:
         application = FollowingApp(lambda p: create_app(p, basemap_url=basemap_url,
                                                         warm_after=gate.wait), warehouse)
         gate.app = application
+        prime(gate, host, port)  # the first view's answers as finished bytes, then listen
         import threading
 
         from weefsel.web.workers import pool
