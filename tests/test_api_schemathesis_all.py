@@ -1,4 +1,4 @@
-"""schemathesis with *all* its checks (status codes, content types, response schemas and
+"""schemathesis with *all* its checks (a 5xx included) (status codes, content types, response schemas and
 headers as documented, negative data rejected, ...) over every endpoint of the app: the
 error answers are part of the OpenAPI schema and match it (issue 16, item 5)."""
 

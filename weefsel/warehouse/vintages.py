@@ -297,34 +297,35 @@ def _source_areas(parts: VintageParts, obs: pd.DataFrame, vintage: int) -> pd.Da
     return a[a["level"].notna()].drop_duplicates("code").reset_index(drop=True)
 
 
+def _note(v: int, check: str, severity: str, observed: float, message: str) -> dict:
+    """One validation row about indeling ``v`` (the table's other columns stay empty)."""
+    return {"check_name": check, "severity": severity, "source": f"indeling {v}",
+            "level": None, "area_code": None, "variable": None, "expected": None,
+            "observed": float(observed), "message": message}
+
+
 def _notes(v: int, src: pd.DataFrame, cw: pd.DataFrame, obs: pd.DataFrame,
            origin: dict[str, str]) -> list[dict]:
     """Validation rows: codes reused for another area, and source areas left unmapped."""
     rows: list[dict] = []
     reused = sorted(reused_codes(cw))
     if reused:
-        rows.append({"check_name": "vintage_reused_codes", "severity": "info",
-                     "source": f"indeling {v}", "level": None, "area_code": None,
-                     "variable": None, "expected": None, "observed": float(len(reused)),
-                     "message": f"{len(reused)} codes of indeling {v} name another area in "
-                                f"indeling {CURRENT_INDELING} (e.g. {', '.join(reused[:5])}); "
-                                "treated as two areas, values go through the crosswalk"})
+        rows.append(_note(v, "vintage_reused_codes", "info", len(reused),
+                          f"{len(reused)} codes of indeling {v} name another area in "
+                          f"indeling {CURRENT_INDELING} (e.g. {', '.join(reused[:5])}); "
+                          "treated as two areas, values go through the crosswalk"))
     with_values = set(pd.unique(obs["area_code"]))
     mapped = set(cw["from_code"]) if len(cw) else set()
     lost = sorted(c for c in src["code"] if c in with_values and c not in mapped
                   and c[:2] in ("GM", "WK", "BU"))
     if lost:
-        rows.append({"check_name": "vintage_unmapped", "severity": "warning",
-                     "source": f"indeling {v}", "level": None, "area_code": None,
-                     "variable": None, "expected": None, "observed": float(len(lost)),
-                     "message": f"{len(lost)} areas of indeling {v} have no polygon with "
-                                f"agreeing codes, so their values are kept only in "
-                                f"observations_original (e.g. {', '.join(lost[:5])})"})
+        rows.append(_note(v, "vintage_unmapped", "warning", len(lost),
+                          f"{len(lost)} areas of indeling {v} have no polygon with "
+                          f"agreeing codes, so their values are kept only in "
+                          f"observations_original (e.g. {', '.join(lost[:5])})"))
     n_geo = sum(1 for g, o in origin.items() if o != "current codes")
-    rows.append({"check_name": "vintage_crosswalk", "severity": "info",
-                 "source": f"indeling {v}", "level": None, "area_code": None, "variable": None,
-                 "expected": None, "observed": float(len(cw)),
-                 "message": f"crosswalk {v} -> {CURRENT_INDELING}: {len(cw)} rows; "
-                            f"{n_geo} gemeenten with changed codes overlaid by polygon, "
-                            f"{len(origin) - n_geo} with unchanged codes mapped exactly"})
+    rows.append(_note(v, "vintage_crosswalk", "info", len(cw),
+                      f"crosswalk {v} -> {CURRENT_INDELING}: {len(cw)} rows; "
+                      f"{n_geo} gemeenten with changed codes overlaid by polygon, "
+                      f"{len(origin) - n_geo} with unchanged codes mapped exactly"))
     return rows
