@@ -103,3 +103,16 @@ def test_prime_asks_for_the_first_view_as_the_page_spells_it(demo_path):
         assert prime(app, "127.0.0.1", 8000, paths) == len(paths)
     finally:
         app.state.data.close()
+
+
+def test_first_zooms_are_what_a_screen_asks_for():
+    """Flevoland on a 1440x900 page was drawn from zoom-8 tiles (seen in Chromium); the whole
+    country needs only coarse zooms, a small town finer ones; a bigger screen never less."""
+    from weefsel.web.api import first_zooms
+    flevo = first_zooms([5.12244, 52.25281, 6.01356, 52.84404])
+    assert 8 in flevo and len(flevo) <= 4
+    nl = first_zooms([3.3, 50.7, 7.3, 53.6])
+    assert max(nl) <= 7 and min(nl) >= 4
+    town = first_zooms([5.1, 52.3, 5.3, 52.4])
+    assert min(town) > max(nl)
+    assert list(first_zooms([0, 0, 1e-12, 1e-12])) == [14]   # a point: clamped, no error

@@ -461,9 +461,9 @@ def _bounds(data: WebData, tiles: LevelTiles) -> list[float] | None:
     return None
 
 
-#: tile zooms made ahead for the first views (a whole province to the whole country, on a
-#: phone up to a wide desktop screen)
-WARM_ZOOMS = range(5, 10)
+#: tile zooms made ahead in the background for the other levels (a whole province to the
+#: whole country), besides the zooms their first view needs (first_zooms)
+WARM_ZOOMS = range(5, 9)
 #: what the dashboard's first page load asks for, made before the server listens
 FIRST_ASSETS = ("vendor/maplibre-gl.js", "vendor/maplibre-gl.css", "app.js", "style.css")
 
@@ -481,17 +481,37 @@ def _first_view(data: WebData, tiles: LevelTiles, warm_values, index, indicators
             assets.get(rel)
         if not levels:
             return None
-        _warm_level(data, tiles, warm_values, levels[0])
+        _warm_level(data, tiles, warm_values, levels[0], first=True)
     except Exception:  # warming is an optimisation; requests report real errors
         log.exception("preparing the first view failed")
     return levels[0] if levels else None
 
 
-def _warm_level(data: WebData, tiles: LevelTiles, warm_values, level: str) -> None:
+def first_zooms(box: list[float], screens=((320, 300), (1920, 1000))) -> range:
+    """Tile zooms MapLibre asks for when it fits ``box`` (lon/lat) into a map of a phone's
+    up to a wide desktop's size (512 px tiles; the tile zoom is the map zoom rounded down):
+    what the first view of a level needs, however large the region."""
+    def fit(w: int, h: int) -> int:
+        def y(lat: float) -> float:
+            return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+        fx = max(box[2] - box[0], 1e-9) / 360
+        fy = max(y(box[3]) - y(box[1]), 1e-9) / (2 * math.pi)
+        z = min(math.log2((w - 40) / (512 * fx)), math.log2((h - 40) / (512 * fy)))
+        return max(0, min(int(math.floor(z)), 14))
+    return range(fit(*screens[0]), fit(*screens[1]) + 1)
+
+
+def _warm_level(data: WebData, tiles: LevelTiles, warm_values, level: str,
+                first: bool = False) -> None:
+    """A level's values and names, and its tiles over its extent: for the first view only
+    the zooms a screen asks for; in the background also WARM_ZOOMS."""
     ts = tiles(level)
     warm_values(level)
     box = lonlat_bounds(ts)
-    for z in WARM_ZOOMS if box else ():
+    zooms = set(first_zooms(box)) if box else set()
+    if box and not first:
+        zooms |= set(WARM_ZOOMS)
+    for z in sorted(zooms):
         for key in ts.tiles_for_bounds(z, box):
             if data.stopping.is_set():
                 return
