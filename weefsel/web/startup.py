@@ -118,4 +118,12 @@ def prime(app: Any, host: str, port: int, paths: list[str] | None = None) -> int
                 except Exception:  # priming is an optimisation; requests report errors
                     pass
         return ok
-    return asyncio.run(run())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case (weefsel serve, before uvicorn's loop)
+        return asyncio.run(run())
+    out: list[int] = []   # called where a loop runs already: use a thread of its own
+    t = threading.Thread(target=lambda: out.append(asyncio.run(run())), daemon=True)
+    t.start()
+    t.join()
+    return out[0] if out else 0
