@@ -140,10 +140,12 @@ async function drawCompare() {
 async function refresh() {
   const scn = $("scenario").value, variant = $("variant").value, area = $("gebied").value, norm = $("norm").value;
   status("Bezig met laden…");
+  // a later choice wins: an earlier refresh that finishes last must not overwrite its status
+  const ticket = (state.ticket = (state.ticket || 0) + 1);
   try {
     await Promise.all([drawTimeline(scn, variant, area), drawGap(scn, variant, area, norm), drawMap(scn, variant, norm), drawList(scn, variant, norm)]);
-    status(`Geladen: ${scn}, variant ${variant}.`);
-  } catch (e) { status(`Fout: ${e.message}`); }
+    if (ticket === state.ticket) status(`Geladen: ${scn}, variant ${variant}.`);
+  } catch (e) { if (ticket === state.ticket) status(`Fout: ${e.message}`); }
 }
 
 async function chooseScenario() {
