@@ -5,9 +5,18 @@ Import with ``from registry_backends import *`` in a test module (pytest puts te
 
 from __future__ import annotations
 
+import os
 import secrets
 
 import pytest
+
+
+def _skip_or_fail(reason: str) -> None:
+    """Skip on a developer's machine, but fail in CI (env ``CI`` set): scripts/test.sh installs
+    PostgreSQL there, so a silently skipped PostgreSQL half would hide a broken backend."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -15,16 +24,16 @@ def pg_server():
     """One throwaway PostgreSQL cluster per session; skipped with the reason when impossible."""
     from weefsel.registry.pgcluster import pg_bindir, throwaway_cluster
     if pg_bindir() is None:
-        pytest.skip("PostgreSQL not installed (apt-get install postgresql); PostgreSQL half skipped")
+        _skip_or_fail("PostgreSQL not installed (apt-get install postgresql); PostgreSQL half skipped")
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        pytest.skip("psycopg missing (pip install -e '.[postgres]'); PostgreSQL half skipped")
+        _skip_or_fail("psycopg missing (pip install -e '.[postgres]'); PostgreSQL half skipped")
     try:
         cm = throwaway_cluster()
         url = cm.__enter__()
     except Exception as exc:  # e.g. no postgres user, no permission
-        pytest.skip(f"could not start a throwaway PostgreSQL: {exc}")
+        _skip_or_fail(f"could not start a throwaway PostgreSQL: {exc}")
     yield url
     cm.__exit__(None, None, None)
 

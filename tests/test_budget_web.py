@@ -8,6 +8,7 @@ import re
 
 import pytest
 from fastapi import FastAPI
+from registry_backends import pg_server, registry_url  # noqa: F401
 from fastapi.testclient import TestClient
 
 from weefsel.participation import web
@@ -16,12 +17,14 @@ from weefsel.registry import Registry
 
 
 @pytest.fixture()
-def client(tmp_path):
-    web.set_registry(Registry(f"sqlite:///{tmp_path / 'r.sqlite'}"))
+def client(registry_url):
+    reg = Registry(registry_url)
+    web.set_registry(reg)
     app = FastAPI()
     app.include_router(web.router)
     yield TestClient(app)
     web.set_registry(None)
+    reg.engine.dispose()
 
 
 def _labels_ok(page: str) -> None:
@@ -231,13 +234,13 @@ def test_unknown_process_is_404_in_dutch(client):
     assert r.status_code == 404
 
 
-def test_no_codes_or_receipts_in_logs(tmp_path, caplog):
+def test_no_codes_or_receipts_in_logs(tmp_path, registry_url, caplog):
     """Through the whole web app at DEBUG level: codes and receipts never reach a log line."""
     import logging
 
     from weefsel.web.api import create_app
     from weefsel.web.demo import DEMO_CATALOGUE, make_demo_warehouse
-    web.set_registry(Registry(f"sqlite:///{tmp_path / 'r.sqlite'}"))
+    web.set_registry(Registry(registry_url))
     app = create_app(make_demo_warehouse(tmp_path / "demo.duckdb"), catalogue=DEMO_CATALOGUE)
     try:
         with caplog.at_level(logging.DEBUG), TestClient(app) as c:
@@ -253,6 +256,7 @@ def test_no_codes_or_receipts_in_logs(tmp_path, caplog):
         assert not [s for s in secrets_ if s in audit]
     finally:
         app.state.data.close()
+        web.get_registry().engine.dispose()
         web.set_registry(None)
 
 

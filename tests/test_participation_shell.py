@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from registry_backends import pg_server, registry_url  # noqa: F401
 
 WEEFSEL = Path(sys.executable).with_name("weefsel")
 SORTITION = Path("participation/sortition/citizensassemblies-replication/data/example_small_20")
@@ -82,9 +83,10 @@ def test_quota_keeps_target_between_min_and_max():
     check()
 
 
-def test_begroting_codes_cli(tmp_path):
+def test_begroting_codes_cli(tmp_path, registry_url):
+    """On both backends of the one store."""
     from weefsel.registry import Registry
-    url = f"sqlite:///{tmp_path / 'reg.sqlite'}"
+    url = registry_url
     reg = Registry(url)
     pid, org = reg.create_process("Buurtbudget Haven", "25.000")
     w = shlex.quote(str(WEEFSEL))

@@ -1,8 +1,10 @@
-"""Registry: propose → check → vote → export .pb → same result as the rules; privacy."""
+"""Burgerbegroting in the one store: propose → check → vote → export .pb → same result as the
+rules; privacy; an older database upgraded in place. Every test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import pytest
+from registry_backends import pg_server, registry_url  # noqa: F401
 
 from weefsel.errors import InputError
 from weefsel.participation.budgeting.pabulib import parse_pb
@@ -11,8 +13,10 @@ from weefsel.registry import Registry
 
 
 @pytest.fixture()
-def reg(tmp_path):
-    return Registry(f"sqlite:///{tmp_path / 'reg.sqlite'}")
+def reg(registry_url):
+    r = Registry(registry_url)
+    yield r
+    r.engine.dispose()
 
 
 def test_full_cycle(reg):
@@ -55,6 +59,9 @@ def test_bad_input(reg):
         reg.propose(pid, "p", "duur")
     with pytest.raises(InputError):
         reg.propose(pid, "p", 10, lat=200, lon=4)
+    with pytest.raises(InputError, match="titel bevat HTML of script"):   # the store's one text check
+        reg.propose(pid, '<img src=x onerror="alert(1)">', 10)
+    assert reg.projects(pid) == []
     with pytest.raises(InputError, match="fase"):
         reg.vote(pid, [1])
 
@@ -160,22 +167,142 @@ def test_results_hidden_until_close_and_phases_only_forward(reg):
     assert reg.results_visible(pid2)               # the organiser chose running results
 
 
-def test_old_registry_gains_the_new_columns(tmp_path):
-    """A registry made before eligibility/results_public keeps its data and gets the columns."""
-    import sqlite3
-    path = tmp_path / "old.sqlite"
-    con = sqlite3.connect(path)
-    con.execute("CREATE TABLE pb_processes (id INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL, description TEXT, "
-                "area_code VARCHAR(20), budget VARCHAR(40) NOT NULL, currency VARCHAR(8), rule VARCHAR(60), "
-                "max_choices INTEGER, ask_district BOOLEAN, require_code BOOLEAN, phase VARCHAR(20), "
-                "organiser_hash VARCHAR(64) NOT NULL, created_at VARCHAR(32))")
-    con.execute("INSERT INTO pb_processes VALUES (1, 'Oud', '', NULL, '5000', 'EUR', 'greedy', NULL, 0, 1, "
-                "'stemmen', 'x', '2025-01-01')")
-    con.commit()
-    con.close()
-    reg = Registry(f"sqlite:///{path}")
+#: The pb_* tables as weefsel's first registry created them (no receipts, no eligibility or
+#: results_public, no reg_migrations): written by hand so the test does not depend on today's code.
+FIRST_RELEASE = [
+    "CREATE TABLE pb_processes (id {pk}, name VARCHAR(200) NOT NULL, description TEXT, area_code VARCHAR(20), "
+    "budget VARCHAR(40) NOT NULL, currency VARCHAR(8), rule VARCHAR(60), max_choices INTEGER, "
+    "ask_district BOOLEAN, require_code BOOLEAN, phase VARCHAR(20), organiser_hash VARCHAR(64) NOT NULL, "
+    "created_at VARCHAR(32))",
+    "CREATE TABLE pb_projects (id {pk}, process_id INTEGER NOT NULL REFERENCES pb_processes (id), "
+    "title VARCHAR(200) NOT NULL, description TEXT, cost VARCHAR(40) NOT NULL, lat FLOAT, lon FLOAT, "
+    "area_code VARCHAR(20), status VARCHAR(20), check_note TEXT, created_at VARCHAR(32))",
+    "CREATE TABLE pb_ballots (id {pk}, process_id INTEGER NOT NULL REFERENCES pb_processes (id), "
+    "ballot_id VARCHAR(32) NOT NULL UNIQUE, district VARCHAR(100), choices TEXT NOT NULL)",
+    "CREATE TABLE pb_voting_codes (id {pk}, process_id INTEGER NOT NULL REFERENCES pb_processes (id), "
+    "code_hash VARCHAR(64) NOT NULL UNIQUE, used BOOLEAN)",
+    "CREATE TABLE pb_audit_log (id {pk}, process_id INTEGER, at VARCHAR(32), action VARCHAR(40) NOT NULL, "
+    "detail TEXT)",
+]
+
+
+def _sha(s: str) -> str:
+    import hashlib
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def _old_database(url: str) -> None:
+    """A registry as the first release left it: two processes, proposals, codes, a ballot, an audit."""
+    from sqlalchemy import create_engine
+    eng = create_engine(url)
+    pk = "SERIAL PRIMARY KEY" if eng.dialect.name == "postgresql" else "INTEGER PRIMARY KEY"
+    rows = [
+        "INSERT INTO pb_processes (name, description, budget, currency, rule, ask_district, require_code, phase, "
+        f"organiser_hash, created_at) VALUES ('Oud met codes', '', '5000', 'EUR', 'greedy', FALSE, TRUE, "
+        f"'stemmen', '{_sha('oude-organisatiecode')}', '2025-01-01T10:00:00+00:00')",
+        "INSERT INTO pb_processes (name, description, budget, currency, rule, ask_district, require_code, phase, "
+        f"organiser_hash, created_at) VALUES ('Oud zonder code', '', '900', 'EUR', 'greedy', FALSE, FALSE, "
+        f"'voorstellen', '{_sha('tweede-code')}', '2025-02-01T10:00:00+00:00')",
+        "INSERT INTO pb_projects (process_id, title, description, cost, status, check_note) "
+        "VALUES (1, 'Bankjes', '', '3000', 'on_ballot', '')",
+        "INSERT INTO pb_projects (process_id, title, description, cost, status, check_note) "
+        "VALUES (1, 'Moestuin', '', '2500', 'on_ballot', '')",
+        "INSERT INTO pb_projects (process_id, title, description, cost, status, check_note) "
+        "VALUES (2, 'Speeltuin', '', '800', 'proposed', '')",
+        f"INSERT INTO pb_voting_codes (process_id, code_hash, used) VALUES (1, '{_sha('OUDE-CODE-1')}', TRUE)",
+        f"INSERT INTO pb_voting_codes (process_id, code_hash, used) VALUES (1, '{_sha('OUDE-CODE-2')}', FALSE)",
+        "INSERT INTO pb_ballots (process_id, ballot_id, choices) VALUES (1, 'b0001', '1,2')",
+        "INSERT INTO pb_audit_log (process_id, at, action, detail) VALUES (1, '2025-01-01', 'process_created', '')",
+        "INSERT INTO pb_audit_log (process_id, at, action, detail) VALUES (1, '2025-01-02', 'ballot_cast', '')",
+    ]
+    with eng.begin() as c:
+        for ddl in FIRST_RELEASE:
+            c.exec_driver_sql(ddl.format(pk=pk))
+        for sql in rows:
+            c.exec_driver_sql(sql)
+    eng.dispose()
+
+
+def test_first_release_database_upgrades_in_place(registry_url):
+    """pb_* tables without reg_migrations and without the later columns: migration 3 keeps every
+    row, adds what is missing, and the old processes, codes and organiser tokens keep working."""
+    from weefsel.registry.ops import OpsStore, applied
+    _old_database(registry_url)
+    reg = Registry(registry_url)
+    try:
+        assert [m["version"] for m in applied(reg.engine)][:3] == [1, 2, 3]
+        old, open_ = reg.process(1), reg.process(2)
+        assert (old["name"], old["budget"], old["eligibility"], old["results_public"]) == \
+            ("Oud met codes", "5000", "codes", False)
+        assert open_["eligibility"] == "open"       # the first release's require_code=false: no code needed
+        assert [p["title"] for p in reg.projects(1)] == ["Bankjes", "Moestuin"]
+        assert reg.ballot_count(1) == 1 and reg.code_counts(1) == {"issued": 2, "used": 1}
+        assert [a["action"] for a in reg.audit(1)][:2] == ["process_created", "ballot_cast"]
+        with pytest.raises(InputError, match="al gebruikt"):
+            reg.vote(1, [1], code="OUDE-CODE-1")
+        receipt = reg.vote(1, [2], code="OUDE-CODE-2")  # an old code (hashed as typed) still counts once
+        assert reg.receipt_counted(1, receipt) and reg.ballot_count(1) == 2
+        reg.set_phase(1, "gesloten", "oude-organisatiecode")
+        assert len(parse_pb(reg.export_pb(1)).ballots) == 2
+        assert reg.propose(2, "Bloembakken", "100") == 4  # ids continue after the old rows
+        assert migrate_again(registry_url) == []          # nothing left to do on the next start
+        assert OpsStore(registry_url).check_area("GM0034") == "GM0034"  # the reg_* half is there too
+    finally:
+        reg.engine.dispose()
+
+
+def migrate_again(url: str) -> list[int]:
+    from weefsel.registry.ops import make_engine, migrate
+    eng = make_engine(url)
+    try:
+        return migrate(eng)
+    finally:
+        eng.dispose()
+
+
+def test_last_release_database_gains_migration_3(registry_url, monkeypatch):
+    """The usual case: reg_* at migrations 1-2 and pb_* made beside them by the old Registry
+    (its own create_all): only migration 3 runs, and it keeps the begroting's rows."""
+    from weefsel.registry import ops, store
+    with monkeypatch.context() as m:
+        m.setattr(ops, "MIGRATIONS", ops.MIGRATIONS[:2])
+        eng = ops.make_engine(registry_url)
+        assert ops.migrate(eng) == [1, 2]
+    store.metadata.create_all(eng, tables=store.PB_TABLES)    # what Registry() did before
+    with eng.begin() as c:
+        c.execute(store.processes.insert().values(name="Vorige versie", budget="700", organiser_hash=_sha("org"),
+                                                  eligibility="open", results_public=True, phase="stemmen"))
+    assert ops.migrate(eng)[:1] == [3]
+    eng.dispose()
+    reg = Registry(registry_url)
     p = reg.process(1)
-    assert p["name"] == "Oud" and p["eligibility"] == "codes" and p["results_public"] is False
+    assert (p["name"], p["eligibility"], p["results_public"]) == ("Vorige versie", "open", True)
+    reg.check_organiser(1, "org")
+    reg.engine.dispose()
+
+
+def test_failed_upgrade_leaves_the_old_database_untouched(registry_url, monkeypatch):
+    """All migrations are one transaction: if a later one fails, migration 3's changes are undone too."""
+    from sqlalchemy import inspect
+
+    from weefsel.registry import ops
+    _old_database(registry_url)
+
+    def broken(c):
+        raise RuntimeError("migration kapot")
+    monkeypatch.setattr(ops, "MIGRATIONS", [*ops.MIGRATIONS, (999, "broken", broken)])
+    with pytest.raises(RuntimeError, match="kapot"):
+        Registry(registry_url)
+    eng = ops.make_engine(registry_url)
+    try:
+        insp = inspect(eng)
+        assert "eligibility" not in {c["name"] for c in insp.get_columns("pb_processes")}
+        assert not insp.has_table("pb_receipts") and not insp.has_table("reg_users")
+        assert ops.applied(eng) == []
+        with eng.connect() as c:
+            assert c.exec_driver_sql("SELECT count(*) FROM pb_projects").scalar() == 3
+    finally:
+        eng.dispose()
 
 
 def test_proposals_are_capped(reg, monkeypatch):

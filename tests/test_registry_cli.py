@@ -27,6 +27,23 @@ def _cli(*args, env=None, url=None):
                           text=True, env=e, timeout=120)
 
 
+def test_cli_migrate_reports_versions(registry_url):
+    """One store: ``registry migrate`` applies registry and burgerbegroting migrations and lists them."""
+    r = _cli("migrate", "--url", registry_url)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("nu toegepast: 1, 2, 3")
+    listed = [int(x.split()[0]) for x in lines[1:]]
+    assert listed[:3] == [1, 2, 3] and listed == sorted(listed)
+    assert "burgerbegroting" in lines[3]
+    r = _cli("migrate", url=registry_url)               # WEEFSEL_REGISTRY, read at run time
+    assert r.returncode == 0 and r.stdout.startswith("nu toegepast: geen"), r.stdout + r.stderr
+    from weefsel.registry import Registry
+    reg = Registry(registry_url)                        # the begroting needs nothing more
+    assert reg.create_process("Na migrate", "100")[0] == 1
+    reg.engine.dispose()
+
+
 def test_cli_first_admin_import_export(tmp_path):
     url = f"sqlite:///{tmp_path / 'r.sqlite'}"
     r = _cli("create-admin", "beheer", "GM0034", env={"WEEFSEL_ADMIN_PASSWORD": "lang-genoeg-1"}, url=url)

@@ -219,3 +219,27 @@ def test_import_initiatives_dedup_all_or_nothing(store, people):
         store.import_initiatives(u, [{"name": "Ok", "area_codes": "BU00340101"},
                                      {"name": "Fout", "area_codes": "BU00349999"}], source="lijst.csv")
     assert len(store.initiatives()) == 3
+
+
+def test_duplicate_search_compares_only_the_newest_candidates(store):
+    for _ in range(3):
+        store.add_signal(None, {"area_code": "BU00340101", "theme": "veiligheid", "text": "Slechte verlichting in het park"})
+    hits = store.duplicate_signals("BU00340101", "veiligheid", "slechte verlichting park", recent=2)
+    assert sorted(h["id"] for h in hits) == [2, 3]
+    assert len(store.duplicate_signals("BU00340101", "veiligheid", "slechte verlichting park")) == 3
+    # texts that cannot reach the threshold are skipped by difflib's upper bounds, not matched
+    assert store.duplicate_signals("BU00340101", "veiligheid", "zzzz qqqq") == []
+
+
+def test_concurrent_signals_each_stored_once(store):
+    from concurrent.futures import ThreadPoolExecutor
+    keys = [f"k{i:03d}" for i in range(40)]
+
+    def send(k):
+        return store.add_signal(None, {"area_code": "BU00340101", "theme": "wonen", "text": f"tekst {k}"},
+                                submission_key=k)[0]
+    with ThreadPoolExecutor(8) as pool:
+        first = list(pool.map(send, keys))
+        again = list(pool.map(send, keys))  # every form resubmitted: the same numbers
+    assert first == again and len(set(first)) == 40
+    assert len(store.signals()) == 40

@@ -217,3 +217,25 @@ def test_admin_creates_account_through_form_and_sees_log(store):
                                                 "password": "heel-geheim-1", "role": "admin"})
     assert r.status_code == 403
     assert "heel-geheim" not in str(store.audit_log())
+
+
+def test_signal_answer_names_similar_signals(store):
+    c = _client(store)
+    for expected in (None, "nr. 1"):
+        page = c.get("/registratie/signaal").text
+        r = c.post("/registratie/signalen", data={**_csrf(page), "area_code": "BU00340101", "theme": "wonen",
+                                                  "text": "Lekkage in de portiekflat"})
+        assert r.status_code == 200 and "nummer" in r.text
+        assert (expected in r.text) if expected else ("vergelijkbare" not in r.text)
+
+
+def test_resubmitted_signal_form_gives_the_same_number_and_a_working_code(store):
+    c = _client(store)
+    form = {**_csrf(c.get("/registratie/signaal").text), "area_code": "BU00340101", "theme": "wonen",
+            "text": "Schimmel in de portiek"}
+    answers = [c.post("/registratie/signalen", data=form).text for _ in range(2)]  # the answer was lost once
+    numbers = [re.search(r"nummer (\d+)", a).group(1) for a in answers]
+    codes = [re.search(r"<code>([^<]+)</code>", a).group(1) for a in answers]
+    assert numbers[0] == numbers[1] and codes[0] == codes[1] and len(store.signals()) == 1
+    r = c.get(f"/registratie/signaal/{numbers[0]}?code={codes[1]}")
+    assert r.status_code == 200 and "Schimmel in de portiek" in r.text

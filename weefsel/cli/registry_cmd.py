@@ -31,6 +31,17 @@ def _store(url: str | None, warehouse: Path | None = None):
 URL = typer.Option(None, "--url", help="SQLAlchemy URL (default: WEEFSEL_REGISTRY or the SQLite file)")
 
 
+def _importer(url: str | None, warehouse: Path | None, username: str, file: Path):
+    """The store and the logged-in contributor for an import (password from WEEFSEL_PASSWORD or asked)."""
+    from weefsel.errors import InputError
+    store = _store(url, warehouse)
+    pw = os.environ.get("WEEFSEL_PASSWORD") or typer.prompt("Wachtwoord", hide_input=True)
+    user = store.session_user(store.login(username, pw)[0])
+    if not file.exists():
+        raise InputError(f"{file} bestaat niet")
+    return store, user
+
+
 @sub.command("create-admin")
 def create_admin(username: str = typer.Argument(...), gemeente: str = typer.Argument(..., help="GMxxxx"),
                  url: str = URL) -> None:
@@ -43,11 +54,18 @@ def create_admin(username: str = typer.Argument(...), gemeente: str = typer.Argu
 
 @sub.command("migrate")
 def migrate_cmd(url: str = URL) -> None:
-    """Apply the schema migrations (also done on every start)."""
-    from weefsel.config import DEFAULT_REGISTRY_URL
-    from weefsel.registry.ops import MIGRATIONS, make_engine, migrate
-    done = migrate(make_engine(url or DEFAULT_REGISTRY_URL))
-    typer.echo(f"migraties toegepast: {done or 'geen (al bij)'}; laatste versie {MIGRATIONS[-1][0]}")
+    """Apply the schema migrations of the one store (registry and burgerbegroting; also done on
+    every start) and list the versions the database now has."""
+    from weefsel.registry.ops import applied, make_engine, migrate, store_url
+    engine = make_engine(store_url(url))
+    try:
+        done = migrate(engine)
+        have = applied(engine)
+    finally:
+        engine.dispose()
+    typer.echo("nu toegepast: " + (", ".join(map(str, done)) or "geen (database was al bij)"))
+    for m in have:
+        typer.echo(f"  {m['version']:>3}  {m['applied_at']}  {m['name']}")
 
 
 @sub.command("import-initiatives")
@@ -56,12 +74,7 @@ def import_initiatives(file: Path = typer.Argument(..., help="CSV: name, area_co
                        url: str = URL,
                        warehouse: Path = typer.Option(None, help="check area codes against it")) -> None:
     """Import initiatives, skipping ones already there (similar name in the same area or within 150 m)."""
-    from weefsel.errors import InputError
-    store = _store(url, warehouse)
-    pw = os.environ.get("WEEFSEL_PASSWORD") or typer.prompt("Wachtwoord", hide_input=True)
-    user = store.session_user(store.login(username, pw)[0])
-    if not file.exists():
-        raise InputError(f"{file} bestaat niet")
+    store, user = _importer(url, warehouse, username, file)
     with file.open(encoding="utf-8-sig", newline="") as fh:
         rows = [{{"naam": "name", "beschrijving": "description", "gebieden": "area_codes"}.get(k, k): v
                  for k, v in r.items()} for r in csv.DictReader(fh)]
@@ -77,11 +90,7 @@ def import_places(file: Path = typer.Argument(..., help="CSV (name,type,lat,lon,
                   bbox: str = typer.Option(None, help="keep only points in lon1,lat1,lon2,lat2")) -> None:
     """Import meeting places, skipping ones already there (similar name within 150 m)."""
     from weefsel.errors import InputError
-    store = _store(url, warehouse)
-    pw = os.environ.get("WEEFSEL_PASSWORD") or typer.prompt("Wachtwoord", hide_input=True)
-    user = store.session_user(store.login(username, pw)[0])
-    if not file.exists():
-        raise InputError(f"{file} bestaat niet")
+    store, user = _importer(url, warehouse, username, file)
     if file.suffix.lower() in (".geojson", ".json"):
         try:
             gj = json.loads(file.read_text(encoding="utf-8"))

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import secrets
 from functools import lru_cache
@@ -47,7 +46,7 @@ from fastapi.responses import (
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from weefsel.config import DEFAULT_REGISTRY_URL, default_data_dir
+from weefsel.config import default_data_dir
 from weefsel.errors import InputError
 from weefsel.participation.amounts import format_amount, parse_count, parse_decimal
 from weefsel.participation.budgeting.explain import explain, summary
@@ -78,10 +77,11 @@ _registry: Registry | None = None
 
 
 def get_registry() -> Registry:
-    """The registry used by the pages (``$WEEFSEL_REGISTRY`` or the default SQLite file)."""
+    """The burgerbegroting in the one operational store (``$WEEFSEL_REGISTRY``, read by
+    ``Registry`` at call time, or the default SQLite file)."""
     global _registry
     if _registry is None:
-        _registry = Registry(os.environ.get("WEEFSEL_REGISTRY", DEFAULT_REGISTRY_URL))
+        _registry = Registry()
     return _registry
 
 

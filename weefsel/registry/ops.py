@@ -1,4 +1,5 @@
-"""The operational store: users, roles, audit, initiatives, meeting places and signals.
+"""The one operational store: users, roles, audit, initiatives, meeting places, signals and
+the burgerbegroting (``pb_*`` tables, used through :class:`weefsel.registry.store.Registry`).
 
 Apart from the rebuildable warehouse. SQLAlchemy Core, SQLite by default (one file, WAL),
 PostgreSQL as the server option (``WEEFSEL_REGISTRY=postgresql+psycopg://...``). The
@@ -10,6 +11,7 @@ field names and counts, never the personal content itself.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import difflib
 import hashlib
@@ -17,7 +19,9 @@ import math
 import os
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 
 from sqlalchemy import (
     Boolean,
@@ -29,11 +33,13 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     create_engine,
     event,
     false,
     func,
     insert,
+    inspect,
     or_,
     select,
     text,
@@ -171,6 +177,18 @@ def _sha(s: str) -> str:
     return hashlib.sha256(s.encode("utf-8")).hexdigest()
 
 
+def reporter_key(submission_key: str | None) -> str:
+    """The code with which a resident reads the response to their signal. Derived from the
+    form's submission key when that is a strong one (the form's is 128 random bits), so a form
+    resubmitted after a lost answer (server killed mid-write) shows the same, working code as
+    the first; otherwise random. It grants no more than the store already shows to whoever can
+    read the submission key there."""
+    if submission_key and len(submission_key) >= 20:
+        digest = hashlib.sha256(b"weefsel-reporter-key:" + submission_key.encode("utf-8")).digest()
+        return base64.urlsafe_b64encode(digest[:12]).decode()
+    return secrets.token_urlsafe(12)
+
+
 def clean_text(value, field: str, *, max_len: int = MAX_SHORT, required: bool = False) -> str:
     """One text field: trimmed, bounded, no markup or control characters (a clear Dutch error)."""
     s = "" if value is None else str(value).strip()
@@ -245,6 +263,12 @@ def _pragma(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def store_url(url: str | None = None) -> str:
+    """The store's URL: the one given, else ``$WEEFSEL_REGISTRY`` read now (tests and servers set
+    it after weefsel.config is imported), else the default SQLite file."""
+    return url or os.environ.get("WEEFSEL_REGISTRY") or DEFAULT_REGISTRY_URL
+
+
 def make_engine(url: str) -> Engine:
     """SQLite (WAL, waiting on locks) or PostgreSQL (a small pool) from one URL."""
     if url.startswith("sqlite"):
@@ -271,18 +295,47 @@ def _m2_audit_append_only(c: Connection) -> None:
                            "BEGIN SELECT RAISE(ABORT, 'reg_audit is append-only'); END"))
 
 
+#: Columns the burgerbegroting gained after its first release (before migrations existed).
+PB_ADDED_COLUMNS = {"pb_processes": {"eligibility": "VARCHAR(20) DEFAULT 'codes'",
+                                     "results_public": "BOOLEAN DEFAULT FALSE"}}
+
+
+def _m3_begroting(c: Connection) -> None:
+    """The burgerbegroting joins the one store. A registry made by an older weefsel (``pb_*``
+    tables, no ``reg_migrations``) keeps its tables and rows and gains what it lacks."""
+    from weefsel.registry.store import PB_TABLES, processes
+    meta.create_all(c, tables=PB_TABLES)          # checkfirst: tables already there are kept
+    insp = inspect(c)
+    for table, columns in PB_ADDED_COLUMNS.items():
+        have = {col["name"] for col in insp.get_columns(table)}
+        for name, ddl in columns.items():
+            if name in have:
+                continue
+            c.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+            if name == "eligibility":              # first release: require_code false meant no code
+                c.execute(update(processes).values(
+                    eligibility=case((processes.c.require_code == false(), "open"), else_="codes")))
+    c.execute(update(processes).where(processes.c.eligibility.is_(None)).values(eligibility="codes"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "users, sessions, audit, initiatives, places, signals", _m1_tables),
     (2, "audit log append-only", _m2_audit_append_only),
+    (3, "burgerbegroting (pb_*) in the one store; older pb_* tables upgraded in place", _m3_begroting),
 ]
 
 
 def migrate(engine: Engine) -> list[int]:
-    """Apply the migrations not yet recorded; returns the versions applied now."""
+    """Apply the migrations not yet recorded, all in one transaction; returns the versions applied now.
+
+    One migrator at a time: an advisory lock on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite (which
+    also makes SQLite's DDL part of the transaction, so a failed upgrade leaves nothing half-done)."""
     done: list[int] = []
     with engine.begin() as c:
         if c.dialect.name == "postgresql":
-            c.execute(text("SELECT pg_advisory_xact_lock(14014)"))  # one migrator at a time
+            c.execute(text("SELECT pg_advisory_xact_lock(14014)"))
+        elif c.dialect.name == "sqlite":
+            c.exec_driver_sql("BEGIN IMMEDIATE")
         meta.create_all(c, tables=[migrations_t])
         have = set(c.execute(select(migrations_t.c.version)).scalars())
         for version, name, fn in MIGRATIONS:
@@ -292,6 +345,14 @@ def migrate(engine: Engine) -> list[int]:
             c.execute(insert(migrations_t).values(version=version, name=name, applied_at=_iso()))
             done.append(version)
     return done
+
+
+def applied(engine: Engine) -> list[dict]:
+    """The migrations recorded in this database (version, name, applied_at), oldest first."""
+    with engine.connect() as c:
+        if not inspect(c).has_table(migrations_t.name):
+            return []
+        return [dict(r) for r in c.execute(select(migrations_t).order_by(migrations_t.c.version)).mappings()]
 
 
 class Forbidden(InputError):
@@ -304,11 +365,13 @@ class OpsStore:
     def __init__(self, url: str | None = None, *, engine: Engine | None = None,
                  area_codes: Callable[[str], bool] | set[str] | None = None,
                  suppress_below: int = 5, password_hasher=None):
-        # read at call time: tests and servers set WEEFSEL_REGISTRY after weefsel.config is imported
-        self.url = url or os.environ.get("WEEFSEL_REGISTRY") or DEFAULT_REGISTRY_URL
+        self.url = store_url(url)
         self.engine = engine or make_engine(self.url)
         migrate(self.engine)
         self._known = area_codes
+        # SQLite has one writer at a time and its busy handler sleeps 1, 2, 5, 10... ms between
+        # tries: threads of this process queue here instead (the tail of write latency)
+        self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
         self.suppress_below = suppress_below
         from argon2 import PasswordHasher
         self._ph = password_hasher or PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory)
@@ -428,7 +491,7 @@ class OpsStore:
         """Insert with its audit row; a repeated submission_key returns the first id."""
         key = values.get("submission_key")
         try:
-            with self.engine.begin() as c:
+            with self._write_lock, self.engine.begin() as c:
                 new_id = int(c.execute(insert(table).values(**values)).inserted_primary_key[0])
                 fields = ",".join(sorted(k for k, v in values.items() if v not in (None, "")
                                          and k not in ("created_at", "submission_key")))
@@ -640,7 +703,7 @@ class OpsStore:
         lat, lon = check_point(data.get("lat"), data.get("lon"))
         indicator = clean_text(data.get("indicator"), "indicator", max_len=80) or None
         contact = clean_text(data.get("reporter_contact"), "contact", max_len=200) or None
-        key = secrets.token_urlsafe(12)
+        key = reporter_key(submission_key)
         sid = self._insert_once(signals, dict(
             gemeente_code=self.gemeente_of(area), area_code=area, theme=theme, indicator=indicator,
             text=body, original_text=body, lat=lat, lon=lon, status="nieuw", reporter_contact=contact,
@@ -707,8 +770,13 @@ class OpsStore:
             return [dict(r) for r in c.execute(q).mappings()]
 
     def duplicate_signals(self, area_code: str, theme: str, body: str, *, lat=None, lon=None,
-                          min_ratio: float = 0.6) -> list[dict]:
-        """Signals that may say the same: same area and theme (or within 300 m), similar text."""
+                          min_ratio: float = 0.6, recent: int = 100) -> list[dict]:
+        """Signals that may say the same: same area and theme (or within 300 m), similar text.
+
+        Only the ``recent`` newest candidates are compared: the hint is for the resident
+        submitting now, and comparing every signal ever made a write O(n) (difflib on each;
+        3 s of CPU a minute under the load bench). Bounds from difflib's cheap upper limits
+        (real_quick_ratio, quick_ratio) skip texts that cannot reach ``min_ratio``."""
         out = []
         near_box = false()
         if lat is not None:  # about 300 m around the point, then the exact distance below
@@ -718,15 +786,21 @@ class OpsStore:
             rows = c.execute(select(signals.c.id, signals.c.area_code, signals.c.text, signals.c.lat,
                                     signals.c.lon, signals.c.status)
                              .where(signals.c.theme == theme, signals.c.status != "afgewezen",
-                                    or_(signals.c.area_code == area_code, near_box))).mappings().all()
+                                    or_(signals.c.area_code == area_code, near_box))
+                             .order_by(signals.c.id.desc()).limit(recent)).mappings().all()
+        sm = difflib.SequenceMatcher(None)
+        sm.set_seq2(body.lower())  # difflib caches its index of the second sequence
         for r in rows:
             near = r["area_code"] == area_code or (
                 lat is not None and r["lat"] is not None and distance_m(lat, lon, r["lat"], r["lon"]) <= 300)
             if near:
-                score = _similar(body, r["text"])
+                sm.set_seq1(r["text"].lower())
+                if sm.real_quick_ratio() < min_ratio or sm.quick_ratio() < min_ratio:
+                    continue
+                score = sm.ratio()
                 if score >= min_ratio:
                     out.append({"id": r["id"], "score": round(score, 2), "text": r["text"]})
-        return sorted(out, key=lambda x: -x["score"])
+        return sorted(out, key=lambda x: (-x["score"], x["id"]))
 
     def public_signal_counts(self) -> list[dict]:
         """Accepted signals per area and theme; counts below the threshold are suppressed (None)."""

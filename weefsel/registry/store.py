@@ -1,7 +1,9 @@
-"""The registry: what residents and organisers enter (never touched by a warehouse rebuild).
+"""The burgerbegroting in the one operational store (never touched by a warehouse rebuild).
 
-SQLAlchemy Core on SQLite by default (``weefsel.config.DEFAULT_REGISTRY_URL``), any
-SQLAlchemy URL (e.g. PostgreSQL) otherwise. Privacy by design:
+Its ``pb_*`` tables live beside the registry's ``reg_*`` tables in the same database, are
+created and upgraded by the numbered migrations of :mod:`weefsel.registry.ops` (migration 3)
+and reached through the same engine factory: SQLite by default
+(``weefsel.config.DEFAULT_REGISTRY_URL``, WAL), PostgreSQL by URL. Privacy by design:
 
 * a ballot holds a random ballot id (the Pabulib ``voter_id``), the chosen project ids and,
   only if the organiser asked for it, a district;
@@ -23,8 +25,6 @@ ballot. Whoever mails the letters knows which address got which code, and so (fr
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import re
 import secrets
 from fractions import Fraction
@@ -36,26 +36,23 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
-    create_engine,
     func,
     insert,
-    inspect,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from weefsel.config import DEFAULT_REGISTRY_URL
 from weefsel.errors import InputError
 from weefsel.participation.amounts import SYMBOLS, canonical, parse_amount, parse_count
-
-metadata = MetaData()
+from weefsel.registry.ops import CODE_RE, clean_text, make_engine, migrate, store_url
+from weefsel.registry.ops import _iso as _now
+from weefsel.registry.ops import _sha as _hash
+from weefsel.registry.ops import meta as metadata
 
 processes = Table(
     "pb_processes", metadata,
@@ -125,6 +122,9 @@ audit_log = Table(
     Column("detail", Text, default=""),                               # ids and counts only
 )
 
+#: Created by migration 3 (parents first).
+PB_TABLES = [processes, projects, ballots, voting_codes, receipts, audit_log]
+
 PROJECT_STATUSES = ("proposed", "checked", "rejected", "on_ballot")
 PHASES = ("voorstellen", "controle", "stemmen", "gesloten")
 #: How a resident shows they may vote: a code from a letter, or one vote per browser.
@@ -135,11 +135,6 @@ MAX_CODES = 100_000
 MAX_CHOICES = 1000
 #: Proposals per process: an anonymous form must not grow one page without bound.
 MAX_PROJECTS = 500
-AREA_CODE = re.compile(r"^(GM\d{4}|WK\d{6}|BU\d{8})$")
-
-#: Columns added after the first release: added in place to an existing registry.
-_ADDED_COLUMNS = {"pb_processes": {"eligibility": "VARCHAR(20) DEFAULT 'codes'",
-                                   "results_public": "BOOLEAN DEFAULT FALSE"}}
 
 
 class UnknownProcess(InputError):
@@ -147,14 +142,6 @@ class UnknownProcess(InputError):
 
     def __init__(self, pid: int):
         super().__init__(f"burgerbegroting {pid} bestaat niet")
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def new_token(groups: int = 3) -> str:
@@ -173,20 +160,11 @@ def receipt_hash(receipt: str) -> str:
     return _hash(normalise_token(receipt))
 
 
-def _text(value: str | None, field: str, limit: int, *, required: bool = False) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InputError(f"{field} ontbreekt")
-    if len(value) > limit:
-        raise InputError(f"{field} is te lang: {len(value)} tekens, hoogstens {limit}")
-    return value
-
-
 def _area(code: str | None, field: str = "gebiedscode") -> str | None:
     code = (code or "").strip().upper()
     if not code:
         return None
-    if not AREA_CODE.match(code):
+    if not CODE_RE.match(code):
         raise InputError(f"{field} {code[:20]!r} bestaat niet; schrijf bijv. GM0034, WK003401 of BU00340101")
     return code
 
@@ -194,23 +172,11 @@ def _area(code: str | None, field: str = "gebiedscode") -> str | None:
 class Registry:
     """Small store for burgerbegroting processes; every method is one transaction."""
 
-    def __init__(self, url: str = DEFAULT_REGISTRY_URL, engine: Engine | None = None):
-        self.engine = engine or create_engine(url, future=True)
-        metadata.create_all(self.engine)
-        self._migrate()
-
-    def _migrate(self) -> None:
-        """Add the columns a registry made by an older weefsel lacks (data is kept)."""
-        insp = inspect(self.engine)
-        for table, columns in _ADDED_COLUMNS.items():
-            have = {c["name"] for c in insp.get_columns(table)}
-            for name, ddl in columns.items():
-                if name not in have:
-                    with self.engine.begin() as c:
-                        c.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
-        with self.engine.begin() as c:                 # old processes: codes iff they required one
-            c.execute(update(processes).where(processes.c.eligibility.is_(None))
-                      .values(eligibility="codes"))
+    def __init__(self, url: str | None = None, engine: Engine | None = None):
+        # the one store: the same engine factory and migrations as weefsel.registry.ops.OpsStore
+        self.url = store_url(url)
+        self.engine = engine or make_engine(self.url)
+        migrate(self.engine)
 
     # --- processes ------------------------------------------------------------------------
     def create_process(self, name: str, budget: str | int | Fraction, *, description: str = "",
@@ -224,8 +190,8 @@ class Registry:
         (one vote per browser; the pages warn that this is weaker).
         """
         from weefsel.participation.budgeting.rules import RULES
-        name = _text(name, "naam", 200, required=True)
-        description = _text(description, "omschrijving", 5000)
+        name = clean_text(name, "naam", max_len=200, required=True)
+        description = clean_text(description, "omschrijving", max_len=5000)
         amount = parse_amount(budget, "budget")
         area = _area(area_code)
         if currency.upper() not in SYMBOLS:
@@ -303,8 +269,8 @@ class Registry:
     def propose(self, pid: int, title: str, cost: str | int | Fraction, *, description: str = "",
                 lat: float | None = None, lon: float | None = None, area_code: str | None = None) -> int:
         """A resident proposes a project (with a location: lat/lon in WGS84 or an area code)."""
-        title = _text(title, "titel", 200, required=True)
-        description = _text(description, "omschrijving", 5000)
+        title = clean_text(title, "titel", max_len=200, required=True)
+        description = clean_text(description, "omschrijving", max_len=5000)
         amount = parse_amount(cost, "kosten")
         area = _area(area_code, "buurt- of wijkcode")
         if (lat is None) != (lon is None):
@@ -329,7 +295,7 @@ class Registry:
         """The organiser checks a proposal: checked, rejected (with a reason) or on_ballot."""
         if status not in PROJECT_STATUSES:
             raise InputError(f"oordeel {status[:20]!r} onbekend; kies uit {', '.join(PROJECT_STATUSES)}")
-        note = _text(note, "toelichting", 1000)
+        note = clean_text(note, "toelichting", max_len=1000)
         with self.engine.begin() as c:
             self._check_organiser(c, pid, organiser_token)
             phase = c.execute(select(processes.c.phase).where(processes.c.id == pid)).scalar()
@@ -394,7 +360,7 @@ class Registry:
             raise InputError(f"project(en) {', '.join(map(str, unknown[:10]))} staan niet op het stembiljet")
         if proc["max_choices"] and len(chosen) > proc["max_choices"]:
             raise InputError(f"te veel keuzes: {len(chosen)}, hoogstens {proc['max_choices']}")
-        district = _text(district, "wijk", 100) or None
+        district = clean_text(district, "wijk", max_len=100) or None
         ballot_id = secrets.token_hex(8)
         receipt = new_token(4)
         with self.engine.begin() as c:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool as off_loop  # store calls block: never on the event loop
 
 from weefsel.errors import InputError
 from weefsel.registry import export as rexport
@@ -161,7 +162,7 @@ def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit
             if not isinstance(v, str):
                 raise InputError("bestanden worden hier niet aangenomen")
             data[k] = f"{data[k]},{v}" if k in data else v
-        user = current(request)
+        user = await off_loop(current, request)
         expected = user["csrf"] if user else request.cookies.get(ANON_CSRF_COOKIE)
         if not expected or not secrets.compare_digest(str(data.get("csrf", "")), expected):
             raise CsrfError()
@@ -198,7 +199,7 @@ def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit
     async def login(request: Request):
         try:
             data, _ = await read_form(request, login_limit)
-            token, _csrf = store().login(data.get("username", ""), data.get("password", ""))
+            token, _csrf = await off_loop(lambda: store().login(data.get("username", ""), data.get("password", "")))
         except (InputError, RateLimited, CsrfError) as exc:
             return error_page(exc)
         resp = RedirectResponse("/registratie", status_code=303)
@@ -212,66 +213,74 @@ def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit
             await read_form(request, write_limit)
         except (InputError, RateLimited, CsrfError) as exc:
             return error_page(exc)
-        store().logout(request.cookies.get(SESSION_COOKIE, ""))
+        await off_loop(lambda: store().logout(request.cookies.get(SESSION_COOKIE, "")))
         resp = RedirectResponse("/registratie", status_code=303)
         resp.delete_cookie(SESSION_COOKIE, path="/")
         return resp
 
-    @router.get("/registratie/initiatief", response_class=HTMLResponse, include_in_schema=False)
-    def initiative_form(request: Request):
+    def contributor_form(action: str, button: str, fields: Callable[[], str]) -> Callable[[str, dict | None], str]:
+        """The body of a form only contributors fill in; anyone else is asked to log in first."""
         def body(tok, user):
             if not user:
                 return '<p>Log eerst in (rol bijdrager of hoger) via <a href="/registratie">het register</a>.</p>'
-            return ('<form method="post" action="/registratie/initiatieven">' + hidden(tok)
-                    + _field("name", "Naam", required=True)
-                    + _field("description", "Beschrijving", kind="textarea", maxlength=4000)
-                    + _field("area_codes", "Gebied(en): CBS-code", hint="bijv. BU00340101; meerdere met komma")
-                    + _field("lat", "Breedtegraad (optioneel)", hint="bijv. 52.37") + _field("lon", "Lengtegraad (optioneel)", hint="bijv. 5.21")
-                    + _select("themes", "Thema's", [(t, t) for t in THEMES], multiple=True)
-                    + _select("crisis_functions", "Crisisfuncties die het kan oppakken",
-                              [(c, c.replace("_", " ")) for c in CRISIS_FUNCTIONS], multiple=True)
-                    + _select("ladder_step", "Trede op de participatieladder", [(k, f"{k}. {v}") for k, v in LADDER.items()])
-                    + _field("contact_role", "Contact (een rol of organisatie, geen privépersoon)")
-                    + _field("start_date", "Startdatum", kind="date") + _field("end_date", "Einddatum", kind="date")
-                    + _field("source", "Bron") + '<button type="submit">Initiatief opslaan</button></form>')
-        return form_page(request, "Initiatief toevoegen", body)
+            return (f'<form method="post" action="{action}">' + hidden(tok) + fields()
+                    + f'<button type="submit">{esc(button)}</button></form>')
+        return body
 
-    @router.post("/registratie/initiatieven", include_in_schema=False)
-    async def initiative_post(request: Request):
-        try:
-            data, user = await read_form(request, write_limit)
-            iid = store().add_initiative(user, data, submission_key=data.get("submission_key"))
-        except (InputError, RateLimited, CsrfError) as exc:
-            return error_page(exc)
-        return _page("Initiatief opgeslagen", f'<p role="status">Initiatief {iid} is opgeslagen.</p>'
-                     '<p><a href="/registratie/initiatief">Nog een toevoegen</a></p>')
+    def saved_route(path: str, name: str, add: str, title: str, message: Callable[[int], str]) -> None:
+        """POST ``path``: the checked form through ``store().<add>`` (idempotent per submission
+        key), then a Dutch confirmation page; bad input is one Dutch line."""
+        async def post(request: Request):
+            try:
+                data, user = await read_form(request, write_limit)
+                new_id = await off_loop(lambda: getattr(store(), add)(user, data,
+                                                                      submission_key=data.get("submission_key")))
+            except (InputError, RateLimited, CsrfError) as exc:
+                return error_page(exc)
+            return _page(title, message(new_id))
+        router.post(path, include_in_schema=False, name=name)(post)
+
+    def initiative_fields() -> str:
+        return (_field("name", "Naam", required=True)
+                + _field("description", "Beschrijving", kind="textarea", maxlength=4000)
+                + _field("area_codes", "Gebied(en): CBS-code", hint="bijv. BU00340101; meerdere met komma")
+                + _field("lat", "Breedtegraad (optioneel)", hint="bijv. 52.37") + _field("lon", "Lengtegraad (optioneel)", hint="bijv. 5.21")
+                + _select("themes", "Thema's", [(t, t) for t in THEMES], multiple=True)
+                + _select("crisis_functions", "Crisisfuncties die het kan oppakken",
+                          [(c, c.replace("_", " ")) for c in CRISIS_FUNCTIONS], multiple=True)
+                + _select("ladder_step", "Trede op de participatieladder", [(k, f"{k}. {v}") for k, v in LADDER.items()])
+                + _field("contact_role", "Contact (een rol of organisatie, geen privépersoon)")
+                + _field("start_date", "Startdatum", kind="date") + _field("end_date", "Einddatum", kind="date")
+                + _field("source", "Bron"))
+
+    def place_fields() -> str:
+        keys = "".join(_yesno(f"kis_{k}", f"Is de plek {k}? (gevraagd aan bezoekers)") for k in KIS_KEYS)
+        return (_field("name", "Naam", required=True)
+                + _select("type", "Soort plek", [(t, t) for t in PLACE_TYPES], required=True)
+                + _field("lat", "Breedtegraad", required=True) + _field("lon", "Lengtegraad", required=True)
+                + _field("area_code", "Buurt (CBS-code, optioneel)")
+                + _field("opening_hours", "Openingstijden", maxlength=400)
+                + _field("capacity", "Capaciteit (personen)", kind="number")
+                + _yesno("step_free", "Drempelvrij toegankelijk") + _yesno("toilet", "Toilet aanwezig")
+                + keys + _field("programme", "Programma", kind="textarea", maxlength=4000)
+                + _field("source", "Bron"))
+
+    @router.get("/registratie/initiatief", response_class=HTMLResponse, include_in_schema=False)
+    def initiative_form(request: Request):
+        return form_page(request, "Initiatief toevoegen",
+                         contributor_form("/registratie/initiatieven", "Initiatief opslaan", initiative_fields))
+
+    saved_route("/registratie/initiatieven", "initiative_post", "add_initiative", "Initiatief opgeslagen",
+                lambda i: f'<p role="status">Initiatief {i} is opgeslagen.</p>'
+                          '<p><a href="/registratie/initiatief">Nog een toevoegen</a></p>')
 
     @router.get("/registratie/plek", response_class=HTMLResponse, include_in_schema=False)
     def place_form(request: Request):
-        def body(tok, user):
-            if not user:
-                return '<p>Log eerst in (rol bijdrager of hoger) via <a href="/registratie">het register</a>.</p>'
-            keys = "".join(_yesno(f"kis_{k}", f"Is de plek {k}? (gevraagd aan bezoekers)") for k in KIS_KEYS)
-            return ('<form method="post" action="/registratie/plekken">' + hidden(tok)
-                    + _field("name", "Naam", required=True)
-                    + _select("type", "Soort plek", [(t, t) for t in PLACE_TYPES], required=True)
-                    + _field("lat", "Breedtegraad", required=True) + _field("lon", "Lengtegraad", required=True)
-                    + _field("area_code", "Buurt (CBS-code, optioneel)")
-                    + _field("opening_hours", "Openingstijden", maxlength=400)
-                    + _field("capacity", "Capaciteit (personen)", kind="number")
-                    + _yesno("step_free", "Drempelvrij toegankelijk") + _yesno("toilet", "Toilet aanwezig")
-                    + keys + _field("programme", "Programma", kind="textarea", maxlength=4000)
-                    + _field("source", "Bron") + '<button type="submit">Plek opslaan</button></form>')
-        return form_page(request, "Ontmoetingsplek toevoegen", body)
+        return form_page(request, "Ontmoetingsplek toevoegen",
+                         contributor_form("/registratie/plekken", "Plek opslaan", place_fields))
 
-    @router.post("/registratie/plekken", include_in_schema=False)
-    async def place_post(request: Request):
-        try:
-            data, user = await read_form(request, write_limit)
-            pid = store().add_place(user, data, submission_key=data.get("submission_key"))
-        except (InputError, RateLimited, CsrfError) as exc:
-            return error_page(exc)
-        return _page("Plek opgeslagen", f'<p role="status">Ontmoetingsplek {pid} is opgeslagen.</p>')
+    saved_route("/registratie/plekken", "place_post", "add_place", "Plek opgeslagen",
+                lambda i: f'<p role="status">Ontmoetingsplek {i} is opgeslagen.</p>')
 
     @router.get("/registratie/signaal", response_class=HTMLResponse, include_in_schema=False)
     def signal_form(request: Request):
@@ -291,9 +300,12 @@ def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit
     async def signal_post(request: Request):
         try:
             data, user = await read_form(request, write_limit)
-            dups = store().duplicate_signals(str(data.get("area_code", "")).strip().upper(),
-                                             str(data.get("theme", "")).strip().lower(), str(data.get("text", "")))
-            sid, key = store().add_signal(user, data, submission_key=data.get("submission_key"))
+            def save():
+                s = store()
+                found = s.duplicate_signals(str(data.get("area_code", "")).strip().upper(),
+                                            str(data.get("theme", "")).strip().lower(), str(data.get("text", "")))
+                return found, s.add_signal(user, data, submission_key=data.get("submission_key"))
+            dups, (sid, key) = await off_loop(save)
         except (InputError, RateLimited, CsrfError) as exc:
             return error_page(exc)
         dup = ""
@@ -348,12 +360,14 @@ def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit
     async def moderate_post(sid: int, request: Request):
         try:
             data, user = await read_form(request, write_limit)
-            shown = data.get("text_shown")
-            if shown is not None and shown.strip() == store().signal(sid)["text"]:
-                shown = None  # unchanged
-            store().moderate(user, sid, str(data.get("status", "")), str(data.get("reason", "")), text_shown=shown)
-            if str(data.get("response", "")).strip():
-                store().respond(user, sid, str(data["response"]))
+            def save():
+                shown = data.get("text_shown")
+                if shown is not None and shown.strip() == store().signal(sid)["text"]:
+                    shown = None  # unchanged
+                store().moderate(user, sid, str(data.get("status", "")), str(data.get("reason", "")), text_shown=shown)
+                if str(data.get("response", "")).strip():
+                    store().respond(user, sid, str(data["response"]))
+            await off_loop(save)
         except (InputError, RateLimited, CsrfError) as exc:
             return error_page(exc)
         return _page("Beoordeling opgeslagen", f'<p role="status">Signaal {sid} is beoordeeld.</p>'
@@ -386,8 +400,8 @@ def make_router(store_factory: Callable[[], OpsStore], *, login_limit: RateLimit
             data, user = await read_form(request, write_limit)
             if user is None:
                 raise Forbidden("log eerst in")
-            uid = store().create_user(data.get("username", ""), data.get("password", ""), data.get("role", ""),
-                                      user["gemeente_code"], actor=user)
+            uid = await off_loop(lambda: store().create_user(data.get("username", ""), data.get("password", ""),
+                                                             data.get("role", ""), user["gemeente_code"], actor=user))
         except (InputError, RateLimited, CsrfError) as exc:
             return error_page(exc)
         return _page("Account aangemaakt", f'<p role="status">Account {uid} is aangemaakt.</p>'
