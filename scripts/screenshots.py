@@ -5,7 +5,8 @@
 Serves the warehouse on a loopback port (in this process), opens each page in Debian's
 headless Chromium via Playwright and writes ``<page>_<width>x<height>.png``, so anyone can
 look at what a planner or a resident sees. Pages that need an area use the first gemeente
-(and the second for the comparison) unless ``--area``/``--compare`` say otherwise.
+(and the second for the comparison) unless ``--area``/``--compare`` say otherwise. The
+printed profile of that area is also written as PDF and its pages as PNG (pdftoppm).
 """
 
 from __future__ import annotations
@@ -98,9 +99,33 @@ def main(argv: list[str] | None = None) -> int:
         server.should_exit = True
         thread.join(10)
         data.close()
+    written += pdf_pages(args.warehouse, area, args.out)
     for t in written:
         print(t)
     return 0
+
+
+def pdf_pages(warehouse: Path, area: str, out: Path) -> list[Path]:
+    """The printed profile (``weefsel profile``) as PDF, each A4 page as a PNG
+    (``profiel_pdf-N.png``, 90 dpi) with poppler's pdftoppm; skipped when it is missing."""
+    import shutil
+    import subprocess
+    if not shutil.which("pdftoppm"):
+        print("  profiel_pdf: pdftoppm ontbreekt (apt-get install poppler-utils)", file=sys.stderr)
+        return []
+    from weefsel.web.data import WebData
+    from weefsel.web.profile import write_profile
+    pdf = out / "profiel.pdf"
+    data = WebData(warehouse)
+    try:
+        write_profile(data, area, str(pdf))
+    finally:
+        data.close()
+    for old in out.glob("profiel_pdf-*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-r", "90", "-png", str(pdf), str(out / "profiel_pdf")],
+                   check=True)
+    return [pdf] + sorted(out.glob("profiel_pdf-*.png"))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ from weefsel.config import DEFAULT_WAREHOUSE
 
 
 def _listen(host: str, port: int):
-    """The listening socket, or one Dutch line when the port is taken or not allowed."""
+    """The server's socket, bound now (a taken or not allowed port gives one Dutch line
+    before anything else happens) but not yet listening: uvicorn starts listening once the
+    app and its first view are in memory, so the first visitor is answered at once."""
     import socket
 
     from weefsel.errors import WeefselError
@@ -31,9 +33,16 @@ def _listen(host: str, port: int):
         why = "is al in gebruik (draait weefsel serve al?)" if exc.errno == 98 else \
             (exc.strerror or str(exc))
         raise WeefselError(f"poort {port} op {host} {why}; kies een andere met --port") from None
-    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _note_listening(server, gate) -> None:
+    """Open the gate's clock once uvicorn listens (its ``started`` flag)."""
+    import time
+    while not server.started and not server.should_exit:
+        time.sleep(0.05)
+    gate.listening.set()
 
 
 def register(app: typer.Typer) -> None:
@@ -56,18 +65,26 @@ def register(app: typer.Typer) -> None:
 
         from weefsel.web.api import create_app
         from weefsel.web.reload import FollowingApp
-        from weefsel.web.startup import announce_ready, announce_start
+        from weefsel.web.startup import QuietGate, announce_ready, announce_start, prime
         sock = _listen(host, port)  # a busy port fails here, before the address is printed
         t0 = announce_start(warehouse, typer.echo)
-        application = FollowingApp(lambda p: create_app(p, basemap_url=basemap_url),
-                                   warehouse)
+        # the first view is made before the port listens; the rest waits for a quiet moment
+        gate = QuietGate(None)
+        application = FollowingApp(lambda p: create_app(p, basemap_url=basemap_url,
+                                                        warm_after=gate.wait), warehouse)
+        gate.app = application
+        prime(gate, host, port)  # the first view's answers as finished bytes, then listen
         import threading
 
         from weefsel.web.workers import pool
-        # only now that the warehouse opened: start the worker processes in the background
-        threading.Thread(target=pool().warm, daemon=True, name="weefsel-workers").start()
+
+        def workers() -> None:  # worker processes: after the first visitor, in the background
+            gate.wait()
+            pool().warm()
+        threading.Thread(target=workers, daemon=True, name="weefsel-workers").start()
         announce_ready(application, f"http://{host}:{port}/", t0, typer.echo)
-        server = uvicorn.Server(uvicorn.Config(application, log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(gate, log_level="warning"))
+        threading.Thread(target=_note_listening, args=(server, gate), daemon=True).start()
         try:
             server.run(sockets=[sock])
         finally:

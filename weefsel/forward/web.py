@@ -9,12 +9,13 @@ from __future__ import annotations
 import io
 import json
 import math
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Body, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from weefsel.web.data import NotFound
 
@@ -71,9 +72,23 @@ _CSV_200 = {200: {"description": "JSON, or CSV with ?format=csv",
                   "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}}
 
 
+PAGE_TITLE = "Vooruitblik: voorzieningen bij groei"
+
+
+@lru_cache(maxsize=1)
+def page_html() -> bytes:
+    """/vooruit in the dashboard's house (same header, navigation, footer and style as the
+    map); its own script and chart style come after the house style. Made once."""
+    from weefsel.web.shell import page_shell
+    head = ('<link rel="stylesheet" href="/vooruit/vooruit.css">'
+            '<script type="module" src="/vooruit/vooruit.js"></script>')
+    body = (STATIC / "vooruit_main.html").read_text(encoding="utf-8")
+    return page_shell(PAGE_TITLE, body, active="vooruit", head=head).encode("utf-8")
+
+
 @router.get("/vooruit", include_in_schema=False)
-def page() -> FileResponse:
-    return FileResponse(STATIC / "vooruit.html", media_type="text/html; charset=utf-8")
+def page() -> HTMLResponse:
+    return HTMLResponse(page_html())
 
 
 @router.get("/vooruit/{name}", include_in_schema=False)

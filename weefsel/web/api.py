@@ -16,16 +16,16 @@ import threading
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 import pandas as pd
 from fastapi import FastAPI, Path as PathParam, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from weefsel.web.assets import StaticAssets, versioned
 from weefsel.web.classing import (area_labels, classify, layer_decimals, layer_levels,
                                   missing_reasons)
 from weefsel.web.data import LEVEL_LABELS, NotFound, WebData, clean_records
@@ -80,10 +80,14 @@ def _csv(df: pd.DataFrame, name: str) -> Response:
 
 
 def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
-               catalogue: list[dict] | None = None) -> FastAPI:
+               catalogue: list[dict] | None = None,
+               warm_after: Callable[[], Any] | None = None) -> FastAPI:
     """Build the app for one warehouse file (opened read-only, cached in memory).
 
-    ``catalogue`` overrides weefsel/indicators/catalogue.yaml (tests, demos).
+    ``catalogue`` overrides weefsel/indicators/catalogue.yaml (tests, demos). The first
+    view (the page, the default level's values, names and tiles) is made before this
+    returns; the other levels are warmed in a background thread that first calls
+    ``warm_after`` (``weefsel serve``: wait until no request came for a moment).
     """
     data = WebData(warehouse_path, catalogue=catalogue)
     data._preloaded()  # profile rows in memory now, not on the first request
@@ -101,10 +105,6 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     # part of every tile URL: a rebuilt warehouse gets new URLs, so browsers never mix
     # cached tiles of an old build with the values of a new one
     tiles_version = f"{int(Path(warehouse_path).stat().st_mtime_ns) // 1_000_000:x}"
-    warm = threading.Thread(target=_warm, args=(data, tiles, warm_values), daemon=True,
-                            name="weefsel-warm")
-    data.background.append(warm)
-    warm.start()
     app = FastAPI(
         title="weefsel API",
         description="Het sociaal weefsel van Nederlandse buurten: gebieden, indicatoren, "
@@ -397,13 +397,14 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
         body = cache.get(("index",))
         if body is None:
             text = json.dumps(info(), ensure_ascii=False).replace("</", "<\\/")
-            html = (STATIC / "index.html").read_text(encoding="utf-8").replace(
+            html = versioned((STATIC / "index.html").read_text(encoding="utf-8"), assets).replace(
                 "<!--weefsel-info-->",
                 f'<script id="weefsel-info" type="application/json">{text}</script>', 1)
             body = cache[("index",)] = html.encode("utf-8")
         return HTMLResponse(body)
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    assets = StaticAssets(STATIC)
+    app.mount("/static", assets, name="static")
     _include_participation(app)
     _include_registry(app, data)
     app.add_middleware(ProfileFastPath, cache=cache)
@@ -412,6 +413,12 @@ def create_app(warehouse_path: str | Path, *, basemap_url: str | None = None,
     from weefsel.web.security import install as install_security  # outermost: covers all
     install_security(app, index_html=(STATIC / "index.html").read_text(encoding="utf-8"),
                      basemap_url=basemap_url)
+    # the first view in memory before anyone can ask (issue 12 item 6); the rest later
+    first = _first_view(data, tiles, warm_values, index, indicators, assets)
+    warm = threading.Thread(target=_warm, args=(data, tiles, warm_values, first, warm_after),
+                            daemon=True, name="weefsel-warm")
+    data.background.append(warm)
+    warm.start()
     return app
 
 
@@ -454,27 +461,77 @@ def _bounds(data: WebData, tiles: LevelTiles) -> list[float] | None:
     return None
 
 
-#: tile zooms made ahead for the first views (a whole province to the whole country)
+#: tile zooms made ahead in the background for the other levels (a whole province to the
+#: whole country), besides the zooms their first view needs (first_zooms)
 WARM_ZOOMS = range(5, 9)
+#: what the dashboard's first page load asks for, made before the server listens
+FIRST_ASSETS = ("vendor/maplibre-gl.js", "vendor/maplibre-gl.css", "app.js", "style.css")
 
 
-def _warm(data: WebData, tiles: LevelTiles, warm_values) -> None:
-    """Make the tiles and values of the first views of every level in the background after
-    start-up: the map a person opens first is then drawn from memory."""
-    levels = _map_levels(data)
+def _first_view(data: WebData, tiles: LevelTiles, warm_values, index, indicators,
+                assets) -> str | None:
+    """Make what the dashboard's first map needs (the page with /api/info, the static files,
+    the default level's values, names and first-view tiles), so a person who opens it the
+    moment the port accepts is answered from memory. Returns that level."""
+    levels = sorted(_map_levels(data), key=lambda lv: lv != "wijk")
+    try:
+        index()
+        indicators(None)  # type: ignore[arg-type]  # the list every page load asks for
+        for rel in FIRST_ASSETS:
+            assets.get(rel)
+        if not levels:
+            return None
+        _warm_level(data, tiles, warm_values, levels[0], first=True)
+    except Exception:  # warming is an optimisation; requests report real errors
+        log.exception("preparing the first view failed")
+    return levels[0] if levels else None
+
+
+def first_zooms(box: list[float], screens=((320, 300), (1920, 1000))) -> range:
+    """Tile zooms MapLibre asks for when it fits ``box`` (lon/lat) into a map of a phone's
+    up to a wide desktop's size (512 px tiles; the tile zoom is the map zoom rounded down):
+    what the first view of a level needs, however large the region."""
+    def fit(w: int, h: int) -> int:
+        def y(lat: float) -> float:
+            return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+        fx = max(box[2] - box[0], 1e-9) / 360
+        fy = max(y(box[3]) - y(box[1]), 1e-9) / (2 * math.pi)
+        z = min(math.log2((w - 40) / (512 * fx)), math.log2((h - 40) / (512 * fy)))
+        return max(0, min(int(math.floor(z)), 14))
+    return range(fit(*screens[0]), fit(*screens[1]) + 1)
+
+
+def _warm_level(data: WebData, tiles: LevelTiles, warm_values, level: str,
+                first: bool = False) -> None:
+    """A level's values and names, and its tiles over its extent: for the first view only
+    the zooms a screen asks for; in the background also WARM_ZOOMS."""
+    ts = tiles(level)
+    warm_values(level)
+    box = lonlat_bounds(ts)
+    zooms = set(first_zooms(box)) if box else set()
+    if box and not first:
+        zooms |= set(WARM_ZOOMS)
+    for z in sorted(zooms):
+        for key in ts.tiles_for_bounds(z, box):
+            if data.stopping.is_set():
+                return
+            ts.tile(*key)
+
+
+def _warm(data: WebData, tiles: LevelTiles, warm_values, done: str | None = None,
+          wait: Callable[[], Any] | None = None) -> None:
+    """Make the tiles and values of the first views of the other levels in the background
+    (after ``wait()``, so it does not compete with the first visitor): switching level is
+    then drawn from memory too."""
+    if wait is not None:
+        wait()
+    levels = [lv for lv in _map_levels(data) if lv != done]
     levels.sort(key=lambda lv: lv != "wijk")
     for level in levels:
         try:
             if data.stopping.is_set():
                 return
-            ts = tiles(level)
-            warm_values(level)
-            box = lonlat_bounds(ts)
-            for z in WARM_ZOOMS if box else ():
-                for key in ts.tiles_for_bounds(z, box):
-                    if data.stopping.is_set():
-                        return
-                    ts.tile(*key)
+            _warm_level(data, tiles, warm_values, level)
         except Exception:  # warming is an optimisation; requests report real errors
             log.exception("warming tiles of %s failed", level)
 

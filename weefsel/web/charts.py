@@ -17,6 +17,38 @@ from typing import Any, Iterable
 
 from weefsel.web.classing import fmt_nl
 
+#: advance of ASCII 32..126 in DejaVu Sans (the PDF's and most Linux browsers' font), in
+#: hundredths of an em, regular and bold; other characters count as 0.7 em. A label that
+#: would not fit its column is shortened with "…" here instead of being cut off at the
+#: chart's edge (the whole name stays in the text alternative and the table).
+_ADV = ([32, 40, 47, 84, 64, 96, 78, 28, 39, 39, 50, 85, 32, 36, 32, 34] + [64] * 10 +
+        [34, 34, 84, 85, 84, 53, 100, 71, 69, 70, 77, 63, 58, 78, 75, 29, 29, 65, 56, 86, 75,
+         79, 60, 79, 70, 64, 60, 73, 68, 99, 69, 61, 68, 39, 34, 39, 84, 50, 50, 62, 63, 56,
+         64, 62, 34, 64, 63, 28, 28, 58, 28, 97, 63, 61, 63, 64, 40, 52, 39, 63, 59, 82, 59,
+         59, 52, 63, 34, 64, 84])
+_ADV_BOLD = ([35, 46, 53, 84, 70, 100, 87, 32, 47, 47, 52, 85, 38, 41, 38, 37] + [70] * 10 +
+             [40, 40, 84, 85, 84, 59, 100, 77, 76, 73, 82, 68, 68, 82, 83, 36, 37, 77, 64, 99,
+              83, 85, 73, 85, 77, 68, 71, 80, 77, 110, 77, 72, 73, 46, 37, 46, 84, 50, 50, 68,
+              71, 59, 71, 68, 40, 71, 71, 33, 33, 66, 33, 104, 71, 68, 71, 71, 49, 60, 47, 71,
+              65, 92, 65, 65, 58, 71, 37, 72, 85])
+
+
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    """Estimated width in px of ``text`` at font-size ``size`` (DejaVu Sans metrics)."""
+    adv = _ADV_BOLD if bold else _ADV
+    return size * sum(adv[o - 32] if 32 <= (o := ord(c)) <= 126 else 70 for c in text) / 100
+
+
+def fit(text: str, px: float, size: float = 12, bold: bool = False) -> str:
+    """``text`` shortened with "…" so that it fits in ``px`` pixels (never cut off)."""
+    if text_width(text, size, bold) <= px:
+        return text
+    cut = text
+    while cut and text_width(cut.rstrip() + "…", size, bold) > px:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
+
+
 INK = "#1a1a1a"
 MUTED = "#4a4a4a"
 AREA = "#154273"          # the area itself
@@ -154,7 +186,7 @@ def reference_bars(ind: dict, area_name: str, comparators: list[dict],
     words = []
     for i, r in enumerate(rows):
         top = 2 + i * (bar_h + gap)
-        name = r["name"] if len(r["name"]) <= 18 else r["name"][:17] + "…"
+        name = fit(str(r["name"]), L - 6, 12, bold=r["own"])
         weight = ' font-weight="bold"' if r["own"] else ""
         parts.append(f'<text x="{L - 4}" y="{top + bar_h - 3}" font-size="12" text-anchor="end" '
                      f'fill="{INK}"{weight}>{e(name)}</text>')
@@ -225,7 +257,7 @@ def age_pyramid(bands: list[tuple[str, float]], area_name: str, width: int = 300
         share = v / total
         top = 2 + i * (bar_h + gap)
         parts.append(f'<text x="{L - 4}" y="{top + bar_h - 4}" font-size="12" text-anchor="end" '
-                     f'fill="{INK}">{e(label)}</text>')
+                     f'fill="{INK}">{e(fit(str(label), L - 6))}</text>')
         parts.append(f'<rect x="{L}" y="{top}" width="{w * share / top_share:.1f}" '
                      f'height="{bar_h}" fill="{AREA}"/>')
         parts.append(f'<text x="{L + w * share / top_share + 4:.1f}" y="{top + bar_h - 4}" '
@@ -274,7 +306,7 @@ def theme_chart(scores: list[dict], width: int = 300) -> str:
         top = 2 + i * (bar_h + gap)
         share = s["better"] / s["n"]
         parts.append(f'<text x="{L - 4}" y="{top + bar_h - 4}" font-size="12" text-anchor="end" '
-                     f'fill="{INK}">{e(s["name"])}</text>')
+                     f'fill="{INK}">{e(fit(str(s["name"]), L - 6))}</text>')
         parts.append(f'<rect x="{L}" y="{top}" width="{w}" height="{bar_h}" fill="#e6e6e6"/>')
         parts.append(f'<rect x="{L}" y="{top}" width="{w * share:.1f}" height="{bar_h}" '
                      f'fill="{AREA}"/>')

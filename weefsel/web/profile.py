@@ -627,7 +627,8 @@ def render_fragment(p: dict[str, Any]) -> str:
 
 PRINT_CSS = """
 @page { size: A4; margin: 16mm 14mm 18mm 14mm;
-  @bottom-right { content: "pagina " counter(page) " van " counter(pages); font-size: 9pt; } }
+  @bottom-right { content: "pagina " counter(page) " van " counter(pages); font-size: 8pt;
+                  font-family: "DejaVu Sans", "Noto Sans", Arial, sans-serif; color: #444; } }
 body { font-family: "DejaVu Sans", "Noto Sans", Arial, sans-serif; font-size: 10pt; color: #1a1a1a; }
 h1 { font-size: 18pt; color: #154273; margin: 0 0 4pt; }
 h1 .code { font-size: 11pt; color: #444; font-weight: normal; }
@@ -638,6 +639,9 @@ caption { text-align: left; font-style: italic; padding-bottom: 3pt; }
 th, td { border-bottom: 0.5pt solid #bbb; padding: 2pt 3pt; vertical-align: top; text-align: left; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 tr { break-inside: avoid; }
+/* print: numbers stay whole, but headings and "– niet gepubliceerd" may wrap, so the
+   table fits the A4 width instead of running past the right margin */
+@media print { th.num, td.num .reden, td.num .toelichting { white-space: normal; } }
 .richting, .eenheid, .marge, .toelichting, .bron, .kruimel, .reden { color: #444; font-size: 8pt; }
 .onderdrukt { background: repeating-linear-gradient(45deg,#ddd 0 3px,#fff 3px 6px); padding: 0 3pt; }
 a { color: #154273; }

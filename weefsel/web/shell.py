@@ -44,10 +44,12 @@ def header_html(active: str | None = None) -> str:
 
 
 def page_shell(title: str, body: str, *, active: str | None = None,
-               section: list[tuple[str, str]] | None = None, heading: bool = True) -> str:
+               section: list[tuple[str, str]] | None = None, heading: bool = True,
+               head: str = "") -> str:
     """A whole Dutch page in the dashboard's house: ``body`` goes inside ``<main>`` under an
     ``<h1>`` with ``title`` (pass heading=False when ``body`` brings its own h1);
-    ``section`` = [(label, href)] links of the page's own part (e.g. the burgerbegroting)."""
+    ``section`` = [(label, href)] links of the page's own part (e.g. the burgerbegroting);
+    ``head`` = extra trusted tags after the house style (a page's own script and style)."""
     esc = html.escape
     sub = ""
     if section:
@@ -58,7 +60,7 @@ def page_shell(title: str, body: str, *, active: str | None = None,
     return ('<!DOCTYPE html><html lang="nl"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>{esc(title)} — weefsel</title><link rel="icon" href="data:,">'
-            '<link rel="stylesheet" href="/static/style.css"></head><body>'
+            f'<link rel="stylesheet" href="/static/style.css">{head}</head><body>'
             f'{header_html(active)}<main id="inhoud" tabindex="-1">{sub}{h1}{body}</main>'
             f'<footer class="voet"><p>{FOOTER}</p></footer></body></html>')
 

@@ -23,7 +23,7 @@ function clear(node) { while (node.firstChild) node.removeChild(node.firstChild)
 function option(sel, value, text) { const o = document.createElement("option"); o.value = value; o.textContent = text; sel.appendChild(o); }
 function status(text) { $("status").textContent = text; }
 
-function scales(svg, xs, ylo, yhi, pad = { l: 60, r: 10, t: 10, b: 30 }) {
+function scales(svg, xs, ylo, yhi, pad = { l: 60, r: 24, t: 10, b: 30 }) {
   const [w, h] = svg.getAttribute("viewBox").split(" ").slice(2).map(Number);
   const x0 = Math.min(...xs), x1 = Math.max(...xs);
   const sx = (x) => pad.l + (x - x0) / Math.max(1, x1 - x0) * (w - pad.l - pad.r);
@@ -89,7 +89,7 @@ async function drawGap(scn, variant, area, norm) {
 }
 
 async function drawMap(scn, variant, norm) {
-  const svg = $("kaart"); clear(svg);
+  const svg = $("tekortkaart"); clear(svg);
   const fc = await get(`/api/vooruit/${encodeURIComponent(scn)}/map?norm=${encodeURIComponent(norm)}&variant=${encodeURIComponent(variant)}`);
   const pts = fc.features; if (!pts.length) return;
   const xs = pts.map((f) => f.geometry.coordinates[0]), ys = pts.map((f) => f.geometry.coordinates[1]);
@@ -104,7 +104,7 @@ async function drawMap(scn, variant, norm) {
     const c = el("circle", { cx: 20 + (x - x0) * k / span * 460, cy: 480 - (y - y0) / span * 460, r: 5, fill: colour(p.first_year), stroke: "#333", "stroke-width": 0.5 }, svg);
     el("title", {}, c).textContent = `${p.name || p.code}: ${p.first_year ? "tekort vanaf " + p.first_year : "geen tekort verwacht"}`;
   }
-  const leg = $("kaart-legenda"); leg.textContent = "";
+  const leg = $("tekortkaart-legenda"); leg.textContent = "";
   const add = (c, t) => { const sp = document.createElement("span"); sp.style.setProperty("--c", c); sp.textContent = t; leg.appendChild(sp); };
   breaks.forEach((b) => add(colour(b), `vanaf ${b}`));
   add("#c8c8c8", "geen tekort verwacht");
@@ -140,10 +140,12 @@ async function drawCompare() {
 async function refresh() {
   const scn = $("scenario").value, variant = $("variant").value, area = $("gebied").value, norm = $("norm").value;
   status("Bezig met laden…");
+  // a later choice wins: an earlier refresh that finishes last must not overwrite its status
+  const ticket = (state.ticket = (state.ticket || 0) + 1);
   try {
     await Promise.all([drawTimeline(scn, variant, area), drawGap(scn, variant, area, norm), drawMap(scn, variant, norm), drawList(scn, variant, norm)]);
-    status(`Geladen: ${scn}, variant ${variant}.`);
-  } catch (e) { status(`Fout: ${e.message}`); }
+    if (ticket === state.ticket) status(`Geladen: ${scn}, variant ${variant}.`);
+  } catch (e) { if (ticket === state.ticket) status(`Fout: ${e.message}`); }
 }
 
 async function chooseScenario() {

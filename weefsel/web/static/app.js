@@ -1,6 +1,9 @@
 // weefsel dashboard: hash routes #/kaart, #/tabel, #/vergelijk, #/gebied/CODE.
 // Vanilla ES module; MapLibre GL JS is loaded (vendored) as a classic script.
 const main = document.getElementById('inhoud');
+// Start MapLibre's tile worker now, while the page asks for its data: the worker's start-up
+// (parsing its code) then overlaps the fetches instead of delaying the first tiles.
+if (window.maplibregl && window.maplibregl.prewarm) window.maplibregl.prewarm();
 const state = { info: null, indicators: [], level: null, indicator: null, period: null,
                 compare: [], map: null, mapData: null, selected: null, table: null };
 const KIND_LABELS = { index: 'Samengestelde index', indicator: 'Indicatoren', flag: 'Kwetsbaarheid',
