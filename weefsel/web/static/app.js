@@ -7,7 +7,7 @@ if (window.maplibregl && window.maplibregl.prewarm) window.maplibregl.prewarm();
 const state = { info: null, indicators: [], level: null, indicator: null, period: null,
                 compare: [], map: null, mapData: null, selected: null, table: null };
 const KIND_LABELS = { index: 'Samengestelde index', indicator: 'Indicatoren', flag: 'Kwetsbaarheid',
-                      toegankelijkheid: 'Bereikbaarheid', variabele: 'Ruwe variabelen' };
+                      toegankelijkheid: 'Bereikbaarheid', variabele: 'Ruwe variabelen', crisis: 'Crisisparaatheid' };
 const LEVEL_LABELS = { land: 'Nederland', provincie: 'Provincies', gemeente: 'Gemeenten',
                        wijk: 'Wijken', buurt: 'Buurten' };
 const MISSING = '#bdbdbd';
