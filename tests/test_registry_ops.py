@@ -56,6 +56,25 @@ def test_sqlite_is_wal(tmp_path):
         assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
 
 
+def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
+    """Two uvicorn workers start together: one migrates while the other asks for WAL. Seen
+    in bench/registry.py as a worker dying with "database is locked" at PRAGMA journal_mode."""
+    import subprocess
+    import sys
+    url = f"sqlite:///{tmp_path / 'samen.sqlite'}"
+    code = ("import sys, time; from weefsel.registry.ops import OpsStore; "
+            "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); "  # all open at one instant
+            "s = OpsStore(sys.argv[1]); s.engine.dispose(); print('ok')")
+    import time
+    start = str(time.time() + 4)
+    procs = [subprocess.Popen([sys.executable, "-c", code, url, start], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, [err[-300:] for _, err in outs]
+    assert all(out.strip() == "ok" for out, _ in outs)
+    assert [m["version"] for m in ops.applied(ops.make_engine(url))] == [v for v, _, _ in ops.MIGRATIONS]
+
+
 def test_first_admin_then_only_admins_create(store, people):
     with pytest.raises(Forbidden):
         store.create_user("nog.een", "geheim-wachtwoord", "admin", "GM0034")  # no actor any more

@@ -19,7 +19,9 @@ import math
 import os
 import re
 import secrets
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 
@@ -267,9 +269,23 @@ def _similar(a: str, b: str) -> float:
 
 
 def _pragma(dbapi_conn, _record) -> None:
+    """WAL, a 10 s busy wait and NORMAL sync on every new SQLite connection.
+
+    WAL is a property of the file: switch only when it is not on yet, because switching takes
+    a lock that SQLite does not wait for, and two server processes (uvicorn workers) opening
+    the store at once otherwise fail with "database is locked" while the other migrates.
+    """
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        for attempt in range(50):
+            try:
+                cur.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
