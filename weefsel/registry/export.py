@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from weefsel.errors import InputError
 from weefsel.registry.ops import KIS_KEYS, PLACE_TYPES, THEMES, OpsStore
@@ -182,27 +183,7 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
             columns=["area_code", "theme", "response", "response_at"])
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute("DELETE FROM observations WHERE source = 'registry'")
-            con.register("reg_obs", obs)
-            con.execute("INSERT INTO observations (area_code, period, variable, breakdown, value, source) "
-                        "SELECT area_code, period, variable, breakdown, value, source FROM reg_obs")
-            con.execute("DELETE FROM variables WHERE source_table = 'registry'")
-            con.register("reg_var", var)
-            con.execute("INSERT INTO variables (variable, stem, title, unit, description, source_table, topic) "
-                        "SELECT * FROM reg_var")
-            con.execute("DELETE FROM facilities WHERE source = 'registry'")
-            if len(facdf):
-                con.register("reg_fac", facdf)
-                con.execute("INSERT INTO facilities (facility_id, type, name, source, source_id, x_rd, y_rd, "
-                            "capacity, area_code, tags) SELECT * FROM reg_fac")
-            con.execute(RESPONSES_DDL)
-            con.execute("DELETE FROM registry_responses")
-            if len(resp):
-                con.register("reg_resp", resp)
-                con.execute("INSERT INTO registry_responses SELECT * FROM reg_resp")
-            con.execute("INSERT OR REPLACE INTO build_info VALUES ('registry_snapshot', ?)", [day])
-            con.execute("INSERT OR REPLACE INTO build_info VALUES ('registry_suppress_below', ?)",
-                        [str(store.suppress_below)])
+            _write_rows(con, obs, var, facdf, resp, day, str(store.suppress_below))
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -342,30 +323,45 @@ def carry_over(previous: str | Path, con) -> dict | None:
     keep = obs["area_code"].isin(known)
     obs = obs[keep]
     fac.loc[~fac["area_code"].isin(known), "area_code"] = None
-    con.execute("DELETE FROM observations WHERE source = 'registry'")
-    con.register("co_obs", obs)
-    con.execute("INSERT INTO observations (area_code, period, variable, breakdown, value, source) "
-                "SELECT * FROM co_obs")
-    con.execute("DELETE FROM variables WHERE source_table = 'registry'")
-    con.register("co_var", var)
-    con.execute("INSERT INTO variables (variable, stem, title, unit, description, source_table, topic) "
-                "SELECT * FROM co_var")
-    con.execute("DELETE FROM facilities WHERE source = 'registry'")
-    con.register("co_fac", fac)
-    con.execute("INSERT INTO facilities (facility_id, type, name, source, source_id, x_rd, y_rd, capacity, "
-                "area_code, tags) SELECT * FROM co_fac")
-    con.execute(RESPONSES_DDL)
-    if resp is not None and len(resp):
-        con.register("co_resp", resp[resp["area_code"].isin(known)])
-        con.execute("INSERT INTO registry_responses SELECT * FROM co_resp")
-    con.execute("DELETE FROM build_info WHERE key IN ('registry_snapshot', 'registry_suppress_below')")
-    con.execute("INSERT INTO build_info VALUES ('registry_snapshot', ?)", [row[0]])
-    if below:
-        con.execute("INSERT INTO build_info VALUES ('registry_suppress_below', ?)", [below[0]])
-    for name in ("co_obs", "co_var", "co_fac", "co_resp"):
-        try:
-            con.unregister(name)
-        except Exception:
-            pass
+    if resp is not None:
+        resp = resp[resp["area_code"].isin(known)]
+    _write_rows(con, obs, var, fac, resp, row[0], below[0] if below else None)
     return {"date": row[0], "observations": int(keep.sum()), "facilities": len(fac),
             "dropped": int((~keep).sum())}
+
+
+def _write_rows(con: Any, obs: pd.DataFrame, var: pd.DataFrame, fac: pd.DataFrame,
+                resp: pd.DataFrame | None, day: str, suppress_below: str | None) -> None:
+    """Replace the warehouse's registry rows (observations, variables, facilities, responses,
+    build_info) by these; the caller holds the transaction. One writer for a fresh snapshot and
+    for the carry-over into a rebuilt warehouse, so both leave the same tables behind."""
+    frames = {"reg_obs": obs, "reg_var": var, "reg_fac": fac, "reg_resp": resp}
+    con.execute("DELETE FROM observations WHERE source = 'registry'")
+    con.register("reg_obs", obs)
+    con.execute("INSERT INTO observations (area_code, period, variable, breakdown, value, source) "
+                "SELECT area_code, period, variable, breakdown, value, source FROM reg_obs")
+    con.execute("DELETE FROM variables WHERE source_table = 'registry'")
+    con.register("reg_var", var)
+    con.execute("INSERT INTO variables (variable, stem, title, unit, description, source_table, topic) "
+                "SELECT variable, stem, title, unit, description, source_table, topic FROM reg_var")
+    con.execute("DELETE FROM facilities WHERE source = 'registry'")
+    if len(fac):
+        con.register("reg_fac", fac)
+        con.execute("INSERT INTO facilities (facility_id, type, name, source, source_id, x_rd, y_rd, "
+                    "capacity, area_code, tags) SELECT facility_id, type, name, source, source_id, x_rd, "
+                    "y_rd, capacity, area_code, tags FROM reg_fac")
+    con.execute(RESPONSES_DDL)
+    con.execute("DELETE FROM registry_responses")
+    if resp is not None and len(resp):
+        con.register("reg_resp", resp)
+        con.execute("INSERT INTO registry_responses SELECT area_code, theme, response, response_at FROM reg_resp")
+    con.execute("DELETE FROM build_info WHERE key IN ('registry_snapshot', 'registry_suppress_below')")
+    con.execute("INSERT INTO build_info VALUES ('registry_snapshot', ?)", [day])
+    if suppress_below is not None:
+        con.execute("INSERT INTO build_info VALUES ('registry_suppress_below', ?)", [suppress_below])
+    for name, frame in frames.items():
+        if frame is not None:
+            try:
+                con.unregister(name)
+            except Exception:   # never registered (empty frame): nothing to undo
+                pass

@@ -172,17 +172,25 @@ def _date_nl(day: str) -> str:
 
 
 # -- nearest buurthuis and meeting places within 500 m -----------------------------------------
+def _inner_point(geom_wkb: Any) -> tuple[float, float]:
+    """The centroid, or a point on the surface where the centroid falls outside (a crescent)."""
+    import shapely
+    g = shapely.from_wkb(bytes(geom_wkb))
+    c = g.centroid if g.contains(g.centroid) else g.point_on_surface()
+    return c.x, c.y
+
+
+def _own_point(data: Any, code: str) -> tuple[float, float] | None:
+    row = data.cursor().execute("SELECT geom_rd FROM areas WHERE code = ? AND geom_rd IS NOT NULL",
+                                [code]).fetchone()
+    return _inner_point(row[0]) if row else None
+
+
 def _centre(data: Any, code: str, level: str) -> tuple[tuple[float, float] | None, str]:
     """(x, y) in RD New and how it was chosen (Dutch)."""
-    import shapely
     if level == "buurt":
-        row = data.cursor().execute("SELECT geom_rd FROM areas WHERE code = ? AND geom_rd IS NOT NULL",
-                                    [code]).fetchone()
-        if not row:
-            return None, ""
-        g = shapely.from_wkb(bytes(row[0]))
-        c = g.centroid if g.contains(g.centroid) else g.point_on_surface()
-        return (c.x, c.y), "het midden van de buurt (geometrisch)"
+        xy = _own_point(data, code)
+        return (xy, "het midden van de buurt (geometrisch)") if xy else (None, "")
     col = {"wijk": "wijk_code", "gemeente": "gemeente_code"}.get(level)
     if col is None:
         return None, ""
@@ -191,23 +199,16 @@ def _centre(data: Any, code: str, level: str) -> tuple[tuple[float, float] | Non
         f"FROM observations WHERE variable = 'AantalInwoners' AND breakdown = '' AND value IS NOT NULL "
         f"GROUP BY area_code) p ON p.area_code = a.code WHERE a.level = 'buurt' AND a.{col} = ? "
         f"AND a.geom_rd IS NOT NULL", [code]).fetchall()
-    pts, w = [], []
-    for geom, pop in rows:
-        g = shapely.from_wkb(bytes(geom))
-        c = g.centroid if g.contains(g.centroid) else g.point_on_surface()
-        pts.append((c.x, c.y))
-        w.append(float(pop or 0))
+    pts = [_inner_point(geom) for geom, _pop in rows]
+    w = [float(pop or 0) for _geom, pop in rows]
     if pts and sum(w) > 0:
         xy = np.average(np.asarray(pts), axis=0, weights=np.asarray(w))
         return (float(xy[0]), float(xy[1])), (f"het bevolkingsgewogen midden van de {level} "
                                               "(buurtmiddens gewogen naar inwoners)")
-    row = data.cursor().execute("SELECT geom_rd FROM areas WHERE code = ? AND geom_rd IS NOT NULL",
-                                [code]).fetchone()
-    if not row:
+    xy = _own_point(data, code)
+    if xy is None:
         return None, ""
-    g = shapely.from_wkb(bytes(row[0]))
-    c = g.centroid if g.contains(g.centroid) else g.point_on_surface()
-    return (c.x, c.y), f"het midden van de {level} (geometrisch; geen inwonertallen per buurt)"
+    return xy, f"het midden van de {level} (geometrisch; geen inwonertallen per buurt)"
 
 
 def nearby(data: Any, code: str) -> dict[str, Any] | None:
