@@ -21,15 +21,10 @@ from test_dashboard import AXE, WCAG, wait_map
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def flevoland_server(flevoland_warehouse, tmp_path_factory):
-    """The real Flevoland build with `weefsel index` (buurt, wijk, gemeente). The build holds
-    no facility lists for Flevoland yet, so `weefsel access` has nothing to compute: question 4
-    checks that the buurthuis measures are offered when present and that gaps carry reasons."""
+def _indexed_server(path):
+    """`weefsel index` at buurt, wijk and gemeente on ``path``, then serve it on a free port."""
     from weefsel.indicators.pipeline import run_index
     from weefsel.web.api import create_app
-    path = tmp_path_factory.mktemp("vragen") / "flevoland.duckdb"
-    shutil.copy(flevoland_warehouse, path)
     for level in ("buurt", "wijk", "gemeente"):
         run_index(path, level=level, skip_missing=True)
     app = create_app(path)
@@ -37,6 +32,16 @@ def flevoland_server(flevoland_warehouse, tmp_path_factory):
         srv.data = app.state.data
         yield srv
     app.state.data.close()
+
+
+@pytest.fixture(scope="module")
+def flevoland_server(flevoland_warehouse, tmp_path_factory):
+    """The real Flevoland build with `weefsel index` (buurt, wijk, gemeente). The build holds
+    no facility lists for Flevoland yet, so `weefsel access` has nothing to compute: question 4
+    checks that the buurthuis measures are offered when present and that gaps carry reasons."""
+    path = tmp_path_factory.mktemp("vragen") / "flevoland.duckdb"
+    shutil.copy(flevoland_warehouse, path)
+    yield from _indexed_server(path)
 
 
 def axe(page) -> list[dict]:
@@ -184,19 +189,11 @@ def registry_server(flevoland_warehouse, tmp_path_factory):
     ../shared/data has no meeting-place list for Flevoland; this is the path a gemeente takes."""
     from registry_seed import seed
 
-    from weefsel.indicators.pipeline import run_index
-    from weefsel.web.api import create_app
     d = tmp_path_factory.mktemp("vraag4")
     path = d / "flevoland.duckdb"
     shutil.copy(flevoland_warehouse, path)
     seed(f"sqlite:///{d / 'reg.sqlite'}", path)
-    for level in ("buurt", "wijk", "gemeente"):
-        run_index(path, level=level, skip_missing=True)
-    app = create_app(path)
-    with ServerThread(app, free_port()) as srv:
-        srv.data = app.state.data
-        yield srv
-    app.state.data.close()
+    yield from _indexed_server(path)
 
 
 def test_q4_nearest_buurthuis_and_places_within_500m(page, registry_server, shots):

@@ -96,3 +96,45 @@ def test_bad_input_shows_one_dutch_line(page, registry_server):
     alert = page.get_by_role("alert")
     assert "onbekende gebiedscode BU99999999" in alert.inner_text()
     assert _axe(page) == []
+
+
+def test_roles_and_audit_in_the_browser(page, registry_server):
+    """An admin creates a contributor; the contributor adds a place but is refused moderation;
+    the admin's log shows who did what, with ids and actions only, never what was written."""
+    url = registry_server.url
+    _login(page, url, "beheer")
+    page.goto(url + "/registratie/gebruikers")
+    assert _axe(page) == []
+    page.get_by_label("Gebruikersnaam").fill("buurtwerker")
+    page.get_by_label("Tijdelijk wachtwoord (minstens 10 tekens)").fill("geheim-wachtwoord")
+    page.get_by_label("Rol").select_option("contributor")
+    page.get_by_role("button", name="Account aanmaken").click()
+    page.get_by_text("is aangemaakt").wait_for()
+    page.goto(url + "/registratie")
+    page.get_by_role("button", name="Uitloggen").click()
+
+    _login(page, url, "buurtwerker")
+    page.goto(url + "/registratie/moderatie")
+    assert "Alleen moderatoren en beheerders" in page.content()
+    assert _axe(page) == []
+    page.goto(url + "/registratie/gebruikers")
+    assert "Alleen beheerders" in page.content()
+    assert page.get_by_role("button", name="Account aanmaken").count() == 0
+    page.goto(url + "/registratie")
+    page.get_by_role("button", name="Uitloggen").click()
+
+    _login(page, url, "beheer")
+    page.goto(url + "/registratie/gebruikers")
+    log = page.get_by_role("region", name="Logboek").inner_text()
+    assert "user_created" in log and "login" in log
+    from sqlalchemy import select
+
+    from weefsel.registry.ops import users
+    with registry_server.store.engine.connect() as c:
+        role = c.execute(select(users.c.role).where(users.c.username == "buurtwerker")).scalar_one()
+    assert role == "contributor"
+    # content never reaches the log: not the signal text, the response or a password
+    for secret in ("Ouderen in de flat", "De buurtcoach gaat langs", "geheim-wachtwoord"):
+        assert secret not in log
+    assert _axe(page) == []
+    assert page.page_errors == []

@@ -128,6 +128,14 @@ ROLE_NL = {"coordinator": "coördinator", "registrar": "registrator", "viewer": 
            "contributor": "bijdrager", "moderator": "moderator", "admin": "beheerder"}
 
 
+def _table(label: str, table_id: str, heads: list[str], rows: str) -> str:
+    """A labelled, keyboard-scrollable table; a head starting with '#' is a number column."""
+    ths = "".join(f'<th scope="col" class="num">{h[1:]}</th>' if h.startswith("#")
+                  else f'<th scope="col">{h}</th>' for h in heads)
+    return (f'<div class="tabel-wrap" tabindex="0" role="region" aria-label="{label}">'
+            f'<table id="{table_id}"><thead><tr>{ths}</tr></thead><tbody>{rows}</tbody></table></div>')
+
+
 def _page(title: str, body: str, who: Principal, status: int = 200) -> HTMLResponse:
     from weefsel.web.shell import page_shell
 
@@ -434,10 +442,8 @@ def needs(request: Request) -> HTMLResponse:
         f"<tr><td>{e(r['name'])}{' <span class=waarschuwing>synthetisch</span>' if r['synthetic'] else ''}"
         f"</td><td>{e(r['address'])}</td><td>{e(', '.join(r['needs_nl']))}</td>"
         f"<td>{e(', '.join(r['helpers']) or 'geen helper')}</td></tr>" for r in rows)
-    body = ('<p>Elke weergave staat in het auditlog, op uw naam.</p><div class="tabel-wrap" '
-            'tabindex="0" role="region" aria-label="Behoeften"><table id="behoeftetabel"><thead><tr>'
-            '<th scope="col">Bewoner</th><th scope="col">Adres</th><th scope="col">Behoefte</th>'
-            f'<th scope="col">Helpers</th></tr></thead><tbody>{trs}</tbody></table></div>')
+    body = ('<p>Elke weergave staat in het auditlog, op uw naam.</p>'
+            + _table("Behoeften", "behoeftetabel", ["Bewoner", "Adres", "Behoefte", "Helpers"], trs))
     return _page("Behoeften", body, who)
 
 
@@ -458,10 +464,7 @@ def audit(request: Request) -> HTMLResponse:
     chain = "intact" if s.audit_log.verify_chain() else "GEBROKEN"
     body = (f"<p>Uit het logboek van het register (alleen ids en handelingen). Eigen hashketen "
             f"van het crisisregister: <strong id='keten'>{chain}</strong>.</p>"
-            '<div class="tabel-wrap" tabindex="0" role="region" aria-label="Auditlog">'
-            "<table id='audit'><thead><tr><th scope='col'>Tijd</th><th scope='col'>Gebruiker</th>"
-            "<th scope='col'>Actie</th><th scope='col'>Object</th><th scope='col'>Details</th>"
-            f"</tr></thead><tbody>{trs}</tbody></table></div>")
+            + _table("Auditlog", "audit", ["Tijd", "Gebruiker", "Actie", "Object", "Details"], trs))
     return _page("Auditlog", body, who)
 
 
@@ -486,10 +489,8 @@ def preparedness_page(request: Request) -> HTMLResponse:
             "signaleren, verbinden en includeren, initiëren en mobiliseren, dienst verlenen en "
             "herstellen) heeft in een buurt geen drager op loopafstand? Op de kaart: laag "
             "<em>Crisisfuncties zonder drager</em>.</p>"
-            '<div class="tabel-wrap" tabindex="0" role="region" aria-label="Paraatheid per buurt">'
-            '<table id="paraatheid"><thead><tr><th scope="col">Buurt</th><th scope="col" '
-            'class="num">Functies zonder drager</th><th scope="col">Welke</th><th scope="col" '
-            f'class="num">Noodsteunpunten</th></tr></thead><tbody>{trs}</tbody></table></div>')
+            + _table("Paraatheid per buurt", "paraatheid",
+                     ["Buurt", "#Functies zonder drager", "Welke", "#Noodsteunpunten"], trs))
     return _page("Paraatheid per buurt", body, who)
 
 
