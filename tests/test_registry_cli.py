@@ -123,6 +123,31 @@ def test_snapshot_counts_into_warehouse(registry_url, tmp_path):
     con.close()
 
 
+def test_snapshot_while_a_server_holds_the_warehouse(registry_url, tmp_path):
+    """`weefsel serve` keeps the warehouse open read-only in its own process; a snapshot then
+    writes a copy and swaps it in, like `weefsel index` (a direct write would hit DuckDB's lock)."""
+    import subprocess
+    import sys
+    s = OpsStore(registry_url, password_hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+    s.create_user("beheer", "geheim-wachtwoord", "admin", "GM0034")
+    u = s.session_user(s.login("beheer", "geheim-wachtwoord")[0])
+    s.add_initiative(u, {"name": "Moestuin", "area_codes": "BU00340101"})
+    wh = _warehouse(tmp_path / "w.duckdb")
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
+                               "c = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); "
+                               "time.sleep(60)", str(wh)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        snapshot(s, wh)
+    finally:
+        holder.kill()
+        holder.wait()
+    con = duckdb.connect(str(wh), read_only=True)
+    assert con.execute("SELECT value FROM observations WHERE source='registry' AND area_code='GM0034' "
+                       "AND variable='registry_initiatives'").fetchone()[0] == 1
+    con.close()
+
+
 def test_divergence_report(tmp_path):
     from weefsel.registry.export import divergence
     s = OpsStore(f"sqlite:///{tmp_path / 'r.sqlite'}", password_hasher=PasswordHasher(time_cost=1, memory_cost=1024))

@@ -233,21 +233,14 @@ def per_buurt(table: pd.DataFrame) -> pd.DataFrame:
 
 def write_table(warehouse: str | Path, table: pd.DataFrame) -> None:
     """Replace ``crisis_preparedness`` and the map's ``crisis_buurt`` in one transaction."""
-    import duckdb
+    from weefsel.warehouse.writer import write_transaction
 
-    con = duckdb.connect(str(warehouse))
-    try:
-        con.execute("BEGIN")
+    # on a copy swapped in when committed: works while `weefsel serve` holds the warehouse open
+    with write_transaction(warehouse) as con:
         con.register("prep", table)
         con.register("prep_buurt", per_buurt(table))
         con.execute("CREATE OR REPLACE TABLE crisis_preparedness AS SELECT * FROM prep")
         con.execute("CREATE OR REPLACE TABLE crisis_buurt AS SELECT * FROM prep_buurt")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
 
 
 def map_layers(layer_cls) -> dict:

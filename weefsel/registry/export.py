@@ -135,9 +135,10 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
     observations: source 'registry', period = the snapshot's year (the date itself in
     build_info.registry_snapshot and the variables' description); facilities: the meeting places
     with source 'registry' (supply for the accessibility stage)."""
-    import duckdb
     import pandas as pd
     from pyproj import Transformer
+
+    from weefsel.warehouse.writer import write_transaction
 
     path = Path(warehouse)
     if not path.exists():
@@ -146,8 +147,9 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
     tr = Transformer.from_crs(4326, 28992, always_xy=True)
     all_places = store.places()
     xy = {p["id"]: tr.transform(p["lon"], p["lat"]) for p in all_places}
-    con = duckdb.connect(str(path))
-    try:
+    # on a copy swapped in when committed (weefsel/warehouse/writer.py): works while `weefsel serve`
+    # holds the warehouse open, and a failure leaves the previous warehouse as it was
+    with write_transaction(path) as con:
         known = {r[0] for r in con.execute("SELECT code FROM areas").fetchall()}
         place_area = _place_in_buurt(con, {p["id"]: xy[p["id"]] for p in all_places if not p["area_code"]})
         cnt = counts(store, place_area)
@@ -181,15 +183,7 @@ def snapshot(store: OpsStore, warehouse: str | Path, *, date: dt.date | None = N
             [(x["area_code"], x["theme"], x["response"], x["response_at"])
              for x in store.signals(status="geaccepteerd") if x["response"] and x["area_code"] in known],
             columns=["area_code", "theme", "response", "response_at"])
-        con.execute("BEGIN TRANSACTION")
-        try:
-            _write_rows(con, obs, var, facdf, resp, day, str(store.suppress_below))
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.close()
+        _write_rows(con, obs, var, facdf, resp, day, str(store.suppress_below))
     return {"date": day, "observations": len(obs), "facilities": len(facdf),
             "skipped_unknown_areas": sum(1 for (code, _v) in cnt if code not in known)}
 
