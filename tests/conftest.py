@@ -27,19 +27,3 @@ def flevoland_warehouse(data_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("warehouse") / "flevoland.duckdb"
     build("flevoland", data_dir, out, progress=False)
     return out
-
-
-def demo_app_with_registry(folder: Path):
-    """The demo warehouse's app with a burgerbegroting registry of its own in ``folder``:
-    yields the app, then closes both (for module fixtures of the web tests)."""
-    from weefsel.participation import web as pweb
-    from weefsel.registry import Registry
-    from weefsel.web.api import create_app
-    from weefsel.web.demo import DEMO_CATALOGUE, make_demo_warehouse
-    pweb.set_registry(Registry(f"sqlite:///{folder / 'r.sqlite'}"))
-    app = create_app(make_demo_warehouse(folder / "demo.duckdb"), catalogue=DEMO_CATALOGUE)
-    try:
-        yield app
-    finally:
-        app.state.data.close()
-        pweb.set_registry(None)

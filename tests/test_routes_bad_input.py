@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import pytest
 from fastapi.routing import APIRoute
-from conftest import demo_app_with_registry
 from fastapi.testclient import TestClient
 
+from weefsel.web.api import create_app
+from weefsel.web.demo import DEMO_CATALOGUE, make_demo_warehouse
 
 HUGE = "A" * 7000
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    yield from demo_app_with_registry(tmp_path_factory.mktemp("routes"))
+    from weefsel.participation import web as pweb
+    from weefsel.registry import Registry
+    d = tmp_path_factory.mktemp("routes")
+    pweb.set_registry(Registry(f"sqlite:///{d / 'r.sqlite'}"))
+    a = create_app(make_demo_warehouse(d / "demo.duckdb"), catalogue=DEMO_CATALOGUE)
+    yield a
+    a.state.data.close()
+    pweb.set_registry(None)
 
 
 def _api_routes(routes):

@@ -11,10 +11,11 @@ import time
 import httpx
 import pytest
 from fastapi import FastAPI
-from conftest import demo_app_with_registry
 from fastapi.testclient import TestClient
 
 from weefsel.web import workers
+from weefsel.web.api import create_app
+from weefsel.web.demo import DEMO_CATALOGUE, make_demo_warehouse
 from weefsel.web.security import SecurityConfig, TokenBucket, install
 from weefsel.web.workers import WorkerPool, run_cpu
 
@@ -24,7 +25,16 @@ HEADERS = ["content-security-policy", "x-content-type-options", "referrer-policy
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    yield from demo_app_with_registry(tmp_path_factory.mktemp("sec"))
+    import os
+    d = tmp_path_factory.mktemp("sec")
+    from weefsel.participation import web as pweb
+    from weefsel.registry import Registry
+    pweb.set_registry(Registry(f"sqlite:///{d / 'r.sqlite'}"))
+    a = create_app(make_demo_warehouse(d / "demo.duckdb"), catalogue=DEMO_CATALOGUE)
+    yield a
+    a.state.data.close()
+    pweb.set_registry(None)
+    os.environ.pop("_unused", None)
 
 
 @pytest.fixture()
